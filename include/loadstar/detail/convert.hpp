@@ -1,0 +1,272 @@
+// loadstar/detail/convert.hpp - C++ column types <-> bound values and typed, checked reads.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/detail/type_list.hpp>
+#include <loadstar/driver.hpp>
+#include <loadstar/errors.hpp>
+#include <loadstar/value.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace loadstar::detail {
+
+using time_point = std::chrono::system_clock::time_point;
+
+enum class sql_type { smallint, integer, bigint, boolean, real, double_, text, blob, timestamp };
+
+/// The C++ types a column may have (optional<T> of each is the nullable form).
+template <class T>
+inline constexpr bool is_scalar_column_v =
+    std::is_same_v<T, bool> || (std::is_integral_v<T> && !std::is_same_v<T, char> &&
+                                !std::is_same_v<T, wchar_t> && !std::is_same_v<T, char8_t> &&
+                                !std::is_same_v<T, char16_t> && !std::is_same_v<T, char32_t>) ||
+    std::is_floating_point_v<T> || std::is_same_v<T, std::string> || std::is_same_v<T, blob> ||
+    std::is_same_v<T, time_point>;
+
+template <class T>
+inline constexpr bool is_column_type_v = is_scalar_column_v<unwrap_optional_t<T>>;
+
+template <class T>
+constexpr sql_type sql_type_of() {
+    using V = unwrap_optional_t<T>;
+    if constexpr (std::is_same_v<V, bool>) return sql_type::boolean;
+    else if constexpr (std::is_integral_v<V>) {
+        if constexpr (sizeof(V) <= 2) return sql_type::smallint;
+        else if constexpr (sizeof(V) == 4 && std::is_signed_v<V>) return sql_type::integer;
+        else return sql_type::bigint;
+    } else if constexpr (std::is_same_v<V, float>) return sql_type::real;
+    else if constexpr (std::is_floating_point_v<V>) return sql_type::double_;
+    else if constexpr (std::is_same_v<V, std::string>) return sql_type::text;
+    else if constexpr (std::is_same_v<V, blob>) return sql_type::blob;
+    else return sql_type::timestamp;
+}
+
+inline const std::string& type_name(const dialect& d, sql_type t) {
+    switch (t) {
+    case sql_type::smallint: return d.type_smallint;
+    case sql_type::integer: return d.type_integer;
+    case sql_type::bigint: return d.type_bigint;
+    case sql_type::boolean: return d.type_boolean;
+    case sql_type::real: return d.type_real;
+    case sql_type::double_: return d.type_double;
+    case sql_type::text: return d.type_text;
+    case sql_type::blob: return d.type_blob;
+    default: return d.type_timestamp;
+    }
+}
+
+// ---- time points: ISO-8601 text in UTC with microseconds, "YYYY-MM-DD HH:MM:SS.ffffff" -----
+
+inline std::string format_time(time_point tp) {
+    using namespace std::chrono;
+    const auto us = floor<microseconds>(tp);
+    const auto day = floor<days>(us);
+    const year_month_day ymd{day};
+    const hh_mm_ss<microseconds> hms{us - day};
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d.%06lld", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<int>(hms.seconds().count()),
+                  static_cast<long long>(hms.subseconds().count()));
+    return buf;
+}
+
+inline bool parse_time(std::string_view s, time_point& out) {
+    using namespace std::chrono;
+    auto num = [&](std::size_t pos, std::size_t len, int& v) {
+        if (pos + len > s.size()) return false;
+        v = 0;
+        for (std::size_t i = pos; i < pos + len; ++i) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            v = v * 10 + (s[i] - '0');
+        }
+        return true;
+    };
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    if (!num(0, 4, y) || s.size() < 10 || s[4] != '-' || !num(5, 2, mo) || s[7] != '-' || !num(8, 2, d))
+        return false;
+    std::size_t pos = 10;
+    long long micros = 0;
+    if (pos < s.size()) {
+        if ((s[pos] != ' ' && s[pos] != 'T') || !num(pos + 1, 2, h) || s.size() < pos + 9 ||
+            s[pos + 3] != ':' || !num(pos + 4, 2, mi) || s[pos + 6] != ':' || !num(pos + 7, 2, sec))
+            return false;
+        pos += 9;
+        if (pos < s.size() && s[pos] == '.') {
+            ++pos;
+            int digits = 0;
+            while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+                if (digits < 6) micros = micros * 10 + (s[pos] - '0');
+                ++digits;
+                ++pos;
+            }
+            if (digits == 0) return false;
+            for (; digits < 6; ++digits) micros *= 10;
+        }
+        if (pos < s.size() && (s.substr(pos) == "Z" || s.substr(pos) == "+00" || s.substr(pos) == "+00:00"))
+            pos = s.size();
+        if (pos != s.size()) return false;
+    }
+    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+    if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return false;
+    out = time_point{duration_cast<system_clock::duration>(
+        sys_days{ymd}.time_since_epoch() + hours{h} + minutes{mi} + seconds{sec} + microseconds{micros})};
+    return true;
+}
+
+// ---- C++ value -> bound value ---------------------------------------------------------------
+
+template <class T>
+value to_value(const T& v) {
+    if constexpr (is_optional_v<T>) {
+        if (!v) return value{};
+        return to_value(*v);
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return value{std::int64_t{v ? 1 : 0}};
+    } else if constexpr (std::is_integral_v<T>) {
+        if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(std::int64_t)) {
+            if (v > static_cast<T>(std::numeric_limits<std::int64_t>::max()))
+                throw conversion_error("loadstar: unsigned value " + std::to_string(v) +
+                                       " does not fit a 64-bit signed SQL integer");
+        }
+        return value{static_cast<std::int64_t>(v)};
+    } else if constexpr (std::is_floating_point_v<T>) {
+        return value{static_cast<double>(v)};
+    } else if constexpr (std::is_same_v<T, time_point>) {
+        return value{format_time(v)};
+    } else if constexpr (std::is_same_v<T, blob>) {
+        return value{v};
+    } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+        return value{std::string(std::string_view(v))};
+    } else {
+        static_assert(dependent_false<T>, "loadstar: this type cannot be bound as a SQL value");
+    }
+}
+
+// ---- typed, checked reads -------------------------------------------------------------------
+
+inline const char* kind_name(column_kind k) {
+    switch (k) {
+    case column_kind::null: return "NULL";
+    case column_kind::integer: return "INTEGER";
+    case column_kind::real: return "REAL";
+    case column_kind::text: return "TEXT";
+    default: return "BLOB";
+    }
+}
+
+[[noreturn]] inline void bad_read(std::string_view where, column_kind k, std::string_view into,
+                                  std::string_view detail = {}) {
+    std::string msg = "loadstar: cannot read ";
+    msg += kind_name(k);
+    msg += " value";
+    if (!detail.empty()) { msg += " "; msg += detail; }
+    msg += " of column ";
+    msg += where;
+    msg += " into ";
+    msg += into;
+    throw conversion_error(msg);
+}
+
+template <class T>
+constexpr std::string_view cpp_name() {
+    if constexpr (std::is_same_v<T, bool>) return "bool";
+    else if constexpr (std::is_integral_v<T>) {
+        if constexpr (std::is_signed_v<T>) {
+            if constexpr (sizeof(T) == 1) return "int8_t";
+            else if constexpr (sizeof(T) == 2) return "int16_t";
+            else if constexpr (sizeof(T) == 4) return "int32_t";
+            else return "int64_t";
+        } else {
+            if constexpr (sizeof(T) == 1) return "uint8_t";
+            else if constexpr (sizeof(T) == 2) return "uint16_t";
+            else if constexpr (sizeof(T) == 4) return "uint32_t";
+            else return "uint64_t";
+        }
+    } else if constexpr (std::is_same_v<T, float>) return "float";
+    else if constexpr (std::is_floating_point_v<T>) return "double";
+    else if constexpr (std::is_same_v<T, std::string>) return "std::string";
+    else if constexpr (std::is_same_v<T, blob>) return "blob";
+    else return "time_point";
+}
+
+/// Reads column `c` of the current row into `out`, or throws conversion_error naming `where`.
+/// Never a silent 0, clamp or truncation: SQLite would give all three.
+template <class T>
+void read_column(statement& st, int c, T& out, std::string_view where) {
+    const column_kind k = st.kind(c);
+    if constexpr (is_optional_v<T>) {
+        if (k == column_kind::null) {
+            out.reset();
+            return;
+        }
+        typename T::value_type v{};
+        read_column(st, c, v, where);
+        out = std::move(v);
+    } else {
+        if (k == column_kind::null) bad_read(where, k, cpp_name<T>(), "(use std::optional for a nullable column)");
+        if constexpr (std::is_same_v<T, bool>) {
+            if (k != column_kind::integer) bad_read(where, k, "bool");
+            const auto v = st.get_int(c);
+            if (v != 0 && v != 1) bad_read(where, k, "bool", std::to_string(v));
+            out = v == 1;
+        } else if constexpr (std::is_integral_v<T>) {
+            if (k != column_kind::integer) bad_read(where, k, cpp_name<T>());
+            const std::int64_t v = st.get_int(c);
+            if constexpr (std::is_signed_v<T>) {
+                if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max())
+                    bad_read(where, k, cpp_name<T>(), std::to_string(v) + " (out of range)");
+            } else {
+                if (v < 0 || static_cast<std::uint64_t>(v) > std::numeric_limits<T>::max())
+                    bad_read(where, k, cpp_name<T>(), std::to_string(v) + " (out of range)");
+            }
+            out = static_cast<T>(v);
+        } else if constexpr (std::is_floating_point_v<T>) {
+            double d;
+            if (k == column_kind::real) d = st.get_real(c);
+            else if (k == column_kind::integer) {
+                const std::int64_t v = st.get_int(c);
+                d = static_cast<double>(v);
+                // Only integers a double holds exactly (|v| <= 2^53).
+                if (v > (std::int64_t{1} << 53) || v < -(std::int64_t{1} << 53))
+                    bad_read(where, k, cpp_name<T>(), std::to_string(v) + " (not exact)");
+            } else bad_read(where, k, cpp_name<T>());
+            if constexpr (std::is_same_v<T, float>) {
+                if (std::isfinite(d) && std::fabs(d) > std::numeric_limits<float>::max())
+                    bad_read(where, k, "float", "(out of range)");
+            }
+            out = static_cast<T>(d);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+            if (k != column_kind::text) bad_read(where, k, "std::string");
+            out.assign(st.get_text(c));
+        } else if constexpr (std::is_same_v<T, blob>) {
+            if (k != column_kind::blob) bad_read(where, k, "blob");
+            const auto b = st.get_blob(c);
+            out.assign(b.begin(), b.end());
+        } else if constexpr (std::is_same_v<T, time_point>) {
+            if (k != column_kind::text) bad_read(where, k, "time_point");
+            if (!parse_time(st.get_text(c), out)) bad_read(where, k, "time_point", "(not an ISO-8601 time)");
+        } else {
+            static_assert(dependent_false<T>, "loadstar: unsupported column type");
+        }
+    }
+}
+
+/// Reads a key column for grouping (no optional; NULL gives false).
+template <class K>
+bool read_key(statement& st, int c, K& out, std::string_view where) {
+    if (st.kind(c) == column_kind::null) return false;
+    read_column(st, c, out, where);
+    return true;
+}
+
+}  // namespace loadstar::detail

@@ -1,0 +1,107 @@
+// loadstar/driver.hpp - the driver concept: what a database backend provides to loadstar.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/errors.hpp>
+#include <loadstar/value.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace loadstar {
+
+/// The storage class of one column of the current row.
+enum class column_kind { null, integer, real, text, blob };
+
+/// What the SQL generator needs to know about a database.
+struct dialect {
+    std::string name;                    ///< "sqlite", "postgresql", or a user driver's name
+    bool dollar_placeholders = false;    ///< `$1, $2` (libpq) instead of `?` (SQLite); the
+                                         ///< generator always writes `?`, the driver rewrites
+    bool supports_returning = true;      ///< INSERT/UPDATE/DELETE ... RETURNING
+    bool supports_for_update = false;    ///< SELECT ... FOR UPDATE
+    bool supports_arrays = false;        ///< an int64 array bound as one parameter (`= ANY(?)`)
+    std::size_t max_bind_parameters = 999;  ///< read from the database at run time
+    /// DDL type names, indexed by detail::sql_type.
+    std::string type_integer = "INTEGER", type_bigint = "INTEGER", type_smallint = "INTEGER",
+                type_boolean = "INTEGER", type_real = "REAL", type_double = "REAL",
+                type_text = "TEXT", type_blob = "BLOB", type_timestamp = "TIMESTAMP";
+    /// Appended to an integral primary key's column definition so the database generates it.
+    std::string generated_key = "PRIMARY KEY";
+};
+
+/// A prepared statement. Parameter and column indexes are 0-based. Drivers translate their
+/// failures into loadstar::error subclasses (integrity_error for constraint failures, ...).
+class statement {
+public:
+    virtual ~statement() = default;
+    virtual void bind_null(int index) = 0;
+    virtual void bind_int(int index, std::int64_t v) = 0;
+    virtual void bind_real(int index, double v) = 0;
+    virtual void bind_text(int index, std::string_view v) = 0;
+    virtual void bind_blob(int index, std::span<const std::byte> v) = 0;
+    /// Only called when the dialect says `supports_arrays`.
+    virtual void bind_int_array(int /*index*/, std::span<const std::int64_t> /*v*/) {
+        throw error("loadstar: this driver does not bind arrays");
+    }
+    /// Executes on the first call; true while a row is available.
+    virtual bool step() = 0;
+    /// Makes the statement reusable and clears its bindings.
+    virtual void reset() = 0;
+    virtual int column_count() = 0;
+    virtual column_kind kind(int column) = 0;
+    virtual std::int64_t get_int(int column) = 0;
+    virtual double get_real(int column) = 0;
+    virtual std::string_view get_text(int column) = 0;
+    virtual std::span<const std::byte> get_blob(int column) = 0;
+    /// Rows changed by the last INSERT/UPDATE/DELETE.
+    virtual std::int64_t affected_rows() = 0;
+
+    /// Binds a loadstar::value.
+    void bind(int index, const value& v) {
+        switch (v.index()) {
+        case 0: bind_null(index); break;
+        case 1: bind_int(index, std::get<1>(v)); break;
+        case 2: bind_real(index, std::get<2>(v)); break;
+        case 3: bind_text(index, std::get<3>(v)); break;
+        case 4: bind_blob(index, std::get<4>(v)); break;
+        default: bind_int_array(index, std::get<5>(v)); break;
+        }
+    }
+};
+
+/// One open connection to a database.
+class connection {
+public:
+    virtual ~connection() = default;
+    /// Prepares `sql` (always written with `?` placeholders). Throws loadstar::error.
+    virtual std::unique_ptr<statement> prepare(std::string_view sql) = 0;
+    /// Runs a statement without parameters or rows (BEGIN, COMMIT, SAVEPOINT, DDL).
+    virtual void execute(std::string_view sql) = 0;
+    /// True if the connection still works (used by `pre_ping` and pool hygiene).
+    virtual bool alive() = 0;
+};
+
+/// A driver is a small value that opens connections and describes its dialect. The engine
+/// erases it, so `ls::engine` is one type whatever the backend.
+///
+/// ```cpp
+/// struct my_driver {
+///     std::unique_ptr<loadstar::connection> connect();
+///     const loadstar::dialect& sql_dialect() const;
+///     bool single_connection() const;   // true: the pool hands out one shared connection
+/// };
+/// static_assert(loadstar::driver<my_driver>);
+/// ```
+template <class D>
+concept driver = std::move_constructible<D> && requires(D& d, const D& cd) {
+    { d.connect() } -> std::same_as<std::unique_ptr<connection>>;
+    { cd.sql_dialect() } -> std::convertible_to<const dialect&>;
+};
+
+}  // namespace loadstar

@@ -1,0 +1,430 @@
+// loadstar/engine.hpp - the engine: a driver, its connection pool, statement events and echo.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/driver.hpp>
+#include <loadstar/errors.hpp>
+#include <loadstar/fwd.hpp>
+#include <loadstar/value.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace loadstar {
+
+/// Connection pool settings (SQLAlchemy's QueuePool vocabulary).
+struct pool_options {
+    std::size_t pool_size = 5;       ///< connections kept open when idle
+    std::size_t max_overflow = 10;   ///< extra connections opened under load, closed on return
+    std::chrono::milliseconds timeout = std::chrono::seconds(30);  ///< wait for a free one
+    std::chrono::seconds recycle{0};  ///< close connections older than this (0: never)
+    bool pre_ping = false;            ///< test a connection before handing it out
+};
+
+/// What `engine::on_statement` listeners receive, once per statement, after it finished.
+struct statement_event {
+    std::string_view sql;            ///< the SQL text as loadstar wrote it (`?` placeholders)
+    std::span<const value> params;   ///< the bound values, in order
+    std::chrono::nanoseconds duration{};  ///< prepare (if not cached) + execute + fetch
+    std::int64_t rows = 0;           ///< rows returned, or rows affected for a write
+    bool counted = true;             ///< false for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / DDL
+};
+
+using listener_id = std::uint64_t;
+
+namespace detail {
+
+struct driver_base {
+    virtual ~driver_base() = default;
+    virtual std::unique_ptr<connection> connect() = 0;
+    virtual const dialect& sql_dialect() const = 0;
+};
+
+template <driver D>
+struct driver_model final : driver_base {
+    explicit driver_model(D d) : drv(std::move(d)) {}
+    std::unique_ptr<connection> connect() override { return drv.connect(); }
+    const dialect& sql_dialect() const override { return drv.sql_dialect(); }
+    D drv;
+};
+
+struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+/// A pooled connection and its statement cache (prepared once per connection, keyed by SQL).
+struct pooled_connection {
+    struct cached {
+        std::unique_ptr<statement> st;
+        bool busy = false;
+    };
+    std::unique_ptr<connection> conn;
+    std::unordered_map<std::string, cached, string_hash, std::equal_to<>> cache;
+    std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
+};
+
+class engine_state {
+public:
+    engine_state(std::unique_ptr<driver_base> d, pool_options o)
+        : driver_(std::move(d)), options_(o), dialect_(driver_->sql_dialect()) {}
+
+    ~engine_state() = default;
+
+    const dialect& sql_dialect() const noexcept { return dialect_; }
+    const pool_options& options() const noexcept { return options_; }
+
+    /// Takes a connection from the pool, opening one if allowed; waits up to `timeout`.
+    std::unique_ptr<pooled_connection> checkout() {
+        std::unique_lock lock(mutex_);
+        const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+        for (;;) {
+            while (!idle_.empty()) {
+                auto pc = std::move(idle_.back());
+                idle_.pop_back();
+                if (usable(*pc)) return pc;
+                --open_;  // recycled or dead: close it (outside the pool's count)
+                pc.reset();
+            }
+            if (open_ < options_.pool_size + options_.max_overflow) {
+                ++open_;
+                lock.unlock();
+                try {
+                    auto pc = std::make_unique<pooled_connection>();
+                    pc->conn = driver_->connect();
+                    return pc;
+                } catch (...) {
+                    lock.lock();
+                    --open_;
+                    cv_.notify_one();
+                    throw;
+                }
+            }
+            if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+                idle_.empty() && open_ >= options_.pool_size + options_.max_overflow)
+                throw pool_timeout_error("loadstar: no pooled connection became free within " +
+                                         std::to_string(options_.timeout.count()) + " ms");
+        }
+    }
+
+    /// Returns a connection; `discard` closes it (a broken connection is never handed out again).
+    void checkin(std::unique_ptr<pooled_connection> pc, bool discard) {
+        std::unique_lock lock(mutex_);
+        if (discard || idle_.size() >= options_.pool_size) {
+            --open_;
+            lock.unlock();
+            pc.reset();
+            lock.lock();
+        } else {
+            idle_.push_back(std::move(pc));
+        }
+        cv_.notify_one();
+    }
+
+    std::size_t open_connections() const {
+        std::lock_guard lock(mutex_);
+        return open_;
+    }
+
+    void set_echo(bool on) noexcept { echo_.store(on, std::memory_order_relaxed); }
+    bool echo() const noexcept { return echo_.load(std::memory_order_relaxed); }
+
+    listener_id add_listener(std::function<void(const statement_event&)> fn) {
+        std::lock_guard lock(listeners_mutex_);
+        const listener_id id = ++next_listener_;
+        listeners_.emplace(id, std::move(fn));
+        has_listeners_.store(true, std::memory_order_release);
+        return id;
+    }
+    void remove_listener(listener_id id) {
+        std::lock_guard lock(listeners_mutex_);
+        listeners_.erase(id);
+        has_listeners_.store(!listeners_.empty(), std::memory_order_release);
+    }
+
+    /// True when somebody wants statement events (listeners or echo).
+    bool observed() const noexcept {
+        return has_listeners_.load(std::memory_order_acquire) || echo();
+    }
+
+    void emit(const statement_event& e) {
+        if (echo()) print(e);
+        if (!has_listeners_.load(std::memory_order_acquire)) return;
+        std::lock_guard lock(listeners_mutex_);
+        for (auto& [id, fn] : listeners_) fn(e);
+    }
+
+private:
+    bool usable(pooled_connection& pc) {
+        if (options_.recycle.count() > 0 &&
+            std::chrono::steady_clock::now() - pc.created > options_.recycle)
+            return false;
+        if (options_.pre_ping && !pc.conn->alive()) return false;
+        return true;
+    }
+
+    static void print(const statement_event& e) {
+        std::string line = "[loadstar] ";
+        line.append(e.sql);
+        if (!e.params.empty()) {
+            line += "\n[loadstar]   params (";
+            for (std::size_t i = 0; i < e.params.size(); ++i) {
+                if (i == 20) { line += ", ..." + std::to_string(e.params.size()) + " in all"; break; }
+                if (i) line += ", ";
+                line += to_display(e.params[i]);
+            }
+            line += ")";
+        }
+        if (e.counted) {
+            char buf[96];
+            std::snprintf(buf, sizeof buf, "\n[loadstar]   -> %lld row%s in %.3f ms",
+                          static_cast<long long>(e.rows), e.rows == 1 ? "" : "s",
+                          std::chrono::duration<double, std::milli>(e.duration).count());
+            line += buf;
+        }
+        line += '\n';
+        std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+
+    std::unique_ptr<driver_base> driver_;
+    pool_options options_;
+    dialect dialect_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<std::unique_ptr<pooled_connection>> idle_;
+    std::size_t open_ = 0;
+    std::atomic<bool> echo_{false};
+    std::mutex listeners_mutex_;
+    std::map<listener_id, std::function<void(const statement_event&)>> listeners_;
+    std::atomic<bool> has_listeners_{false};
+    listener_id next_listener_ = 0;
+};
+
+/// A connection on loan from the pool; returns it (or discards it if broken) when destroyed.
+class lease {
+public:
+    lease() = default;
+    explicit lease(std::shared_ptr<engine_state> eng) : eng_(std::move(eng)), pc_(eng_->checkout()) {}
+    lease(lease&&) noexcept = default;
+    lease& operator=(lease&& o) noexcept {
+        if (this != &o) { release(); eng_ = std::move(o.eng_); pc_ = std::move(o.pc_); broken_ = o.broken_; }
+        return *this;
+    }
+    ~lease() { release(); }
+
+    explicit operator bool() const noexcept { return pc_ != nullptr; }
+    pooled_connection& get() noexcept { return *pc_; }
+    engine_state& engine() noexcept { return *eng_; }
+    void mark_broken() noexcept { broken_ = true; }
+    void release() noexcept {
+        if (pc_) {
+            try { eng_->checkin(std::move(pc_), broken_); } catch (...) {}
+            pc_.reset();
+        }
+        broken_ = false;
+    }
+
+private:
+    std::shared_ptr<engine_state> eng_;
+    std::unique_ptr<pooled_connection> pc_;
+    bool broken_ = false;
+};
+
+/// Executes one statement through the connection's statement cache, steps its rows, and
+/// reports it to the engine's listeners when it is done.
+class cursor {
+public:
+    cursor(engine_state& eng, pooled_connection& pc, std::string_view sql,
+           std::span<const value> params)
+        : eng_(eng), sql_(sql), params_(params) {
+        observed_ = eng.observed();
+        if (observed_) start_ = std::chrono::steady_clock::now();
+        auto it = pc.cache.find(sql);
+        if (it == pc.cache.end()) {
+            auto st = pc.conn->prepare(sql);
+            it = pc.cache.emplace(std::string(sql), pooled_connection::cached{std::move(st), false}).first;
+        }
+        if (it->second.busy) {
+            // The same SQL is still being stepped (e.g. a streamed query re-entered by a lazy
+            // load of the same shape): use a private statement for this execution.
+            own_ = pc.conn->prepare(sql);
+            st_ = own_.get();
+        } else {
+            it->second.busy = true;
+            busy_flag_ = &it->second.busy;
+            st_ = it->second.st.get();
+        }
+        try {
+            for (std::size_t i = 0; i < params.size(); ++i) st_->bind(static_cast<int>(i), params[i]);
+        } catch (...) {
+            finish();
+            throw;
+        }
+    }
+    cursor(const cursor&) = delete;
+    cursor& operator=(const cursor&) = delete;
+    ~cursor() { finish(); }
+
+    /// Steps to the next row; false when there is none.
+    bool next() {
+        if (!st_->step()) return false;
+        ++rows_;
+        return true;
+    }
+    /// Runs a statement that returns no rows; returns the affected row count.
+    std::int64_t run() {
+        while (next()) {}
+        affected_ = st_->affected_rows();
+        return affected_;
+    }
+    statement& row() noexcept { return *st_; }
+
+    void finish() noexcept {
+        if (!st_) return;
+        try { st_->reset(); } catch (...) {}
+        if (busy_flag_) *busy_flag_ = false;
+        st_ = nullptr;
+        own_.reset();
+        if (observed_) {
+            try {
+                statement_event e;
+                e.sql = sql_;
+                e.params = params_;
+                e.duration = std::chrono::steady_clock::now() - start_;
+                e.rows = rows_ ? rows_ : affected_;
+                e.counted = true;
+                eng_.emit(e);
+            } catch (...) {
+            }
+        }
+    }
+
+private:
+    engine_state& eng_;
+    std::string_view sql_;
+    std::span<const value> params_;
+    statement* st_ = nullptr;
+    std::unique_ptr<statement> own_;
+    bool* busy_flag_ = nullptr;
+    bool observed_ = false;
+    std::int64_t rows_ = 0;
+    std::int64_t affected_ = 0;
+    std::chrono::steady_clock::time_point start_{};
+};
+
+/// Runs a statement without parameters or rows (transaction control, DDL); reported, not counted.
+inline void execute_control(engine_state& eng, pooled_connection& pc, std::string_view sql) {
+    const bool observed = eng.observed();
+    const auto start = observed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    pc.conn->execute(sql);
+    if (observed) {
+        statement_event e;
+        e.sql = sql;
+        e.duration = std::chrono::steady_clock::now() - start;
+        e.counted = false;
+        eng.emit(e);
+    }
+}
+
+using engine_factory = std::function<engine(std::string_view rest)>;
+inline std::map<std::string, engine_factory, std::less<>>& scheme_registry() {
+    static std::map<std::string, engine_factory, std::less<>> registry;
+    return registry;
+}
+
+}  // namespace detail
+
+/// A handle to a database: driver, connection pool, listeners. Cheap to copy (shared state).
+///
+/// ```cpp
+/// auto engine = loadstar::sqlite::engine("app.db");
+/// engine.echo(true);   // every statement to stderr
+/// ```
+class engine {
+public:
+    /// Wraps any type satisfying loadstar::driver.
+    template <driver D>
+    explicit engine(D d, pool_options options = {})
+        : state_(std::make_shared<detail::engine_state>(
+              std::make_unique<detail::driver_model<D>>(std::move(d)), options)) {}
+
+    /// Print every statement, its parameters, rows and time to stderr.
+    void echo(bool on) noexcept { state_->set_echo(on); }
+    bool echo() const noexcept { return state_->echo(); }
+
+    /// Calls `fn` after every statement (reads, writes, and uncounted transaction control).
+    listener_id on_statement(std::function<void(const statement_event&)> fn) {
+        return state_->add_listener(std::move(fn));
+    }
+    void remove_listener(listener_id id) { state_->remove_listener(id); }
+
+    const dialect& sql_dialect() const noexcept { return state_->sql_dialect(); }
+    /// Connections currently open (idle in the pool or checked out).
+    std::size_t open_connections() const { return state_->open_connections(); }
+
+    const std::shared_ptr<detail::engine_state>& state() const noexcept { return state_; }
+
+private:
+    std::shared_ptr<detail::engine_state> state_;
+};
+
+/// Creates an engine from a URL whose scheme belongs to an included driver header:
+/// `"sqlite:///app.db"`, `"sqlite://"` (memory), `"postgresql://user@host:5432/db"`.
+/// Throws loadstar::error for an unknown scheme.
+inline engine create_engine(std::string_view url) {
+    const auto pos = url.find("://");
+    if (pos == std::string_view::npos) throw error("loadstar: not a database URL: " + std::string(url));
+    std::string_view scheme = url.substr(0, pos);
+    if (const auto plus = scheme.find('+'); plus != std::string_view::npos) scheme = scheme.substr(0, plus);
+    auto& reg = detail::scheme_registry();
+    auto it = reg.find(scheme);
+    if (it == reg.end())
+        throw error("loadstar: no driver for scheme '" + std::string(scheme) +
+                    "' (include <loadstar/sqlite.hpp> or <loadstar/postgres.hpp>)");
+    return it->second(url.substr(pos + 3));
+}
+
+/// Counts the statements that read or write rows on an engine while it lives (transaction
+/// control is visible to listeners but not counted, as with SQLAlchemy's cursor events).
+///
+/// ```cpp
+/// loadstar::statement_counter counter{engine};
+/// auto authors = s.query<Author>().options(loadstar::selectinload<&Author::books>).all();
+/// assert(counter.count() == 2);
+/// ```
+class statement_counter {
+public:
+    explicit statement_counter(engine& e) : engine_(e) {
+        id_ = engine_.on_statement([this](const statement_event& ev) {
+            if (!ev.counted) return;
+            statements_.emplace_back(ev.sql);
+        });
+    }
+    statement_counter(const statement_counter&) = delete;
+    statement_counter& operator=(const statement_counter&) = delete;
+    ~statement_counter() { engine_.remove_listener(id_); }
+
+    std::size_t count() const noexcept { return statements_.size(); }
+    const std::vector<std::string>& statements() const noexcept { return statements_; }
+    void reset() noexcept { statements_.clear(); }
+
+private:
+    engine engine_;
+    listener_id id_ = 0;
+    std::vector<std::string> statements_;
+};
+
+}  // namespace loadstar

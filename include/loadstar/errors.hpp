@@ -1,0 +1,59 @@
+// loadstar/errors.hpp - the exception hierarchy; every runtime failure derives from loadstar::error.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace loadstar {
+
+/// Base of every loadstar exception. Errors raised by a driver carry the driver's native
+/// code (SQLite extended result code, or 0) and, on PostgreSQL, the SQLSTATE.
+class error : public std::runtime_error {
+public:
+    explicit error(const std::string& message, int native_code = 0, std::string sqlstate = {})
+        : std::runtime_error(message), native_code_(native_code), sqlstate_(std::move(sqlstate)) {}
+    /// The driver's own error code (e.g. SQLITE_CONSTRAINT_UNIQUE = 2067), 0 if none.
+    int native_code() const noexcept { return native_code_; }
+    /// The five-character SQLSTATE on PostgreSQL; empty on SQLite.
+    const std::string& sqlstate() const noexcept { return sqlstate_; }
+
+private:
+    int native_code_;
+    std::string sqlstate_;
+};
+
+#define LOADSTAR_DEFINE_ERROR(name) \
+    class name : public error {     \
+    public:                         \
+        using error::error;         \
+    };
+
+/// A constraint failed: UNIQUE, NOT NULL, FOREIGN KEY, CHECK, PRIMARY KEY.
+LOADSTAR_DEFINE_ERROR(integrity_error)
+/// `one()` found no row.
+LOADSTAR_DEFINE_ERROR(no_result_error)
+/// `one()` found more than one row.
+LOADSTAR_DEFINE_ERROR(multiple_results_error)
+/// A relationship under the `raise` strategy was touched; the message names it ("Author.books").
+LOADSTAR_DEFINE_ERROR(raise_load_error)
+/// An unloaded relationship was touched after its session was closed (or was never attached).
+LOADSTAR_DEFINE_ERROR(detached_error)
+/// A stored value does not fit the C++ member it is read into (type, range, NULL).
+LOADSTAR_DEFINE_ERROR(conversion_error)
+/// The database could not be reached, or the connection was lost.
+LOADSTAR_DEFINE_ERROR(connection_error)
+/// No pooled connection became free within the pool's timeout.
+LOADSTAR_DEFINE_ERROR(pool_timeout_error)
+/// An UPDATE or DELETE guarded by a version column matched no row.
+LOADSTAR_DEFINE_ERROR(stale_data_error)
+/// The database aborted the transaction for serialization (SQLSTATE 40001 / 40P01); retry it.
+LOADSTAR_DEFINE_ERROR(serialization_error)
+/// The session's N+1 detector, in `raise` mode, saw one relationship lazy-load too often.
+LOADSTAR_DEFINE_ERROR(n_plus_one_error)
+/// Misuse of the API that the types could not catch (e.g. flushing an object of another session).
+LOADSTAR_DEFINE_ERROR(usage_error)
+
+#undef LOADSTAR_DEFINE_ERROR
+
+}  // namespace loadstar

@@ -1,0 +1,372 @@
+// loadstar/expr.hpp - typed column references, predicates, orderings and aggregates.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/detail/convert.hpp>
+#include <loadstar/detail/names.hpp>
+#include <loadstar/mapping.hpp>
+#include <loadstar/value.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace loadstar {
+
+namespace detail {
+struct expr_tag {};
+template <class T>
+concept expression = std::is_base_of_v<expr_tag, std::remove_cvref_t<T>>;
+
+template <class T>
+inline constexpr bool is_int_like_v = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+
+/// May a column (or expression) of type C be compared with a value or expression of type V?
+template <class C, class V>
+constexpr bool comparable() {
+    using c = unwrap_optional_t<std::remove_cvref_t<C>>;
+    using v = unwrap_optional_t<std::decay_t<V>>;
+    if constexpr (std::is_same_v<c, bool>) return std::is_same_v<v, bool>;
+    else if constexpr (is_int_like_v<c>) return is_int_like_v<v>;
+    else if constexpr (std::is_floating_point_v<c>) return is_int_like_v<v> || std::is_floating_point_v<v>;
+    else if constexpr (std::is_same_v<c, std::string>)
+        return std::is_convertible_v<v, std::string_view> && !std::is_same_v<v, std::nullptr_t>;
+    else return std::is_same_v<c, v>;
+}
+
+template <class C, class V>
+struct comparison_check {
+    static_assert(comparable<C, V>(),
+                  "loadstar: a column is compared with a value (or column) of another type; see "
+                  "comparison_check<column type, value type> below");
+    static constexpr bool ok = true;
+};
+
+/// Renders `table.column` for a mapped member.
+template <auto Member>
+const std::string& qualified_column() {
+    using E = member_class_t<Member>;
+    static const std::string s = [] {
+        using meta = entity_meta<E>;
+        constexpr std::size_t i = meta::template column_of<Member>();
+        return quote_ident(meta::table_name()) + "." + quote_ident(meta::template column_name<i>());
+    }();
+    return s;
+}
+
+template <class E>
+std::string cached_render(const E& e) {
+    if constexpr (std::remove_cvref_t<E>::static_text) {
+        static const std::string text = [&] {
+            std::string s;
+            e.render(s);
+            return s;
+        }();
+        return text;
+    } else {
+        std::string s;
+        e.render(s);
+        return s;
+    }
+}
+
+}  // namespace detail
+
+template <class T>
+struct bound_value : detail::expr_tag {
+    using value_type = T;
+    static constexpr bool static_text = true;
+    value v;
+    void render(std::string& out) const { out += '?'; }
+    void collect(std::vector<value>& p) const { p.push_back(v); }
+};
+
+template <class Op, class L, class R>
+struct binary_expr : detail::expr_tag {
+    using value_type = bool;
+    static constexpr bool static_text = L::static_text && R::static_text;
+    L l;
+    R r;
+    void render(std::string& out) const {
+        if constexpr (Op::logical) out += '(';
+        l.render(out);
+        out += Op::sql;
+        r.render(out);
+        if constexpr (Op::logical) out += ')';
+    }
+    void collect(std::vector<value>& p) const {
+        l.collect(p);
+        r.collect(p);
+    }
+};
+
+namespace op {
+struct eq { static constexpr const char* sql = " = "; static constexpr bool logical = false; };
+struct ne { static constexpr const char* sql = " != "; static constexpr bool logical = false; };
+struct lt { static constexpr const char* sql = " < "; static constexpr bool logical = false; };
+struct le { static constexpr const char* sql = " <= "; static constexpr bool logical = false; };
+struct gt { static constexpr const char* sql = " > "; static constexpr bool logical = false; };
+struct ge { static constexpr const char* sql = " >= "; static constexpr bool logical = false; };
+struct and_ { static constexpr const char* sql = " AND "; static constexpr bool logical = true; };
+struct or_ { static constexpr const char* sql = " OR "; static constexpr bool logical = true; };
+struct like { static constexpr const char* sql = " LIKE "; static constexpr bool logical = false; };
+}  // namespace op
+
+template <class E>
+struct not_expr : detail::expr_tag {
+    using value_type = bool;
+    static constexpr bool static_text = E::static_text;
+    E e;
+    void render(std::string& out) const {
+        out += "NOT (";
+        e.render(out);
+        out += ')';
+    }
+    void collect(std::vector<value>& p) const { e.collect(p); }
+};
+
+template <class E>
+struct null_test : detail::expr_tag {
+    using value_type = bool;
+    static constexpr bool static_text = E::static_text;
+    E e;
+    bool negate = false;
+    void render(std::string& out) const {
+        e.render(out);
+        out += negate ? " IS NOT NULL" : " IS NULL";
+    }
+    void collect(std::vector<value>& p) const { e.collect(p); }
+};
+
+template <class E>
+struct in_expr : detail::expr_tag {
+    using value_type = bool;
+    static constexpr bool static_text = false;  // the number of placeholders varies
+    E e;
+    std::vector<value> values;
+    void render(std::string& out) const {
+        if (values.empty()) {  // an empty IN is false, as in SQLAlchemy
+            out += "1 != 1";
+            return;
+        }
+        e.render(out);
+        out += " IN (";
+        for (std::size_t i = 0; i < values.size(); ++i) out += i ? ", ?" : "?";
+        out += ')';
+    }
+    void collect(std::vector<value>& p) const {
+        e.collect(p);
+        p.insert(p.end(), values.begin(), values.end());
+    }
+};
+
+template <class E>
+struct between_expr : detail::expr_tag {
+    using value_type = bool;
+    static constexpr bool static_text = E::static_text;
+    E e;
+    value lo, hi;
+    void render(std::string& out) const {
+        e.render(out);
+        out += " BETWEEN ? AND ?";
+    }
+    void collect(std::vector<value>& p) const {
+        e.collect(p);
+        p.push_back(lo);
+        p.push_back(hi);
+    }
+};
+
+template <class E, bool Ascending>
+struct ordering {
+    E e;
+    void render(std::string& out) const {
+        e.render(out);
+        if constexpr (!Ascending) out += " DESC";
+    }
+};
+
+/// Common operations of anything that has a SQL value (columns, aggregates).
+template <class Derived, class T>
+struct value_expr : detail::expr_tag {
+    using value_type = T;
+    /// ORDER BY ... DESC
+    constexpr ordering<Derived, false> desc() const { return {self()}; }
+    /// ORDER BY ... ASC
+    constexpr ordering<Derived, true> asc() const { return {self()}; }
+    null_test<Derived> is_null() const { return {{}, self(), false}; }
+    null_test<Derived> is_not_null() const { return {{}, self(), true}; }
+
+    /// `col.in(range)`: membership in a list of values, each bound.
+    template <std::ranges::input_range R>
+    in_expr<Derived> in(const R& values) const {
+        static_assert(detail::comparison_check<T, std::ranges::range_value_t<R>>::ok);
+        in_expr<Derived> e{{}, self(), {}};
+        for (const auto& v : values) e.values.push_back(detail::to_value(v));
+        return e;
+    }
+    template <class V>
+    in_expr<Derived> in(std::initializer_list<V> values) const {
+        return in(std::vector<V>(values));
+    }
+    template <class A, class B>
+    between_expr<Derived> between(const A& lo, const B& hi) const {
+        static_assert(detail::comparison_check<T, A>::ok && detail::comparison_check<T, B>::ok);
+        return {{}, self(), detail::to_value(lo), detail::to_value(hi)};
+    }
+    /// `col.like("J%")`: text columns only.
+    template <class S>
+    binary_expr<op::like, Derived, bound_value<std::string>> like(const S& pattern) const {
+        static_assert(std::is_same_v<detail::unwrap_optional_t<T>, std::string>,
+                      "loadstar: like() needs a text (std::string) column; this column is not text");
+        static_assert(std::is_convertible_v<const S&, std::string_view>, "loadstar: like() takes a text pattern");
+        return {{}, self(), {{}, value{std::string(std::string_view(pattern))}}};
+    }
+
+private:
+    constexpr const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
+/// A mapped column: `ls::col<&Author::name>`.
+template <auto Member>
+struct column_ref : value_expr<column_ref<Member>, detail::member_type_t<Member>> {
+    using entity = detail::member_class_t<Member>;
+    using type = detail::member_type_t<Member>;
+    static constexpr auto member = Member;
+    static constexpr bool static_text = true;
+    void render(std::string& out) const { out += detail::qualified_column<Member>(); }
+    void collect(std::vector<value>&) const {}
+};
+
+namespace detail {
+template <auto Member>
+struct column_member_check {
+    static_assert(std::is_member_object_pointer_v<decltype(Member)>, "loadstar: col<> takes a data member pointer");
+    static_assert(entity_meta<member_class_t<Member>>::template column_of<Member>() != npos,
+                  "loadstar: this member is not a mapped column of its entity (see "
+                  "column_member_check<&Entity::member> below)");
+    static constexpr bool ok = true;
+};
+}  // namespace detail
+
+/// A typed reference to a mapped column, for where / order_by / columns / set.
+template <auto Member>
+    requires(detail::column_member_check<Member>::ok)
+inline constexpr column_ref<Member> col{};
+
+// ---- aggregates -----------------------------------------------------------------------------
+
+template <class T>
+struct aggregate : value_expr<aggregate<T>, T> {
+    static constexpr bool static_text = true;
+    const char* fn;
+    std::string arg;  // rendered column, or "*"
+    aggregate(const char* f, std::string a) : fn(f), arg(std::move(a)) {}
+    void render(std::string& out) const {
+        out += fn;
+        out += '(';
+        out += arg;
+        out += ')';
+    }
+    void collect(std::vector<value>&) const {}
+};
+
+/// `count(*)`
+inline aggregate<std::int64_t> count() { return {"count", "*"}; }
+/// `count(col)`: non-NULL values
+template <auto M>
+aggregate<std::int64_t> count(column_ref<M>) { return {"count", detail::qualified_column<M>()}; }
+/// `sum(col)`: NULL over no rows, so the result is optional.
+template <auto M>
+auto sum(column_ref<M>) {
+    using V = detail::unwrap_optional_t<detail::member_type_t<M>>;
+    static_assert(std::is_arithmetic_v<V> && !std::is_same_v<V, bool>, "loadstar: sum() needs a numeric column");
+    using R = std::conditional_t<std::is_floating_point_v<V>, double, std::int64_t>;
+    return aggregate<std::optional<R>>{"sum", detail::qualified_column<M>()};
+}
+/// `avg(col)`: a double, NULL over no rows.
+template <auto M>
+aggregate<std::optional<double>> avg(column_ref<M>) {
+    using V = detail::unwrap_optional_t<detail::member_type_t<M>>;
+    static_assert(std::is_arithmetic_v<V> && !std::is_same_v<V, bool>, "loadstar: avg() needs a numeric column");
+    return {"avg", detail::qualified_column<M>()};
+}
+/// `min(col)` / `max(col)`: the column's type (NULL only if the column is nullable or no rows).
+template <auto M>
+aggregate<detail::member_type_t<M>> min(column_ref<M>) { return {"min", detail::qualified_column<M>()}; }
+template <auto M>
+aggregate<detail::member_type_t<M>> max(column_ref<M>) { return {"max", detail::qualified_column<M>()}; }
+
+// ---- operators ------------------------------------------------------------------------------
+
+namespace detail {
+template <class V>
+auto as_expr(const V& v) {
+    if constexpr (expression<V>) return v;
+    else return bound_value<std::decay_t<V>>{{}, to_value(v)};
+}
+template <class E>
+using value_type_of = typename std::remove_cvref_t<E>::value_type;
+template <class V>
+using operand_type = std::conditional_t<expression<V>, value_type_of<std::conditional_t<expression<V>, V, bound_value<int>>>, V>;
+
+template <class Op, class L, class R>
+auto compare(const L& l, const R& r) {
+    static_assert(comparison_check<operand_type<L>, operand_type<R>>::ok);
+    using LE = decltype(as_expr(l));
+    using RE = decltype(as_expr(r));
+    return binary_expr<Op, LE, RE>{{}, as_expr(l), as_expr(r)};
+}
+template <class L, class R>
+concept comparable_operands = (expression<L> || expression<R>) &&
+                              !std::is_same_v<std::remove_cvref_t<L>, std::nullptr_t> &&
+                              !std::is_same_v<std::remove_cvref_t<R>, std::nullptr_t>;
+template <class E>
+concept predicate = expression<E> && std::is_same_v<value_type_of<E>, bool>;
+}  // namespace detail
+
+template <class L, class R> requires detail::comparable_operands<L, R>
+auto operator==(const L& l, const R& r) { return detail::compare<op::eq>(l, r); }
+template <class L, class R> requires detail::comparable_operands<L, R>
+auto operator!=(const L& l, const R& r) { return detail::compare<op::ne>(l, r); }
+template <class L, class R> requires detail::comparable_operands<L, R>
+auto operator<(const L& l, const R& r) { return detail::compare<op::lt>(l, r); }
+template <class L, class R> requires detail::comparable_operands<L, R>
+auto operator<=(const L& l, const R& r) { return detail::compare<op::le>(l, r); }
+template <class L, class R> requires detail::comparable_operands<L, R>
+auto operator>(const L& l, const R& r) { return detail::compare<op::gt>(l, r); }
+template <class L, class R> requires detail::comparable_operands<L, R>
+auto operator>=(const L& l, const R& r) { return detail::compare<op::ge>(l, r); }
+
+template <detail::predicate L, detail::predicate R>
+binary_expr<op::and_, L, R> operator&&(const L& l, const R& r) { return {{}, l, r}; }
+template <detail::predicate L, detail::predicate R>
+binary_expr<op::or_, L, R> operator||(const L& l, const R& r) { return {{}, l, r}; }
+template <detail::predicate E>
+not_expr<E> operator!(const E& e) { return {{}, e}; }
+
+// ---- assignments for bulk update ------------------------------------------------------------
+
+template <auto Member>
+struct assignment {
+    value v;
+};
+/// `ls::set<&Book::title>("x")` for query.update(...).
+template <auto Member, class V>
+assignment<Member> set(const V& v) {
+    static_assert(detail::column_member_check<Member>::ok);
+    using T = detail::member_type_t<Member>;
+    if constexpr (std::is_same_v<std::decay_t<V>, std::nullopt_t>) {
+        static_assert(detail::is_optional_v<T>, "loadstar: only a nullable (std::optional) column can be set to NULL");
+        return {value{}};
+    } else {
+        static_assert(detail::comparison_check<T, V>::ok);
+        return {detail::to_value(v)};
+    }
+}
+
+}  // namespace loadstar

@@ -1,0 +1,184 @@
+// loadstar/loader/plan.hpp - the loader plan: which strategy loads each relationship, fixed at
+// compile time from a query's option types and the mappings' default loaders.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/detail/names.hpp>
+#include <loadstar/detail/type_list.hpp>
+#include <loadstar/mapping.hpp>
+#include <loadstar/options.hpp>
+
+#include <string>
+#include <type_traits>
+
+namespace loadstar::detail {
+
+enum class load_kind { lazy, joined, selectin, subquery, raise, contains };
+
+constexpr load_kind to_kind(strategy s) {
+    switch (s) {
+    case strategy::joined: return load_kind::joined;
+    case strategy::selectin: return load_kind::selectin;
+    case strategy::subquery: return load_kind::subquery;
+    case strategy::raise: return load_kind::raise;
+    default: return load_kind::lazy;
+    }
+}
+constexpr bool is_eager(load_kind k) {
+    return k == load_kind::joined || k == load_kind::selectin || k == load_kind::subquery ||
+           k == load_kind::contains;
+}
+
+template <class O>
+struct opt_traits {
+    static constexpr bool names_member = false;
+    static constexpr load_kind kind = load_kind::lazy;
+    static constexpr std::size_t batch = default_batch_size;
+    using children = type_list<>;
+};
+template <strategy S, auto M, std::size_t B, class... C>
+struct opt_traits<load_option<S, M, B, C...>> {
+    static constexpr bool names_member = true;
+    static constexpr auto member = M;
+    static constexpr load_kind kind = to_kind(S);
+    static constexpr std::size_t batch = B;
+    using children = type_list<C...>;
+};
+template <auto M>
+struct opt_traits<contains_eager_t<M>> {
+    static constexpr bool names_member = true;
+    static constexpr auto member = M;
+    static constexpr load_kind kind = load_kind::contains;
+    static constexpr std::size_t batch = default_batch_size;
+    using children = type_list<>;
+};
+
+template <class O, auto M>
+constexpr bool option_names() {
+    if constexpr (opt_traits<O>::names_member) return same_member<opt_traits<O>::member, M>();
+    else return false;
+}
+
+template <auto M, class List>
+struct find_option {
+    using type = void;
+    static constexpr std::size_t count = 0;
+};
+template <auto M, class O, class... Os>
+struct find_option<M, type_list<O, Os...>> {
+    using rest = find_option<M, type_list<Os...>>;
+    using type = std::conditional_t<option_names<O, M>(), O, typename rest::type>;
+    static constexpr std::size_t count = (option_names<O, M>() ? 1 : 0) + rest::count;
+};
+
+template <class Entity, auto Member>
+struct option_path_check {
+    static_assert(entity_meta<Entity>::template relationship_of<Member>() != npos,
+                  "loadstar: a loader option names a member that is not a relationship of the entity "
+                  "at its place in the path (see option_path_check<Entity, &Member> below)");
+    static constexpr bool ok = true;
+};
+template <class Entity, auto Member, std::size_t Count>
+struct option_unique_check {
+    static_assert(Count <= 1,
+                  "loadstar: two loader options name the same relationship; a relationship is loaded "
+                  "by one strategy only (see option_unique_check<Entity, &Member, N> below)");
+    static constexpr bool ok = true;
+};
+
+template <class E, class O, class Opts>
+constexpr bool check_option() {
+    if constexpr (opt_traits<O>::names_member) {
+        static_assert(option_path_check<E, opt_traits<O>::member>::ok);
+        static_assert(option_unique_check<E, opt_traits<O>::member,
+                                          find_option<opt_traits<O>::member, Opts>::count>::ok);
+    }
+    return true;
+}
+template <class E, class Opts>
+struct check_options;
+template <class E, class... Os>
+struct check_options<E, type_list<Os...>> {
+    static constexpr bool ok = (check_option<E, Os, type_list<Os...>>() && ... && true);
+};
+
+/// The plan for loading entity E: the options that apply at this level, whether every
+/// unnamed relationship raises, and the entities above it in this load (to stop default
+/// eager loaders from cycling, as SQLAlchemy's join_depth does).
+template <class E, class Opts, bool RaiseAll, class Path>
+struct plan {
+    using entity = E;
+    using options = Opts;
+    using path = Path;
+    static constexpr bool raise_all = RaiseAll;
+    static_assert(check_options<E, Opts>::ok);
+};
+
+template <class P, std::size_t I>
+struct rel_plan {
+    using E = typename P::entity;
+    using meta = entity_meta<E>;
+    using R = typename meta::template relationship_t<I>;
+    using T = typename R::target;
+    using opt = typename find_option<R::member, typename P::options>::type;
+    static constexpr bool named = !std::is_void_v<opt>;
+    using here = typename push_back<typename P::path, E>::type;
+    static constexpr load_kind kind =
+        named          ? opt_traits<opt>::kind
+        : P::raise_all ? load_kind::raise
+        : (is_eager(to_kind(R::default_strategy)) && contains<T, here>::value)
+            ? load_kind::lazy
+            : to_kind(R::default_strategy);
+    using child_opts = typename opt_traits<std::conditional_t<named, opt, int>>::children;
+    using child_plan = plan<T, child_opts, P::raise_all, here>;
+    /// A lazy load is a statement of its own: the path starts afresh.
+    using lazy_plan = plan<T, child_opts, P::raise_all, type_list<>>;
+    static constexpr std::size_t batch = opt_traits<std::conditional_t<named, opt, int>>::batch;
+};
+
+template <class P, class Seq = std::make_index_sequence<entity_meta<typename P::entity>::relationship_count>>
+struct plan_traits;
+
+// Plain index-sequence folds: GCC 12 crashes on the generic-lambda form of these recursions.
+template <class P, std::size_t I>
+constexpr bool joined_many_at() {
+    using RP = rel_plan<P, I>;
+    if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains)
+        return RP::R::to_many || plan_traits<typename RP::child_plan>::joined_many;
+    else
+        return false;
+}
+template <class P, std::size_t I>
+constexpr bool tail_at() {
+    using RP = rel_plan<P, I>;
+    if constexpr (RP::kind == load_kind::subquery) return true;
+    else if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains)
+        return plan_traits<typename RP::child_plan>::tail;
+    else
+        return false;
+}
+
+template <class P, std::size_t... I>
+struct plan_traits<P, std::index_sequence<I...>> {
+    /// A joined (or contains-eager) to-many somewhere in this statement: parents repeat.
+    static constexpr bool joined_many = (joined_many_at<P, I>() || ... || false);
+    /// A subquery load hangs off this node (directly or through joined children).
+    static constexpr bool tail = (tail_at<P, I>() || ... || false);
+    /// Some relationship is loaded eagerly.
+    static constexpr bool eager = (is_eager(rel_plan<P, I>::kind) || ... || false);
+};
+
+template <class P>
+constexpr bool has_joined_many() {
+    return plan_traits<P>::joined_many;
+}
+template <class P>
+constexpr bool needs_tail() {
+    return plan_traits<P>::tail;
+}
+template <class P>
+constexpr bool has_eager() {
+    return plan_traits<P>::eager;
+}
+
+}  // namespace loadstar::detail

@@ -1,0 +1,596 @@
+// loadstar/query.hpp - query<T, Plan>: the typed builder, its SQL, and its execution.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/detail/convert.hpp>
+#include <loadstar/detail/session_core.hpp>
+#include <loadstar/errors.hpp>
+#include <loadstar/expr.hpp>
+#include <loadstar/loader/loader.hpp>
+#include <loadstar/loader/plan.hpp>
+#include <loadstar/mapping.hpp>
+#include <loadstar/options.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace loadstar {
+
+namespace detail {
+
+/// The runtime part of a query: rendered filter text, values, paging, flags.
+struct query_state {
+    session_core* s = nullptr;
+    std::string where;
+    std::vector<value> where_params;
+    std::string order;
+    std::string joins;
+    std::string group_by;
+    std::string having;
+    std::vector<value> having_params;
+    std::optional<std::int64_t> limit, offset;
+    bool for_update = false;
+    bool populate_existing = false;
+    bool untracked = false;
+
+    const dialect& sql_dialect() const { return s->eng->sql_dialect(); }
+
+    /// " LIMIT ? OFFSET ?" as the dialect wants it; appends the values to `params`.
+    void render_paging(std::string& sql, std::vector<value>& params) const {
+        if (limit) {
+            sql += " LIMIT ?";
+            params.emplace_back(*limit);
+        }
+        if (offset) {
+            if (!limit && sql_dialect().name == "sqlite") sql += " LIMIT -1";
+            sql += " OFFSET ?";
+            params.emplace_back(*offset);
+        }
+    }
+    /// " WHERE ..." with its values.
+    void render_where(std::string& sql, std::vector<value>& params) const {
+        if (!where.empty()) {
+            sql += " WHERE ";
+            sql += where;
+            params.insert(params.end(), where_params.begin(), where_params.end());
+        }
+    }
+};
+
+template <class O>
+void render_order_item(std::string& out, const O& o) {
+    if (!out.empty()) out += ", ";
+    if constexpr (expression<O>) out += cached_render(o);
+    else {
+        std::string s;
+        o.render(s);
+        out += s;
+    }
+}
+
+/// where / order_by / limit / offset, shared by entity queries and projections.
+template <class Derived>
+class builder {
+public:
+    /// Adds a filter (several calls are joined with AND). Values are bound, never spliced.
+    template <predicate P>
+    Derived& where(const P& p) {
+        if (!st_.where.empty()) st_.where = "(" + st_.where + ") AND ";
+        st_.where += cached_render(p);
+        p.collect(st_.where_params);
+        return self();
+    }
+    /// ORDER BY: columns (ascending), `col<>.desc()`, `col<>.asc()`, aggregates.
+    template <class... O>
+    Derived& order_by(const O&... o) {
+        (render_order_item(st_.order, o), ...);
+        return self();
+    }
+    Derived& limit(std::int64_t n) {
+        st_.limit = n;
+        return self();
+    }
+    Derived& offset(std::int64_t n) {
+        st_.offset = n;
+        return self();
+    }
+
+protected:
+    builder() = default;
+    explicit builder(query_state st) : st_(std::move(st)) {}
+    Derived& self() { return static_cast<Derived&>(*this); }
+    query_state st_;
+};
+
+template <class E>
+std::string root_columns(const std::string& alias) {
+    using meta = entity_meta<E>;
+    std::string cols;
+    for_each_index<meta::column_count>([&](auto i) {
+        if (!cols.empty()) cols += ", ";
+        cols += alias + "." + quote_ident(meta::template column_name<i>());
+    });
+    return cols;
+}
+
+template <class T>
+T value_as(const value& v) {
+    if constexpr (is_optional_v<T>) {
+        if (std::holds_alternative<std::monostate>(v)) return T{};
+        return T{value_as<typename T::value_type>(v)};
+    } else if constexpr (std::is_same_v<T, bool>) return std::get<std::int64_t>(v) != 0;
+    else if constexpr (std::is_integral_v<T>) return static_cast<T>(std::get<std::int64_t>(v));
+    else if constexpr (std::is_floating_point_v<T>) return static_cast<T>(std::get<double>(v));
+    else if constexpr (std::is_same_v<T, std::string>) return std::get<std::string>(v);
+    else if constexpr (std::is_same_v<T, blob>) return std::get<blob>(v);
+    else {
+        time_point tp{};
+        parse_time(std::get<std::string>(v), tp);
+        return tp;
+    }
+}
+
+template <class E>
+void evict(session_core& s, const typename entity_meta<E>::pk_type& pk) {
+    auto& m = s.map<E>();
+    auto it = m.objects.find(pk);
+    if (it == m.objects.end()) return;
+    detach_holders(*it->second);
+    m.objects.erase(it);
+}
+
+}  // namespace detail
+
+template <class Row>
+class projection;
+template <class E, class Plan>
+class stream;
+
+/// A query for entity E, loading relationships as `Plan` says (built from `options(...)`).
+///
+/// ```cpp
+/// auto authors = s.query<Author>()
+///     .where(ls::col<&Author::name>.like("J%"))
+///     .order_by(ls::col<&Author::id>)
+///     .options(ls::selectinload<&Author::books>)
+///     .all();
+/// ```
+template <class E, class Plan = detail::plan<E, detail::type_list<>, false, detail::type_list<>>>
+class query : public detail::builder<query<E, Plan>> {
+    using base = detail::builder<query<E, Plan>>;
+    using meta = entity_meta<E>;
+    using L = detail::loader<Plan>;
+    template <class, class>
+    friend class query;
+    template <class, class>
+    friend class stream;
+
+public:
+    explicit query(detail::session_core& s) { this->st_.s = &s; }
+    explicit query(detail::query_state st) : base(std::move(st)) {}
+
+    /// Loader options; returns a query of a new type whose plan includes them.
+    template <class... Opts>
+    auto options(Opts...) const {
+        static_assert((std::is_base_of_v<detail::option_tag, Opts> && ...),
+                      "loadstar: options() takes loader options (selectinload<&E::m>, ...)");
+        using P = detail::plan<E, typename detail::type_list_cat<typename Plan::options, detail::type_list<Opts...>>::type,
+                               Plan::raise_all || (std::is_same_v<Opts, raiseload_all_t> || ...), detail::type_list<>>;
+        return query<E, P>(this->st_);
+    }
+
+    /// Inner-joins the target of relationship `Member` (of E), so that where / order_by may
+    /// name its columns; pair with `contains_eager<Member>` to fill the relationship from it.
+    template <auto Member>
+    query& join() {
+        constexpr std::size_t i = meta::template relationship_of<Member>();
+        static_assert(i != detail::npos, "loadstar: join<> needs a relationship of the queried entity");
+        using K = detail::rel_keys<E, i>;
+        const std::string t = detail::quote_ident(K::tmeta::table_name());
+        const std::string s = K::secondary_name();
+        this->st_.joins += K::join_sql("JOIN", t, s, K::parent_key_sql(detail::quote_ident(meta::table_name())));
+        return *this;
+    }
+
+    /// SELECT ... FOR UPDATE (PostgreSQL); SQLite has no row locks and its writer lock is
+    /// taken by the transaction, so there the clause is left out.
+    query& for_update() {
+        this->st_.for_update = true;
+        return *this;
+    }
+    /// Re-read objects already in the identity map (unflushed changes to them are overwritten).
+    query& populate_existing() {
+        this->st_.populate_existing = true;
+        return *this;
+    }
+    /// No identity map, no session binding: the fastest read path. Unloaded relationships of
+    /// the objects it returns throw detached_error when touched.
+    query& untracked() {
+        this->st_.untracked = true;
+        return *this;
+    }
+
+    /// The SELECT statement this query runs (with `?` placeholders).
+    std::string sql() const {
+        std::vector<value> params;
+        return build(params);
+    }
+
+    /// Every matching object, in order, each once. Throws loadstar::error on driver failure.
+    std::vector<ptr<E>> all() const {
+        std::vector<value> params;
+        const std::string text = build(params);
+        detail::load_context ctx{*this->st_.s};
+        ctx.tracked = !this->st_.untracked;
+        ctx.dedupe = ctx.tracked || detail::has_eager<Plan>();
+        ctx.populate_existing = this->st_.populate_existing;
+        typename L::node n;
+        n.use_seen = detail::has_joined_many<Plan>();
+        detail::tail t;
+        if constexpr (detail::needs_tail<Plan>()) t = root_tail();
+        L::run(ctx, text, params, 0, n, &t, [](statement&, const ptr<E>&) {});
+        return std::move(n.objs);
+    }
+
+    /// The first object (LIMIT 1), or nullptr.
+    ptr<E> first() const {
+        query q = *this;
+        q.st_.limit = 1;
+        auto v = q.all();
+        return v.empty() ? nullptr : v.front();
+    }
+
+    /// Exactly one object; throws no_result_error or multiple_results_error otherwise.
+    ptr<E> one() const {
+        auto v = all();
+        if (v.empty()) throw no_result_error("loadstar: one() found no " + detail::type_name<E>());
+        if (v.size() > 1)
+            throw multiple_results_error("loadstar: one() found " + std::to_string(v.size()) + " " +
+                                         detail::type_name<E>() + " rows");
+        return v.front();
+    }
+
+    /// SELECT count(*) of the matching rows, computed by the database.
+    std::int64_t count() const {
+        std::vector<value> params;
+        std::string inner = "SELECT " + pk_sql() + " FROM " + table() + this->st_.joins;
+        this->st_.render_where(inner, params);
+        std::string sql;
+        if (this->st_.limit || this->st_.offset || !this->st_.joins.empty()) {
+            if (this->st_.limit || this->st_.offset) append_order(inner);
+            this->st_.render_paging(inner, params);
+            sql = "SELECT count(*) FROM (" + inner + ") AS anon_1";
+        } else {
+            sql = "SELECT count(*) FROM " + table() + inner.substr(inner.find(" FROM ") + 6 + table().size());
+        }
+        return scalar(sql, params);
+    }
+
+    /// SELECT EXISTS (...): true if any row matches, without loading it.
+    bool exists() const {
+        std::vector<value> params;
+        std::string inner = "SELECT 1 FROM " + table() + this->st_.joins;
+        this->st_.render_where(inner, params);
+        this->st_.render_paging(inner, params);
+        return scalar("SELECT EXISTS (" + inner + ")", params) != 0;
+    }
+
+    /// Projection to tuples of columns, without hydrating objects:
+    /// `s.query<Author>().columns<&Author::id, &Author::name>().all()`.
+    template <auto... Members>
+    auto columns() const {
+        return columns(col<Members>...);
+    }
+    /// Projection to tuples of expressions (columns, aggregates).
+    template <class... X>
+    auto columns(const X&... xs) const {
+        static_assert(sizeof...(X) > 0, "loadstar: columns() needs at least one column");
+        static_assert((detail::expression<X> && ...), "loadstar: columns() takes columns or aggregates");
+        using row = std::tuple<typename X::value_type...>;
+        std::string list;
+        ((list += (list.empty() ? "" : ", ") + detail::cached_render(xs)), ...);
+        return projection<row>(this->st_, list, table());
+    }
+
+    /// Streams the results in batches of `n` rows; selectin and subquery loads run per batch.
+    stream<E, Plan> yield_per(std::size_t n) const {
+        static_assert(!detail::has_joined_many<Plan>(),
+                      "loadstar: yield_per cannot be combined with a joined load of a to-many "
+                      "relationship (the rows of one parent would straddle batches); use "
+                      "selectinload for it");
+        return stream<E, Plan>(*this, n);
+    }
+
+    /// UPDATE ... SET ... WHERE <this query's filter>, one statement; returns the rows changed.
+    /// Objects of the identity map that matched get the new values (via RETURNING).
+    template <auto... Members>
+    std::int64_t update(const assignment<Members>&... sets) {
+        static_assert(sizeof...(Members) > 0, "loadstar: update() needs at least one ls::set<>");
+        static_assert((std::is_same_v<detail::member_class_t<Members>, E> && ...),
+                      "loadstar: update() sets columns of the queried entity only");
+        std::vector<value> params;
+        std::string sql = "UPDATE " + table() + " SET ";
+        bool first = true;
+        auto add = [&]<auto M>(const assignment<M>& a) {
+            constexpr std::size_t i = meta::template column_of<M>();
+            sql += (first ? "" : ", ") + detail::quote_ident(meta::template column_name<i>()) + " = ?";
+            first = false;
+            params.push_back(a.v);
+        };
+        (add(sets), ...);
+        this->st_.render_where(sql, params);
+        const bool returning = this->st_.sql_dialect().supports_returning;
+        if (returning) sql += " RETURNING " + pk_sql();
+        auto& pc = this->st_.s->connection();
+        detail::cursor c(*this->st_.s->eng, pc, sql, params);
+        std::int64_t n = 0;
+        if (returning) {
+            auto& m = this->st_.s->template map<E>();
+            while (c.next()) {
+                ++n;
+                typename meta::pk_type pk{};
+                detail::read_column(c.row(), 0, pk, "primary key");
+                if (auto* hit = m.find(pk)) {
+                    E& o = **hit;
+                    ((o.*Members = detail::value_as<detail::member_type_t<Members>>(sets.v)), ...);
+                }
+            }
+        } else {
+            n = c.run();
+        }
+        return n;
+    }
+
+    /// DELETE ... WHERE <this query's filter>, one statement; returns the rows deleted. Deleted
+    /// objects leave the identity map (and are detached).
+    std::int64_t remove() {
+        std::vector<value> params;
+        std::string sql = "DELETE FROM " + table();
+        this->st_.render_where(sql, params);
+        const bool returning = this->st_.sql_dialect().supports_returning;
+        if (returning) sql += " RETURNING " + pk_sql();
+        auto& pc = this->st_.s->connection();
+        detail::cursor c(*this->st_.s->eng, pc, sql, params);
+        if (!returning) return c.run();
+        std::int64_t n = 0;
+        while (c.next()) {
+            ++n;
+            typename meta::pk_type pk{};
+            detail::read_column(c.row(), 0, pk, "primary key");
+            detail::evict<E>(*this->st_.s, pk);
+        }
+        return n;
+    }
+
+private:
+    static const std::string& table() {
+        static const std::string t = detail::quote_ident(meta::table_name());
+        return t;
+    }
+    static const std::string& pk_sql() {
+        static const std::string p = table() + "." + detail::quote_ident(meta::template column_name<meta::pk_index>());
+        return p;
+    }
+    void append_order(std::string& sql) const {
+        if (!this->st_.order.empty()) sql += " ORDER BY " + this->st_.order;
+    }
+
+    std::string build(std::vector<value>& params) const {
+        const auto& s = L::sql();
+        const auto& st = this->st_;
+        std::string sql;
+        const bool wrap = detail::has_joined_many<Plan>() && (st.limit || st.offset);
+        if (!wrap) {
+            sql.reserve(64 + s.cols.size() + s.joins.size() + st.where.size() + st.order.size());
+            sql += "SELECT ";
+            sql += s.cols;
+            sql += " FROM ";
+            sql += table();
+            sql += st.joins;
+            sql += s.joins;
+            st.render_where(sql, params);
+            append_order(sql);
+            st.render_paging(sql, params);
+        } else {
+            // The limit counts parents, not joined rows: page the parents in a subquery that
+            // keeps the table's own name, then join the children to it.
+            static const std::string inner_cols = detail::root_columns<E>(table());
+            sql = "SELECT " + s.cols + " FROM (SELECT " + inner_cols + " FROM " + table() + st.joins;
+            st.render_where(sql, params);
+            append_order(sql);
+            st.render_paging(sql, params);
+            sql += ") AS " + table() + s.joins;
+            append_order(sql);
+        }
+        if (st.for_update && st.sql_dialect().supports_for_update) sql += " FOR UPDATE";
+        return sql;
+    }
+
+    detail::tail root_tail() const {
+        detail::tail t;
+        t.sql = "FROM " + table() + this->st_.joins;
+        this->st_.render_where(t.sql, t.params);
+        if (this->st_.limit || this->st_.offset) append_order(t.sql);
+        this->st_.render_paging(t.sql, t.params);
+        return t;
+    }
+
+    std::int64_t scalar(const std::string& sql, const std::vector<value>& params) const {
+        auto& pc = this->st_.s->connection();
+        detail::cursor c(*this->st_.s->eng, pc, sql, params);
+        std::int64_t v = 0;
+        if (c.next()) detail::read_column(c.row(), 0, v, "count");
+        return v;
+    }
+};
+
+/// A projection: rows of plain values (`std::tuple`), no objects, no identity map.
+template <class Row>
+class projection : public detail::builder<projection<Row>> {
+    using base = detail::builder<projection<Row>>;
+
+public:
+    projection(detail::query_state st, std::string list, std::string table)
+        : base(std::move(st)), list_(std::move(list)), table_(std::move(table)) {}
+
+    /// GROUP BY the given columns.
+    template <class... C>
+    projection& group_by(const C&... cols) {
+        ((this->st_.group_by += (this->st_.group_by.empty() ? "" : ", ") + detail::cached_render(cols)), ...);
+        return *this;
+    }
+    /// HAVING, e.g. `having(ls::count() > 2)`.
+    template <detail::predicate P>
+    projection& having(const P& p) {
+        if (!this->st_.having.empty()) this->st_.having = "(" + this->st_.having + ") AND ";
+        this->st_.having += detail::cached_render(p);
+        p.collect(this->st_.having_params);
+        return *this;
+    }
+
+    std::string sql() const {
+        std::vector<value> p;
+        return build(p);
+    }
+
+    std::vector<Row> all() const {
+        std::vector<value> params;
+        const std::string sql = build(params);
+        auto& pc = this->st_.s->connection();
+        detail::cursor c(*this->st_.s->eng, pc, sql, params);
+        std::vector<Row> out;
+        while (c.next()) {
+            Row r;
+            detail::for_each_index<std::tuple_size_v<Row>>([&](auto i) {
+                detail::read_column(c.row(), static_cast<int>(i), std::get<i>(r), "projection column");
+            });
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+    /// The first row, if any.
+    std::optional<Row> first() const {
+        projection q = *this;
+        q.st_.limit = 1;
+        auto v = q.all();
+        if (v.empty()) return std::nullopt;
+        return std::move(v.front());
+    }
+
+private:
+    std::string build(std::vector<value>& params) const {
+        const auto& st = this->st_;
+        std::string sql = "SELECT " + list_ + " FROM " + table_ + st.joins;
+        st.render_where(sql, params);
+        if (!st.group_by.empty()) sql += " GROUP BY " + st.group_by;
+        if (!st.having.empty()) {
+            sql += " HAVING " + st.having;
+            params.insert(params.end(), st.having_params.begin(), st.having_params.end());
+        }
+        if (!st.order.empty()) sql += " ORDER BY " + st.order;
+        st.render_paging(sql, params);
+        return sql;
+    }
+    std::string list_;
+    std::string table_;
+};
+
+/// The range `yield_per(n)` returns: rows are read and hydrated batch by batch; the
+/// follow-up loads of each batch run before the batch is handed out.
+template <class E, class Plan>
+class stream {
+    using L = detail::loader<Plan>;
+    using meta = entity_meta<E>;
+
+public:
+    stream(const query<E, Plan>& q, std::size_t batch) : q_(q), batch_(batch ? batch : 1) {}
+
+    class iterator {
+    public:
+        using value_type = ptr<E>;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(stream* s) : s_(s) { advance(); }
+        const ptr<E>& operator*() const { return s_->buffer_[i_]; }
+        iterator& operator++() {
+            advance();
+            return *this;
+        }
+        void operator++(int) { advance(); }
+        bool operator==(std::default_sentinel_t) const { return s_ == nullptr; }
+
+    private:
+        void advance() {
+            if (s_ && ++i_ < s_->buffer_.size()) return;
+            i_ = 0;
+            if (!s_ || !s_->fill()) s_ = nullptr;
+        }
+        stream* s_ = nullptr;
+        std::size_t i_ = static_cast<std::size_t>(-1);
+    };
+
+    iterator begin() {
+        start();
+        return iterator(this);
+    }
+    std::default_sentinel_t end() { return {}; }
+
+private:
+    void start() {
+        params_.clear();
+        sql_ = q_.build(params_);
+        ctx_.emplace(detail::load_context{*q_.st_.s});
+        ctx_->tracked = !q_.st_.untracked;
+        ctx_->dedupe = ctx_->tracked || detail::has_eager<Plan>();
+        ctx_->populate_existing = q_.st_.populate_existing;
+        auto& pc = q_.st_.s->connection();
+        cursor_.emplace(*q_.st_.s->eng, pc, sql_, params_);
+        done_ = false;
+    }
+    /// Reads the next batch; false when the rows are exhausted.
+    bool fill() {
+        buffer_.clear();
+        if (done_) return false;
+        typename L::node n;
+        n.use_seen = false;
+        while (n.objs.size() < batch_) {
+            if (!cursor_->next()) {
+                done_ = true;
+                cursor_.reset();
+                break;
+            }
+            int col = 0;
+            L::hydrate(*ctx_, cursor_->row(), col, n);
+        }
+        ctx_->finish_joined();
+        if (n.objs.empty()) return false;
+        detail::tail t;
+        if constexpr (detail::needs_tail<Plan>()) {
+            // Each batch's subquery loads are restricted to the batch's keys.
+            t.sql = "FROM " + query<E, Plan>::table() + " WHERE " + query<E, Plan>::pk_sql() + " IN (";
+            for (std::size_t i = 0; i < n.objs.size(); ++i) {
+                t.sql += i ? ", ?" : "?";
+                t.params.push_back(detail::to_value((*n.objs[i]).*(meta::pk_member)));
+            }
+            t.sql += ')';
+        }
+        L::post_load(*ctx_, n, &t);
+        buffer_ = std::move(n.objs);
+        return true;
+    }
+
+    query<E, Plan> q_;
+    std::size_t batch_;
+    std::string sql_;
+    std::vector<value> params_;
+    std::optional<detail::load_context> ctx_;
+    std::optional<detail::cursor> cursor_;
+    std::vector<ptr<E>> buffer_;
+    bool done_ = false;
+};
+
+}  // namespace loadstar

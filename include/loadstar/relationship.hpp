@@ -1,0 +1,197 @@
+// loadstar/relationship.hpp - the relationship holders many<T> and one<T>.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/errors.hpp>
+#include <loadstar/fwd.hpp>
+
+#include <cstddef>
+#include <initializer_list>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace loadstar {
+
+namespace detail {
+
+struct session_core;
+
+/// Per (relationship, nested plan): how a holder of that relationship loads itself.
+struct rel_vtable {
+    const std::string& (*name)();                                     // "Author.books"
+    void (*lazy_load)(session_core&, void* owner, const std::source_location&);
+    void (*changed)(session_core&, void* owner);                      // the user modified it
+};
+
+// loading: an eager load of the current statement fills it; claimed: a selectin/subquery load
+// has taken it (so a nested load of the same relationship never loads it twice).
+enum class holder_state : unsigned char { loaded, unloaded, loading, claimed };
+enum class holder_mode : unsigned char { unbound, lazy, raise };
+
+/// What a holder knows about where it came from. A default holder (a new object's) is loaded
+/// and unbound; the loader arms hydrated objects' holders as lazy or raise.
+struct holder_link {
+    const rel_vtable* vt = nullptr;
+    session_core* core = nullptr;
+    void* owner = nullptr;
+    holder_state state = holder_state::loaded;
+    holder_mode mode = holder_mode::unbound;
+
+    bool needs_load() const noexcept { return state != holder_state::loaded; }
+};
+
+/// Loads an unloaded holder through its session, or throws raise_load_error / detached_error.
+/// Defined in session.hpp.
+void touch(holder_link& link, const std::source_location& where);
+/// Tells the session a bound holder was modified (cascade on flush). Defined in session.hpp.
+void note_change(holder_link& link);
+
+template <class H>
+struct holder_access;
+
+}  // namespace detail
+
+/// A to-many relationship: a range of `ptr<T>`. Touching an unloaded collection loads it
+/// (lazy), throws raise_load_error (raise), or throws detached_error (session closed).
+///
+/// ```cpp
+/// for (const auto& book : author->books) std::cout << book->title << '\n';
+/// ```
+template <class T>
+class many {
+public:
+    using value_type = ptr<T>;
+    using element_type = T;
+    using container = std::vector<ptr<T>>;
+    using iterator = typename container::iterator;
+    using const_iterator = typename container::const_iterator;
+    using size_type = std::size_t;
+
+    many() = default;
+    many(std::initializer_list<ptr<T>> items) : items_(items) {}
+    /// A copy holds the same objects but is not bound to any session.
+    many(const many& o) : items_(o.items_) {
+        link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
+                                                                      : detail::holder_state::unloaded;
+    }
+    many& operator=(const many& o) {
+        if (this != &o) {
+            ensure(std::source_location::current());
+            items_ = o.items_;
+            changed();
+        }
+        return *this;
+    }
+    many(many&& o) noexcept : many(static_cast<const many&>(o)) {}
+    many& operator=(many&& o) noexcept { return *this = static_cast<const many&>(o); }
+
+    iterator begin(std::source_location w = std::source_location::current()) { ensure(w); return items_.begin(); }
+    iterator end(std::source_location w = std::source_location::current()) { ensure(w); return items_.end(); }
+    const_iterator begin(std::source_location w = std::source_location::current()) const { ensure(w); return items_.begin(); }
+    const_iterator end(std::source_location w = std::source_location::current()) const { ensure(w); return items_.end(); }
+    size_type size(std::source_location w = std::source_location::current()) const { ensure(w); return items_.size(); }
+    bool empty(std::source_location w = std::source_location::current()) const { ensure(w); return items_.empty(); }
+    const ptr<T>& operator[](size_type i) const { ensure(std::source_location::current()); return items_[i]; }
+    const ptr<T>& at(size_type i, std::source_location w = std::source_location::current()) const {
+        ensure(w);
+        return items_.at(i);
+    }
+
+    /// Appends (loading the collection first if it is unloaded).
+    void push_back(ptr<T> item, std::source_location w = std::source_location::current()) {
+        ensure(w);
+        items_.push_back(std::move(item));
+        changed();
+    }
+    iterator erase(const_iterator pos) {
+        auto it = items_.erase(pos);
+        changed();
+        return it;
+    }
+    void clear(std::source_location w = std::source_location::current()) {
+        ensure(w);
+        items_.clear();
+        changed();
+    }
+
+    /// True when the collection holds its loaded (or assigned) contents.
+    bool loaded() const noexcept { return !link_.needs_load(); }
+
+private:
+    template <class H>
+    friend struct detail::holder_access;
+    void ensure(const std::source_location& w) const {
+        if (link_.needs_load()) [[unlikely]]
+            detail::touch(link_, w);
+    }
+    void changed() {
+        if (link_.core) detail::note_change(link_);
+    }
+    container items_;
+    mutable detail::holder_link link_;
+};
+
+/// A to-one relationship. `get()` returns the object (or nullptr), loading it if needed; a
+/// lazy to-one whose target is already in the identity map costs no SQL.
+template <class T>
+class one {
+public:
+    using element_type = T;
+
+    one() = default;
+    one(ptr<T> p) : value_(std::move(p)) {}  // NOLINT: implicit, as with shared_ptr
+    one(std::nullptr_t) {}
+    one(const one& o) : value_(o.value_) {
+        link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
+                                                                      : detail::holder_state::unloaded;
+    }
+    one(one&& o) noexcept : one(static_cast<const one&>(o)) {}
+    one& operator=(const one& o) { return *this = o.value_; }
+    one& operator=(one&& o) noexcept { return *this = o.value_; }
+    one& operator=(ptr<T> p) {
+        value_ = std::move(p);
+        link_.state = detail::holder_state::loaded;
+        if (link_.core) detail::note_change(link_);
+        return *this;
+    }
+    one& operator=(std::nullptr_t) { return *this = ptr<T>{}; }
+
+    const ptr<T>& get(std::source_location w = std::source_location::current()) const {
+        if (link_.needs_load()) [[unlikely]]
+            detail::touch(link_, w);
+        return value_;
+    }
+    T* operator->() const { return get().get(); }
+    T& operator*() const { return *get(); }
+    explicit operator bool() const { return get() != nullptr; }
+    bool loaded() const noexcept { return !link_.needs_load(); }
+
+private:
+    template <class H>
+    friend struct detail::holder_access;
+    ptr<T> value_;
+    mutable detail::holder_link link_;
+};
+
+namespace detail {
+/// The loader's and the session's door into holders.
+template <class T>
+struct holder_access<many<T>> {
+    static std::vector<ptr<T>>& items(many<T>& h) noexcept { return h.items_; }
+    static holder_link& link(many<T>& h) noexcept { return h.link_; }
+    static void clear(many<T>& h) noexcept { h.items_.clear(); }
+    static void add(many<T>& h, ptr<T> p) { h.items_.push_back(std::move(p)); }
+};
+template <class T>
+struct holder_access<one<T>> {
+    static ptr<T>& items(one<T>& h) noexcept { return h.value_; }
+    static holder_link& link(one<T>& h) noexcept { return h.link_; }
+    static void clear(one<T>& h) noexcept { h.value_.reset(); }
+    static void add(one<T>& h, ptr<T> p) { h.value_ = std::move(p); }
+};
+}  // namespace detail
+
+}  // namespace loadstar

@@ -1,0 +1,185 @@
+// loadstar/schema.hpp - create_all / drop_all: DDL from the mappings.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/detail/convert.hpp>
+#include <loadstar/detail/names.hpp>
+#include <loadstar/engine.hpp>
+#include <loadstar/loader/loader.hpp>
+#include <loadstar/mapping.hpp>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace loadstar {
+
+namespace detail {
+
+struct table_ddl {
+    std::string name;
+    std::vector<std::string> depends_on;
+    std::vector<std::string> statements;  // CREATE TABLE, then CREATE INDEX
+};
+
+template <auto Member, class T, std::size_t I>
+constexpr bool passive_delete_at() {
+    using R = typename entity_meta<T>::template relationship_t<I>;
+    if constexpr ((R::kind == relation::has_many || R::kind == relation::has_one) && R::passive_deletes)
+        return same_member<entity_meta<T>::template relationship<I>().key, Member>();
+    else
+        return false;
+}
+template <auto Member, class T, std::size_t... I>
+constexpr bool passive_delete_in(std::index_sequence<I...>) {
+    return (passive_delete_at<Member, T, I>() || ... || false);
+}
+/// Does some entity among Ts declare `passive_deletes` on a relationship keyed by Member?
+template <auto Member, class... Ts>
+constexpr bool passive_delete_for() {
+    return (passive_delete_in<Member, Ts>(std::make_index_sequence<entity_meta<Ts>::relationship_count>{}) || ... || false);
+}
+
+template <class E, std::size_t I, class... All>
+void column_ddl(const dialect& d, table_ddl& t, std::string& body, std::vector<std::string>& fks,
+                std::vector<std::string>& indexes) {
+    using meta = entity_meta<E>;
+    using C = typename meta::template column_t<I>;
+    const std::string tq = quote_ident(meta::table_name());
+    const std::string cn = quote_ident(meta::template column_name<I>());
+    std::string def = cn + " ";
+    if constexpr (C::generated) {
+        def += d.name == "sqlite" ? std::string("INTEGER PRIMARY KEY")
+                                  : type_name(d, sql_type_of<typename C::type>()) + " " + d.generated_key;
+    } else {
+        def += type_name(d, sql_type_of<typename C::type>());
+        if constexpr (C::is_primary_key) def += " PRIMARY KEY";
+        if constexpr (!C::nullable && !C::is_primary_key) def += " NOT NULL";
+    }
+    if constexpr (C::is_unique) def += " UNIQUE";
+    body += (body.empty() ? "\n    " : ",\n    ") + def;
+    if constexpr (C::is_foreign_key) {
+        constexpr auto target = C::fk::target;
+        using pm = entity_meta<member_class_t<target>>;
+        constexpr std::size_t pc = pm::template column_of<target>();
+        static_assert(pc != npos, "loadstar: a foreign key references a member that is not a mapped column");
+        std::string fk = "FOREIGN KEY (" + cn + ") REFERENCES " + quote_ident(pm::table_name()) + " (" +
+                         quote_ident(pm::template column_name<pc>()) + ")";
+        if constexpr (passive_delete_for<C::member, All...>()) fk += " ON DELETE CASCADE";
+        fks.push_back(fk);
+        if (std::string(pm::table_name()) != t.name) t.depends_on.emplace_back(pm::table_name());
+        indexes.push_back("CREATE INDEX IF NOT EXISTS " +
+                          quote_ident("ix_" + t.name + "_" + std::string(meta::template column_name<I>())) + " ON " +
+                          tq + " (" + cn + ")");
+    }
+}
+
+template <class E, class... All>
+table_ddl entity_ddl(const dialect& d) {
+    using meta = entity_meta<E>;
+    table_ddl t;
+    t.name = std::string(meta::table_name());
+    const std::string tq = quote_ident(meta::table_name());
+    std::string body;
+    std::vector<std::string> fks, indexes;
+    for_each_index<meta::column_count>([&](auto i) { column_ddl<E, i.value, All...>(d, t, body, fks, indexes); });
+    for (auto& fk : fks) body += ",\n    " + fk;
+    t.statements.push_back("CREATE TABLE IF NOT EXISTS " + tq + " (" + body + "\n)");
+    for (auto& ix : indexes) t.statements.push_back(ix);
+    return t;
+}
+
+template <class E, std::size_t I>
+void secondary_ddl_at(const dialect& d, std::vector<table_ddl>& out) {
+    using meta = entity_meta<E>;
+    using R = typename meta::template relationship_t<I>;
+    if constexpr (R::kind == relation::many_to_many) {
+        using K = rel_keys<E, I>;
+        using tm = entity_meta<typename R::target>;
+        const secondary_t sec = K::key;
+        const std::string name(sec.table);
+        for (auto& t : out)
+            if (t.name == name) return;  // declared by the other side too
+        const std::string q = quote_ident(name), l = quote_ident(sec.local), r = quote_ident(sec.remote);
+        table_ddl t;
+        t.name = name;
+        t.depends_on = {std::string(meta::table_name()), std::string(tm::table_name())};
+        t.statements.push_back(
+            "CREATE TABLE IF NOT EXISTS " + q + " (\n    " + l + " " +
+            type_name(d, sql_type_of<typename meta::pk_type>()) + " NOT NULL,\n    " + r + " " +
+            type_name(d, sql_type_of<typename tm::pk_type>()) + " NOT NULL,\n    PRIMARY KEY (" + l + ", " + r +
+            "),\n    FOREIGN KEY (" + l + ") REFERENCES " + quote_ident(meta::table_name()) + " (" +
+            quote_ident(meta::template column_name<meta::pk_index>()) + ") ON DELETE CASCADE,\n    FOREIGN KEY (" +
+            r + ") REFERENCES " + quote_ident(tm::table_name()) + " (" +
+            quote_ident(tm::template column_name<tm::pk_index>()) + ") ON DELETE CASCADE\n)");
+        t.statements.push_back("CREATE INDEX IF NOT EXISTS " + quote_ident("ix_" + name + "_" + std::string(sec.remote)) +
+                               " ON " + q + " (" + r + ")");
+        out.push_back(std::move(t));
+    }
+}
+
+template <class E>
+void secondary_ddl(const dialect& d, std::vector<table_ddl>& out) {
+    for_each_index<entity_meta<E>::relationship_count>([&](auto i) { secondary_ddl_at<E, i.value>(d, out); });
+}
+
+/// Orders tables so that every table comes after the tables it references.
+inline std::vector<table_ddl> dependency_order(std::vector<table_ddl> in) {
+    std::vector<table_ddl> out;
+    std::set<std::string> done, names;
+    for (auto& t : in) names.insert(t.name);
+    while (!in.empty()) {
+        bool progressed = false;
+        for (auto it = in.begin(); it != in.end();) {
+            const bool ready = std::all_of(it->depends_on.begin(), it->depends_on.end(), [&](const std::string& d) {
+                return done.count(d) || !names.count(d);
+            });
+            if (ready) {
+                done.insert(it->name);
+                out.push_back(std::move(*it));
+                it = in.erase(it);
+                progressed = true;
+            } else {
+                ++it;
+            }
+        }
+        if (!progressed) {  // a cycle of foreign keys: keep the given order for the rest
+            for (auto& t : in) out.push_back(std::move(t));
+            break;
+        }
+    }
+    return out;
+}
+
+template <class... Ts>
+std::vector<table_ddl> schema_of(const dialect& d) {
+    (void)(detail::require_mapped<Ts>::ok && ...);
+    std::vector<table_ddl> tables{entity_ddl<Ts, Ts...>(d)...};
+    (secondary_ddl<Ts>(d, tables), ...);
+    return dependency_order(std::move(tables));
+}
+
+}  // namespace detail
+
+/// Creates the tables of the given entities (and their association tables): primary keys,
+/// NOT NULL for non-optional members, UNIQUE, FOREIGN KEY, an index on every foreign-key
+/// column. Idempotent (IF NOT EXISTS). Throws loadstar::error on failure.
+template <class... Ts>
+void create_all(const engine& e) {
+    const auto tables = detail::schema_of<Ts...>(e.sql_dialect());
+    detail::lease l(e.state());
+    for (const auto& t : tables)
+        for (const auto& s : t.statements) detail::execute_control(*e.state(), l.get(), s);
+}
+
+/// Drops the tables of the given entities and their association tables, children first.
+template <class... Ts>
+void drop_all(const engine& e) {
+    auto tables = detail::schema_of<Ts...>(e.sql_dialect());
+    detail::lease l(e.state());
+    for (auto it = tables.rbegin(); it != tables.rend(); ++it)
+        detail::execute_control(*e.state(), l.get(), "DROP TABLE IF EXISTS " + detail::quote_ident(it->name));
+}
+
+}  // namespace loadstar
