@@ -28,7 +28,7 @@ inline constexpr bool is_int_like_v = std::is_integral_v<T> && !std::is_same_v<T
 /// May a column (or expression) of type C be compared with a value or expression of type V?
 template <class C, class V>
 constexpr bool comparable() {
-    using c = unwrap_optional_t<std::remove_cvref_t<C>>;
+    using c = unwrap_optional_t<unwrap_deferred_t<std::remove_cvref_t<C>>>;
     using v = unwrap_optional_t<std::decay_t<V>>;
     if constexpr (std::is_same_v<c, bool>) return std::is_same_v<v, bool>;
     else if constexpr (is_int_like_v<c>) return is_int_like_v<v>;
@@ -233,7 +233,7 @@ private:
 
 /// A mapped column: `ls::col<&Author::name>`.
 template <auto Member>
-struct column_ref : value_expr<column_ref<Member>, detail::member_type_t<Member>> {
+struct column_ref : value_expr<column_ref<Member>, detail::unwrap_deferred_t<detail::member_type_t<Member>>> {
     using entity = detail::member_class_t<Member>;
     using type = detail::member_type_t<Member>;
     static constexpr auto member = Member;
@@ -262,7 +262,8 @@ inline constexpr column_ref<Member> col{};
 
 template <class T>
 struct aggregate : value_expr<aggregate<T>, T> {
-    static constexpr bool static_text = true;
+    // Not cacheable per type: count(*) and max(books.id) are both aggregate<int64_t>.
+    static constexpr bool static_text = false;
     const char* fn;
     std::string arg;  // rendered column, or "*"
     aggregate(const char* f, std::string a) : fn(f), arg(std::move(a)) {}
@@ -297,9 +298,9 @@ aggregate<std::optional<double>> avg(column_ref<M>) {
 }
 /// `min(col)` / `max(col)`: the column's type (NULL only if the column is nullable or no rows).
 template <auto M>
-aggregate<detail::member_type_t<M>> min(column_ref<M>) { return {"min", detail::qualified_column<M>()}; }
+aggregate<detail::unwrap_deferred_t<detail::member_type_t<M>>> min(column_ref<M>) { return {"min", detail::qualified_column<M>()}; }
 template <auto M>
-aggregate<detail::member_type_t<M>> max(column_ref<M>) { return {"max", detail::qualified_column<M>()}; }
+aggregate<detail::unwrap_deferred_t<detail::member_type_t<M>>> max(column_ref<M>) { return {"max", detail::qualified_column<M>()}; }
 
 // ---- operators ------------------------------------------------------------------------------
 
@@ -359,7 +360,7 @@ struct assignment {
 template <auto Member, class V>
 assignment<Member> set(const V& v) {
     static_assert(detail::column_member_check<Member>::ok);
-    using T = detail::member_type_t<Member>;
+    using T = detail::unwrap_deferred_t<detail::member_type_t<Member>>;
     if constexpr (std::is_same_v<std::decay_t<V>, std::nullopt_t>) {
         static_assert(detail::is_optional_v<T>, "loadstar: only a nullable (std::optional) column can be set to NULL");
         return {value{}};

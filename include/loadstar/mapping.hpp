@@ -155,9 +155,11 @@ template <auto Member, class... Flags>
 struct column_def : detail::column_tag {
     using entity = detail::member_class_t<Member>;
     using type = detail::member_type_t<Member>;
-    using value_type = detail::unwrap_optional_t<type>;
+    using stored_type = detail::unwrap_deferred_t<type>;  ///< T of a deferred<T> member
+    using value_type = detail::unwrap_optional_t<stored_type>;
     static constexpr auto member = Member;
-    static constexpr bool nullable = detail::is_optional_v<type>;
+    static constexpr bool is_deferred = detail::is_deferred_v<type>;
+    static constexpr bool nullable = detail::is_optional_v<stored_type>;
     static constexpr bool is_primary_key = (std::is_same_v<Flags, primary_key_t> || ...);
     static constexpr bool is_unique = (std::is_same_v<Flags, unique_t> || ...);
     using fk = detail::first_fk<Flags...>;
@@ -170,8 +172,8 @@ struct column_def : detail::column_tag {
 namespace detail {
 template <class Fk, auto Target>
 constexpr bool fk_types_match() {
-    using target_type = unwrap_optional_t<member_type_t<Target>>;
-    return std::is_same_v<unwrap_optional_t<Fk>, target_type>;
+    using target_type = unwrap_optional_t<unwrap_deferred_t<member_type_t<Target>>>;
+    return std::is_same_v<unwrap_optional_t<unwrap_deferred_t<Fk>>, target_type>;
 }
 template <auto Member, auto Target>
 struct foreign_key_check {
@@ -381,6 +383,7 @@ struct entity_meta {
     using pk_type = typename pk_column::value_type;
     static constexpr auto pk_member = pk_column::member;
     static_assert(!pk_column::nullable, "loadstar: a primary key cannot be std::optional");
+    static_assert(!pk_column::is_deferred, "loadstar: a primary key cannot be deferred");
 };
 
 /// Name of a relationship for messages: "Author.books". Built from the mapping once.

@@ -67,4 +67,18 @@ struct contains_eager_t : detail::option_tag {
 template <auto Member>
 inline constexpr contains_eager_t<Member> contains_eager{};
 
+/// Select only these columns (and the primary key); every other column is deferred, so each
+/// must be declared `loadstar::deferred<T>`: it loads on first touch.
+template <auto... Members>
+struct load_only_t : detail::option_tag {};
+template <auto... Members>
+inline constexpr load_only_t<Members...> load_only{};
+
+/// Leave one column out of the SELECT; it must be a `loadstar::deferred<T>` member, which
+/// loads itself on first touch.
+template <auto Member>
+struct defer_t : detail::option_tag {};
+template <auto Member>
+inline constexpr defer_t<Member> defer{};
+
 }  // namespace loadstar

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/deferred.hpp>
 #include <loadstar/detail/type_list.hpp>
 #include <loadstar/driver.hpp>
 #include <loadstar/errors.hpp>
@@ -32,11 +33,11 @@ inline constexpr bool is_scalar_column_v =
     std::is_same_v<T, time_point>;
 
 template <class T>
-inline constexpr bool is_column_type_v = is_scalar_column_v<unwrap_optional_t<T>>;
+inline constexpr bool is_column_type_v = is_scalar_column_v<unwrap_optional_t<unwrap_deferred_t<T>>>;
 
 template <class T>
 constexpr sql_type sql_type_of() {
-    using V = unwrap_optional_t<T>;
+    using V = unwrap_optional_t<unwrap_deferred_t<T>>;
     if constexpr (std::is_same_v<V, bool>) return sql_type::boolean;
     else if constexpr (std::is_integral_v<V>) {
         if constexpr (sizeof(V) <= 2) return sql_type::smallint;
@@ -127,7 +128,9 @@ inline bool parse_time(std::string_view s, time_point& out) {
 
 template <class T>
 value to_value(const T& v) {
-    if constexpr (is_optional_v<T>) {
+    if constexpr (is_deferred_v<T>) {
+        return to_value(v.get());
+    } else if constexpr (is_optional_v<T>) {
         if (!v) return value{};
         return to_value(*v);
     } else if constexpr (std::is_same_v<T, bool>) {
@@ -199,10 +202,24 @@ constexpr std::string_view cpp_name() {
     else return "time_point";
 }
 
+template <class T>
+void read_value(statement& st, int c, T& out, std::string_view where);
+
 /// Reads column `c` of the current row into `out`, or throws conversion_error naming `where`.
 /// Never a silent 0, clamp or truncation: SQLite would give all three.
 template <class T>
 void read_column(statement& st, int c, T& out, std::string_view where) {
+    if constexpr (is_deferred_v<T>) {
+        read_column(st, c, holder_access<T>::items(out), where);
+        holder_access<T>::link(out).state = holder_state::loaded;
+    } else {
+        read_value(st, c, out, where);
+    }
+}
+
+/// read_column for a plain (non-deferred) member.
+template <class T>
+void read_value(statement& st, int c, T& out, std::string_view where) {
     const column_kind k = st.kind(c);
     if constexpr (is_optional_v<T>) {
         if (k == column_kind::null) {
@@ -210,7 +227,7 @@ void read_column(statement& st, int c, T& out, std::string_view where) {
             return;
         }
         typename T::value_type v{};
-        read_column(st, c, v, where);
+        read_value(st, c, v, where);
         out = std::move(v);
     } else {
         if (k == column_kind::null) bad_read(where, k, cpp_name<T>(), "(use std::optional for a nullable column)");

@@ -186,9 +186,37 @@ struct lazy_loader {
     static constexpr rel_vtable vt{&name, &load, &cascade_changed<E, I>};
 };
 
+/// Loads one deferred column on first touch: SELECT col FROM table WHERE pk = ?.
+template <class E, std::size_t I>
+struct deferred_loader {
+    using meta = entity_meta<E>;
+    using C = typename meta::template column_t<I>;
+    static const std::string& name() { return member_name<C::member>(); }
+    static void load(session_core& s, void* owner, const std::source_location&) {
+        E& obj = *static_cast<E*>(owner);
+        static const std::string sql = "SELECT " + quote_ident(meta::template column_name<I>()) + " FROM " +
+                                       quote_ident(meta::table_name()) + " WHERE " +
+                                       quote_ident(meta::template column_name<meta::pk_index>()) + " = ?";
+        const value params[] = {to_value(obj.*(meta::pk_member))};
+        cursor c(*s.eng, s.connection(), sql, params);
+        if (!c.next())
+            throw no_result_error("loadstar: cannot load deferred column " + name() + ": the row is gone");
+        read_column(c.row(), 0, obj.*(C::member), column_label<E, I>());
+    }
+    static constexpr rel_vtable vt{&name, &load, nullptr};
+};
+
 template <class E>
 void detach_holders(E& obj) {
     using meta = entity_meta<E>;
+    for_each_index<meta::column_count>([&](auto i) {
+        using C = typename meta::template column_t<i>;
+        if constexpr (C::is_deferred) {
+            auto& link = holder_access<typename C::type>::link(obj.*(C::member));
+            link.core = nullptr;
+            if (link.mode == holder_mode::lazy) link.mode = holder_mode::unbound;
+        }
+    });
     for_each_index<meta::relationship_count>([&](auto i) {
         using R = typename meta::template relationship_t<i>;
         auto& link = holder_access<typename R::holder>::link(obj.*(R::member));
@@ -206,6 +234,21 @@ struct loader {
 
     template <std::size_t I>
     using rp = rel_plan<Plan, I>;
+
+    // ---- columns: which are selected, and where each sits among the selected ----------------
+    template <std::size_t I>
+    static constexpr bool selected = !column_deferred<Plan, I>();
+    static constexpr std::size_t selected_count = [] {
+        std::size_t n = 0;
+        for_each_index<meta::column_count>([&](auto i) { n += selected<i.value> ? 1 : 0; });
+        return n;
+    }();
+    template <std::size_t I>
+    static constexpr int sel_index = [] {
+        int n = 0;
+        for_each_index<I>([&](auto i) { n += selected<i.value> ? 1 : 0; });
+        return n;
+    }();
     template <std::size_t I>
     static constexpr bool is_joined = rp<I>::kind == load_kind::joined || rp<I>::kind == load_kind::contains;
 
@@ -230,7 +273,7 @@ struct loader {
     };
 
     static constexpr int width() {
-        int w = static_cast<int>(meta::column_count);
+        int w = static_cast<int>(selected_count);
         for_each_index<nrel>([&](auto i) {
             if constexpr (is_joined<i>) w += loader<typename rp<i>::child_plan>::width();
         });
@@ -240,8 +283,10 @@ struct loader {
     // ---- SQL -----------------------------------------------------------------------------------
     static void build_sql(std::string& cols, std::string& joins, int& counter, const std::string& alias) {
         for_each_index<meta::column_count>([&](auto i) {
-            if (!cols.empty()) cols += ", ";
-            cols += alias + "." + quote_ident(meta::template column_name<i>());
+            if constexpr (selected<i.value>) {
+                if (!cols.empty()) cols += ", ";
+                cols += alias + "." + quote_ident(meta::template column_name<i>());
+            }
         });
         for_each_index<nrel>([&](auto i) {
             using RP = rp<i>;
@@ -278,7 +323,22 @@ struct loader {
     static void read_columns(statement& st, int base, E& obj) {
         for_each_index<meta::column_count>([&](auto i) {
             using C = typename meta::template column_t<i>;
-            read_column(st, base + static_cast<int>(i), obj.*(C::member), column_label<E, i>());
+            if constexpr (selected<i.value>)
+                read_column(st, base + sel_index<i.value>, obj.*(C::member), column_label<E, i>());
+        });
+    }
+    /// Arms the deferred columns this plan leaves out, so they load on first touch.
+    static void arm_deferred(load_context& ctx, E& obj) {
+        for_each_index<meta::column_count>([&](auto i) {
+            if constexpr (!selected<i.value>) {
+                using C = typename meta::template column_t<i>;
+                auto& link = holder_access<typename C::type>::link(obj.*(C::member));
+                link.state = holder_state::unloaded;
+                link.vt = &deferred_loader<E, i.value>::vt;
+                link.owner = &obj;
+                link.mode = holder_mode::lazy;
+                link.core = ctx.tracked ? &ctx.s : nullptr;
+            }
         });
     }
 
@@ -315,9 +375,9 @@ struct loader {
     /// no entity there (an outer join that matched nothing).
     static ptr<E> hydrate(load_context& ctx, statement& st, int& col, node& n) {
         const int base = col;
-        col += static_cast<int>(meta::column_count);
+        col += static_cast<int>(selected_count);
         pk_type pk{};
-        if (!read_key(st, base + static_cast<int>(meta::pk_index), pk, column_label<E, meta::pk_index>())) {
+        if (!read_key(st, base + sel_index<meta::pk_index>, pk, column_label<E, meta::pk_index>())) {
             col = base + width();
             return nullptr;
         }
@@ -345,6 +405,8 @@ struct loader {
         if (first_in_node) {
             n.objs.push_back(obj);
             arm(ctx, *obj, fresh);
+            if constexpr (selected_count != meta::column_count)
+                if (fresh || ctx.populate_existing) arm_deferred(ctx, *obj);
         }
         for_each_index<nrel>([&](auto i) {
             if constexpr (is_joined<i>) {

@@ -86,8 +86,57 @@ struct option_unique_check {
     static constexpr bool ok = true;
 };
 
+template <class O>
+struct column_opt {
+    static constexpr bool is_column_option = false;
+    template <auto M>
+    static constexpr bool defers(bool) { return false; }
+};
+template <auto... Ms>
+struct column_opt<load_only_t<Ms...>> {
+    static constexpr bool is_column_option = true;
+    template <auto M>
+    static constexpr bool defers(bool is_pk) { return !is_pk && !(same_member<Ms, M>() || ...); }
+};
+template <auto D>
+struct column_opt<defer_t<D>> {
+    static constexpr bool is_column_option = true;
+    template <auto M>
+    static constexpr bool defers(bool) { return same_member<D, M>(); }
+};
+
+template <class Entity, auto Member>
+struct column_option_check {
+    static_assert(entity_meta<Entity>::template column_of<Member>() != npos,
+                  "loadstar: load_only / defer name a member that is not a column of the entity at "
+                  "their place in the path (see column_option_check<Entity, &Member> below)");
+    static constexpr bool ok = true;
+};
+template <class O, class E>
+struct column_option_checks {
+    static constexpr bool ok = true;
+};
+template <auto... Ms, class E>
+struct column_option_checks<load_only_t<Ms...>, E> {
+    static constexpr bool ok = (column_option_check<E, Ms>::ok && ...);
+};
+template <auto D, class E>
+struct column_option_checks<defer_t<D>, E> {
+    static constexpr bool ok = column_option_check<E, D>::ok;
+};
+
+template <class Entity, auto Member>
+struct deferred_type_check {
+    static_assert(is_deferred_v<member_type_t<Member>>,
+                  "loadstar: load_only / defer leave this column unloaded, so it must be declared "
+                  "loadstar::deferred<T> (a plain member cannot load itself when touched; see "
+                  "deferred_type_check<Entity, &Member> below)");
+    static constexpr bool ok = true;
+};
+
 template <class E, class O, class Opts>
 constexpr bool check_option() {
+    static_assert(column_option_checks<O, E>::ok);
     if constexpr (opt_traits<O>::names_member) {
         static_assert(option_path_check<E, opt_traits<O>::member>::ok);
         static_assert(option_unique_check<E, opt_traits<O>::member,
@@ -113,6 +162,22 @@ struct plan {
     static constexpr bool raise_all = RaiseAll;
     static_assert(check_options<E, Opts>::ok);
 };
+
+template <class C, class Opts>
+struct column_deferred_by;
+template <class C, class... Os>
+struct column_deferred_by<C, type_list<Os...>> {
+    static constexpr bool value = (column_opt<Os>::template defers<C::member>(C::is_primary_key) || ... || false);
+};
+
+/// Is column I of the plan's entity left out of its statements (load_only / defer)?
+template <class P, std::size_t I>
+constexpr bool column_deferred() {
+    using C = typename entity_meta<typename P::entity>::template column_t<I>;
+    constexpr bool d = column_deferred_by<C, typename P::options>::value;
+    if constexpr (d) static_assert(deferred_type_check<typename P::entity, C::member>::ok);
+    return d;
+}
 
 template <class P, std::size_t I>
 struct rel_plan {
