@@ -122,6 +122,15 @@ public:
 
     /// Returns a connection; `discard` closes it (a broken connection is never handed out again).
     void checkin(std::unique_ptr<pooled_connection> pc, bool discard) {
+        // A connection whose backend died is never handed out again; its statement cache
+        // goes with it.
+        if (!discard) {
+            try {
+                discard = !pc->conn->alive();
+            } catch (...) {
+                discard = true;
+            }
+        }
         std::unique_lock lock(mutex_);
         if (discard || idle_.size() >= options_.pool_size) {
             --open_;

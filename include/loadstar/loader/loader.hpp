@@ -542,11 +542,30 @@ struct loader {
             std::sort(keys.begin(), keys.end());
             keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
             static const std::string prefix = "SELECT " + CL::sql().cols + " FROM " + t + CL::sql().joins +
-                                              " WHERE " + K::child_key_sql(t, s) + " IN (";
+                                              " WHERE " + K::child_key_sql(t, s);
             std::unordered_map<key_type, ptr<T>> found;
-            for (std::size_t b = 0; b < keys.size(); b += batch) {
+            auto run_batch = [&](const std::string& sql, std::vector<value>& params) {
+                typename CL::node cn;
+                tail ct;
+                if constexpr (needs_tail<typename RP::child_plan>()) {
+                    ct.sql = "FROM " + t + " WHERE " + K::child_key_sql(t, s) + sql.substr(prefix.size());
+                    ct.params = params;
+                }
+                CL::run(ctx, sql, params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
+                    if (child) found.emplace(child.get()->*(K::tmeta::pk_member), child);
+                });
+            };
+            bool done = keys.empty();
+            if constexpr (std::is_integral_v<key_type>) {
+                if (!done && ctx.s.eng->sql_dialect().supports_arrays) {
+                    std::vector<value> params{value{std::vector<std::int64_t>(keys.begin(), keys.end())}};
+                    run_batch(prefix + " = ANY(?)", params);
+                    done = true;
+                }
+            }
+            for (std::size_t b = 0; !done && b < keys.size(); b += batch) {
                 const std::size_t e = std::min(keys.size(), b + batch);
-                std::string sql = prefix;
+                std::string sql = prefix + " IN (";
                 std::vector<value> params;
                 params.reserve(e - b);
                 for (std::size_t j = b; j < e; ++j) {
@@ -554,15 +573,7 @@ struct loader {
                     params.push_back(to_value(keys[j]));
                 }
                 sql += ')';
-                typename CL::node cn;
-                tail ct;
-                if constexpr (needs_tail<typename RP::child_plan>()) {
-                    ct.sql = "FROM " + t + " WHERE " + K::child_key_sql(t, s) + " IN (" + sql.substr(prefix.size());
-                    ct.params = params;
-                }
-                CL::run(ctx, sql, params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
-                    if (child) found.emplace(child.get()->*(K::tmeta::pk_member), child);
-                });
+                run_batch(sql, params);
             }
             for (E* o : waiting) {
                 key_type k{};
@@ -581,22 +592,12 @@ struct loader {
             }
             static const std::string prefix = "SELECT " + K::child_key_sql(t, s) + ", " + CL::sql().cols + " FROM " +
                                               K::from_child(t, s) + CL::sql().joins + " WHERE " +
-                                              K::child_key_sql(t, s) + " IN (";
-            for (std::size_t b = 0; b < keys.size(); b += batch) {
-                const std::size_t e = std::min(keys.size(), b + batch);
-                std::string sql = prefix;
-                std::vector<value> params;
-                params.reserve(e - b);
-                for (std::size_t j = b; j < e; ++j) {
-                    sql += j == b ? "?" : ", ?";
-                    params.push_back(to_value(keys[j]));
-                }
-                sql += ')';
+                                              K::child_key_sql(t, s);
+            auto run_batch = [&](const std::string& sql, std::vector<value>& params) {
                 typename CL::node cn;
                 tail ct;
                 if constexpr (needs_tail<typename RP::child_plan>()) {
-                    ct.sql = "FROM " + K::from_child(t, s) + " WHERE " + K::child_key_sql(t, s) + " IN (" +
-                             sql.substr(prefix.size());
+                    ct.sql = "FROM " + K::from_child(t, s) + " WHERE " + K::child_key_sql(t, s) + sql.substr(prefix.size());
                     ct.params = params;
                 }
                 CL::run(ctx, sql, params, 1, cn, &ct, [&](statement& st, const ptr<T>& child) {
@@ -606,6 +607,29 @@ struct loader {
                     auto it = by_key.find(k);
                     if (it != by_key.end()) attach<R>(it->second->*(R::member), child);
                 });
+            };
+            if constexpr (std::is_integral_v<key_type>) {
+                // One statement with an array parameter where the driver binds arrays
+                // (PostgreSQL: `= ANY($1)`): the bind limit never applies.
+                if (ctx.s.eng->sql_dialect().supports_arrays) {
+                    std::vector<std::int64_t> arr(keys.begin(), keys.end());
+                    std::vector<value> params{value{std::move(arr)}};
+                    run_batch(prefix + " = ANY(?)", params);
+                    mark_loaded<I>(owners);
+                    return;
+                }
+            }
+            for (std::size_t b = 0; b < keys.size(); b += batch) {
+                const std::size_t e = std::min(keys.size(), b + batch);
+                std::string sql = prefix + " IN (";
+                std::vector<value> params;
+                params.reserve(e - b);
+                for (std::size_t j = b; j < e; ++j) {
+                    sql += j == b ? "?" : ", ?";
+                    params.push_back(to_value(keys[j]));
+                }
+                sql += ')';
+                run_batch(sql, params);
             }
         }
         mark_loaded<I>(owners);
