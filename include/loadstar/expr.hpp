@@ -132,7 +132,8 @@ struct not_expr : detail::expr_tag {
 template <class E>
 struct null_test : detail::expr_tag {
     using value_type = bool;
-    static constexpr bool static_text = E::static_text;
+    // Not cacheable per type: IS NULL and IS NOT NULL differ only in `negate`.
+    static constexpr bool static_text = false;
     E e;
     bool negate = false;
     void render(std::string& out) const {
