@@ -253,13 +253,15 @@ void read_value(statement& st, int c, T& out, std::string_view where) {
             else if (k == column_kind::integer) {
                 const std::int64_t v = st.get_int(c);
                 d = static_cast<double>(v);
-                // Only integers a double holds exactly (|v| <= 2^53).
-                if (v > (std::int64_t{1} << 53) || v < -(std::int64_t{1} << 53))
+                // Only integers the type holds exactly (|v| <= 2^24 for float, 2^53 for double).
+                constexpr std::int64_t exact = std::int64_t{1} << std::numeric_limits<T>::digits;
+                if (v > exact || v < -exact)
                     bad_read(where, k, cpp_name<T>(), std::to_string(v) + " (not exact)");
             } else bad_read(where, k, cpp_name<T>());
             if constexpr (std::is_same_v<T, float>) {
                 if (std::isfinite(d) && std::fabs(d) > std::numeric_limits<float>::max())
                     bad_read(where, k, "float", "(out of range)");
+                if (d != 0 && static_cast<float>(d) == 0) bad_read(where, k, "float", "(underflows to 0)");
             }
             out = static_cast<T>(d);
         } else if constexpr (std::is_same_v<T, std::string>) {
