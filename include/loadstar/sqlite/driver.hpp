@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,7 +41,11 @@ public:
 
     void bind_null(int i) override { check(sqlite3_bind_null(st_, i + 1)); }
     void bind_int(int i, std::int64_t v) override { check(sqlite3_bind_int64(st_, i + 1, v)); }
-    void bind_real(int i, double v) override { check(sqlite3_bind_double(st_, i + 1, v)); }
+    void bind_real(int i, double v) override {
+        // SQLite would store NaN as NULL: refuse it rather than lose it silently.
+        if (std::isnan(v)) throw conversion_error("loadstar/sqlite: NaN cannot be stored (SQLite turns it into NULL)");
+        check(sqlite3_bind_double(st_, i + 1, v));
+    }
     // SQLITE_STATIC: loadstar keeps every bound buffer alive until reset().
     void bind_text(int i, std::string_view v) override {
         check(sqlite3_bind_text64(st_, i + 1, v.data() ? v.data() : "", v.size(), SQLITE_STATIC, SQLITE_UTF8));
