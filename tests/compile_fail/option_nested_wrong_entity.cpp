@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: MIT
+// then() continues from the related entity (Book): an option for Author's own relationship there
+// is misplaced.
+// expect: a loader option names a member that is not a relationship of the entity at its place in the path
+// expect: option_path_check<model::Book, &model::Author::profile>
+// (The plan, and so the check, is built when the query runs: all(), first(), one(), yield_per.)
+#include "../support/model.hpp"
+
+int main() {
+    ls::session* s = nullptr;
+    (void)s->query<model::Author>().options(
+        ls::selectinload<&model::Author::books>.then(ls::joinedload<&model::Author::profile>)).all();
+}
