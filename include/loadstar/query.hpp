@@ -139,7 +139,8 @@ void evict(session_core& s, const typename entity_meta<E>::pk_type& pk) {
     auto& m = s.map<E>();
     auto it = m.objects.find(pk);
     if (it == m.objects.end()) return;
-    detach_holders(*it->second);
+    detach_holders(*it->second.obj);
+    s.forget_changes_of(it->second.obj.get());
     m.objects.erase(it);
 }
 
@@ -334,9 +335,18 @@ public:
                 ++n;
                 typename meta::pk_type pk{};
                 detail::read_column(c.row(), 0, pk, "primary key");
-                if (auto* hit = m.find(pk)) {
-                    E& o = **hit;
-                    ((o.*Members = detail::value_as<detail::member_type_t<Members>>(sets.v)), ...);
+                if (auto* e = m.find_entry(pk)) {
+                    // The new values, in the object and in its snapshot (other unflushed
+                    // changes of the object stay unflushed changes).
+                    E& o = *e->obj;
+                    auto apply = [&]<auto M>(const assignment<M>& a) {
+                        constexpr std::size_t i = meta::template column_of<M>();
+                        using T = typename meta::template column_t<i>::stored_type;
+                        T v = detail::value_as<T>(a.v);
+                        std::get<i>(e->snap) = v;
+                        o.*M = std::move(v);
+                    };
+                    (apply(sets), ...);
                 }
             }
         } else {

@@ -23,7 +23,10 @@ struct session_core;
 struct rel_vtable {
     const std::string& (*name)();                                     // "Author.books"
     void (*lazy_load)(session_core&, void* owner, const std::source_location&);
-    void (*changed)(session_core&, void* owner);                      // the user modified it
+    /// At flush: the holder was modified; `original` is its content before the first change.
+    void (*changed)(session_core&, void* owner, const std::shared_ptr<void>& original);
+    /// In memory, at once: keep the back_populates side in step (`item` is a const ptr<T>*).
+    void (*linked)(session_core&, void* owner, const void* item, bool added);
 };
 
 // loading: an eager load of the current statement fills it; claimed: a selectin/subquery load
@@ -39,6 +42,7 @@ struct holder_link {
     void* owner = nullptr;
     holder_state state = holder_state::loaded;
     holder_mode mode = holder_mode::unbound;
+    bool recorded = false;  // the session holds this holder's pre-change content
 
     bool needs_load() const noexcept { return state != holder_state::loaded; }
 };
@@ -46,8 +50,11 @@ struct holder_link {
 /// Loads an unloaded holder through its session, or throws raise_load_error / detached_error.
 /// Defined in session.hpp.
 void touch(holder_link& link, const std::source_location& where);
-/// Tells the session a bound holder was modified (cascade on flush). Defined in session.hpp.
-void note_change(holder_link& link);
+/// Before a bound holder is modified: the session keeps its original content (for the
+/// adds and removes a flush writes). Defined in session.hpp.
+void record_change(holder_link& link, const void* holder, std::shared_ptr<void> original);
+/// After an item was added to / removed from a bound holder: back_populates, in memory.
+void note_linked(holder_link& link, const void* item, bool added);
 
 template <class H>
 struct holder_access;
@@ -80,8 +87,8 @@ public:
     many& operator=(const many& o) {
         if (this != &o) {
             ensure(std::source_location::current());
+            before_change();
             items_ = o.items_;
-            changed();
         }
         return *this;
     }
@@ -103,18 +110,35 @@ public:
     /// Appends (loading the collection first if it is unloaded).
     void push_back(ptr<T> item, std::source_location w = std::source_location::current()) {
         ensure(w);
+        before_change();
         items_.push_back(std::move(item));
-        changed();
+        if (link_.core) detail::note_linked(link_, &items_.back(), true);
     }
+    /// Removes one element; with cascade_delete_orphan the removed object is deleted at flush.
     iterator erase(const_iterator pos) {
+        before_change();
+        ptr<T> removed = *pos;
         auto it = items_.erase(pos);
-        changed();
+        if (link_.core) detail::note_linked(link_, &removed, false);
         return it;
+    }
+    /// Removes `item` if present; true if it was there.
+    bool remove(const ptr<T>& item, std::source_location w = std::source_location::current()) {
+        ensure(w);
+        for (auto it = items_.begin(); it != items_.end(); ++it)
+            if (*it == item) {
+                erase(it);
+                return true;
+            }
+        return false;
     }
     void clear(std::source_location w = std::source_location::current()) {
         ensure(w);
+        before_change();
+        auto old = std::move(items_);
         items_.clear();
-        changed();
+        if (link_.core)
+            for (auto& o : old) detail::note_linked(link_, &o, false);
     }
 
     /// True when the collection holds its loaded (or assigned) contents.
@@ -127,8 +151,8 @@ private:
         if (link_.needs_load()) [[unlikely]]
             detail::touch(link_, w);
     }
-    void changed() {
-        if (link_.core) detail::note_change(link_);
+    void before_change() {
+        if (link_.core && !link_.recorded) detail::record_change(link_, this, std::make_shared<container>(items_));
     }
     container items_;
     mutable detail::holder_link link_;
@@ -152,9 +176,14 @@ public:
     one& operator=(const one& o) { return *this = o.value_; }
     one& operator=(one&& o) noexcept { return *this = o.value_; }
     one& operator=(ptr<T> p) {
+        if (link_.core) {
+            if (link_.state != detail::holder_state::loaded) get();  // the original, for the flush
+            if (!link_.recorded) detail::record_change(link_, this, std::make_shared<ptr<T>>(value_));
+            if (value_ && value_ != p) detail::note_linked(link_, &value_, false);
+        }
         value_ = std::move(p);
         link_.state = detail::holder_state::loaded;
-        if (link_.core) detail::note_change(link_);
+        if (link_.core && value_) detail::note_linked(link_, &value_, true);
         return *this;
     }
     one& operator=(std::nullptr_t) { return *this = ptr<T>{}; }

@@ -1,4 +1,5 @@
-// loadstar/session.hpp - the session: identity-mapped reads, adds, flush, commit, rollback.
+// loadstar/session.hpp - the session: identity-mapped reads and the unit of work (add, dirty
+// tracking, dependency-ordered flush in a savepoint, cascades, commit, rollback, savepoints).
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -11,14 +12,21 @@
 #include <loadstar/query.hpp>
 #include <loadstar/relationship.hpp>
 
+#include <algorithm>
+#include <bitset>
 #include <memory>
 #include <source_location>
+#include <span>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 namespace loadstar {
+
+/// Where an object stands relative to a session (SQLAlchemy's object states).
+enum class object_state { transient, pending, persistent, deleted, detached };
 
 namespace detail {
 
@@ -34,95 +42,161 @@ inline void touch(holder_link& link, const std::source_location& where) {
     link.vt->lazy_load(*link.core, link.owner, where);
 }
 
-inline void note_change(holder_link& link) {
-    if (link.core && link.vt && link.owner) link.core->changed_owners.emplace_back(link.owner, link.vt->changed);
+inline void record_change(holder_link& link, const void* holder, std::shared_ptr<void> original) {
+    if (!link.core || !link.vt || !link.vt->changed) return;
+    link.core->changes.emplace(holder, change_record{link.owner, &link, link.vt, std::move(original)});
+    link.recorded = true;
+}
+
+inline void note_linked(holder_link& link, const void* item, bool added) {
+    if (link.core && link.vt && link.vt->linked && !link.core->flushing)
+        link.vt->linked(*link.core, link.owner, item, added);
 }
 
 template <class E>
 using default_plan = plan<E, type_list<>, false, type_list<>>;
 
-/// Writes new objects: parents before children (from the relationships), generated keys copied
-/// into children's foreign keys and association rows.
+/// Binds a persistent object's holders to the session (lazy, default plan); loaded ones stay.
+template <class E>
+void bind_holders(session_core& s, E& o) {
+    using meta = entity_meta<E>;
+    for_each_index<meta::relationship_count>([&](auto i) {
+        using R = typename meta::template relationship_t<i>;
+        auto& link = holder_access<typename R::holder>::link(o.*(R::member));
+        link.core = &s;
+        link.owner = &o;
+        link.vt = &lazy_loader<E, i, typename rel_plan<default_plan<E>, i>::lazy_plan>::vt;
+        link.mode = holder_mode::lazy;
+        link.recorded = false;
+    });
+}
+
+template <class T>
+bool set_undoable(session_core& s, T& field, const T& v) {
+    if (field == v) return false;
+    s.undo.push_back([&field, old = field] { field = old; });
+    field = v;
+    return true;
+}
+
+/// Writes one entity type: INSERT (parents first), UPDATE of changed columns, DELETE
+/// (children first), each recording how to undo its in-memory effects if the flush fails.
 template <class E>
 struct persister {
     using meta = entity_meta<E>;
-    using L = loader<default_plan<E>>;
+    using pk_type = typename meta::pk_type;
+    static constexpr bool has_version = meta::version_index != npos;
+    static_assert(meta::column_count <= 64, "loadstar: an entity may map at most 64 columns");
 
+    static bool key_set(const E& obj) {
+        if constexpr (meta::pk_column::generated) return obj.*(meta::pk_member) != 0;
+        else return true;
+    }
     static bool is_persistent(session_core& s, const E& obj) {
-        if constexpr (meta::pk_column::generated) {
-            if (obj.*(meta::pk_member) == 0) return false;
-        }
+        if (!key_set(obj)) return false;
         auto* hit = s.map<E>().find(obj.*(meta::pk_member));
         return hit && hit->get() == &obj;
     }
-
-    static void insert_erased(session_core& s, const std::shared_ptr<void>& p) {
-        save(s, std::static_pointer_cast<E>(p));
+    static ptr<E> persistent_ptr(session_core& s, const E* obj) {
+        if (!key_set(*obj)) return nullptr;
+        auto* hit = s.map<E>().find(obj->*(meta::pk_member));
+        return hit && hit->get() == obj ? *hit : nullptr;
     }
 
-    /// Inserts `obj` if it is new, after what it belongs to, before what belongs to it.
+    // ---- INSERT ---------------------------------------------------------------------------------
+    static void save_erased(session_core& s, const std::shared_ptr<void>& p) { save(s, std::static_pointer_cast<E>(p)); }
+
+    /// Inserts `obj` if it is new, after what it belongs to, before what belongs to it (the
+    /// save-update cascade along its loaded relationships).
     static void save(session_core& s, const ptr<E>& obj) {
-        if (!obj || !s.flush_seen.insert(obj.get()).second) return;
-        const bool fresh = !is_persistent(s, *obj);
-        if (fresh) {
-            for_each_index<meta::relationship_count>([&](auto i) {
-                using R = typename meta::template relationship_t<i>;
-                if constexpr (R::kind == relation::belongs_to) {
-                    auto& h = (*obj).*(R::member);
-                    if (!h.loaded()) return;
-                    auto& target = holder_access<typename R::holder>::items(h);
-                    if (!target) return;
-                    persister<typename R::target>::save(s, target);
-                    using K = rel_keys<E, i>;
-                    (*obj).*(K::key) = (*target).*(entity_meta<typename R::target>::pk_member);
-                }
-            });
-            insert_row(s, obj);
-        }
-        cascade_children(s, obj, fresh);
-    }
-
-    static void cascade_children(session_core& s, const ptr<E>& obj, bool fresh) {
-        for_each_index<meta::relationship_count>([&](auto i) { cascade_rel<i>(s, obj, fresh); });
+        if (!obj || s.flush_deleted.count(obj.get()) || !s.flush_seen.insert(obj.get()).second) return;
+        if (is_persistent(s, *obj)) return;  // persistent: its changes are recorded elsewhere
+        for_each_index<meta::relationship_count>([&](auto i) {
+            using R = typename meta::template relationship_t<i>;
+            if constexpr (R::kind == relation::belongs_to) {
+                auto& h = (*obj).*(R::member);
+                if (!h.loaded()) return;
+                const auto& target = holder_access<typename R::holder>::items(h);
+                if (!target) return;
+                persister<typename R::target>::save(s, target);
+                set_fk<i>(s, *obj, (*target).*(entity_meta<typename R::target>::pk_member));
+            }
+        });
+        insert_row(s, obj);
+        for_each_index<meta::relationship_count>([&](auto i) { save_children<i>(s, obj); });
     }
 
     template <std::size_t I>
-    static void cascade_rel(session_core& s, const ptr<E>& obj, bool fresh) {
+    static void set_fk(session_core& s, E& o, const typename rel_keys<E, I>::key_type& v) {
+        using K = rel_keys<E, I>;
+        auto& field = o.*(K::key);
+        using F = std::remove_cvref_t<decltype(field)>;
+        set_undoable(s, field, F(v));
+    }
+
+    template <std::size_t I>
+    static void save_children(session_core& s, const ptr<E>& obj) {
         using R = typename meta::template relationship_t<I>;
         using T = typename R::target;
-        using K = rel_keys<E, I>;
         auto& h = (*obj).*(R::member);
         if (!h.loaded()) return;
         if constexpr (R::kind == relation::has_many || R::kind == relation::has_one) {
             auto each = [&](const ptr<T>& child) {
                 if (!child) return;
-                (*child).*(K::key) = (*obj).*(meta::pk_member);
-                if constexpr (R::back::present) {
-                    auto& back = (*child).*(R::back::member);
-                    using BH = std::remove_cvref_t<decltype(back)>;
-                    if constexpr (holder_traits<BH>::is_one) holder_access<BH>::items(back) = obj;
-                }
+                adopt<I>(s, obj, *child);
                 persister<T>::save(s, child);
             };
             if constexpr (R::to_many) {
-                for (const auto& c : holder_access<typename R::holder>::items(h)) each(c);
+                const auto items = holder_access<typename R::holder>::items(h);
+                for (const auto& c : items) each(c);
             } else {
                 each(holder_access<typename R::holder>::items(h));
             }
         } else if constexpr (R::kind == relation::many_to_many) {
-            if (!fresh) return;  // association changes of persistent objects: a later flush feature
-            for (const auto& target : holder_access<typename R::holder>::items(h)) {
+            const auto items = holder_access<typename R::holder>::items(h);
+            for (const auto& target : items) {
                 if (!target) continue;
                 persister<T>::save(s, target);
-                static const std::string sql = "INSERT INTO " + quote_ident(K::key.table) + " (" +
-                                               quote_ident(K::key.local) + ", " + quote_ident(K::key.remote) +
-                                               ") VALUES (?, ?)";
-                const value params[] = {to_value((*obj).*(meta::pk_member)),
-                                        to_value((*target).*(entity_meta<T>::pk_member))};
-                cursor c(*s.eng, s.connection(), sql, params);
-                c.run();
+                associate<I>(s, *obj, *target, true);
             }
         }
+    }
+
+    /// A child of relationship I (one-to-many / one-to-one) now belongs to `parent`.
+    template <std::size_t I>
+    static void adopt(session_core& s, const ptr<E>& parent, typename meta::template relationship_t<I>::target& child) {
+        using R = typename meta::template relationship_t<I>;
+        using K = rel_keys<E, I>;
+        auto& fk = child.*(K::key);
+        using F = std::remove_cvref_t<decltype(fk)>;
+        set_undoable(s, fk, F((*parent).*(meta::pk_member)));
+        if constexpr (R::back::present) {
+            auto& back = child.*(R::back::member);
+            using BH = std::remove_cvref_t<decltype(back)>;
+            if constexpr (holder_traits<BH>::is_one) {
+                auto& v = holder_access<BH>::items(back);
+                if (v != parent) {
+                    s.undo.push_back([&v, old = v] { v = old; });
+                    v = parent;
+                }
+                holder_access<BH>::link(back).state = holder_state::loaded;
+            }
+        }
+    }
+
+    template <std::size_t I>
+    static void associate(session_core& s, const E& o, const typename meta::template relationship_t<I>::target& t,
+                          bool add) {
+        using K = rel_keys<E, I>;
+        using T = typename meta::template relationship_t<I>::target;
+        const secondary_t sec = K::key;
+        static const std::string ins = "INSERT INTO " + quote_ident(sec.table) + " (" + quote_ident(sec.local) + ", " +
+                                       quote_ident(sec.remote) + ") VALUES (?, ?)";
+        static const std::string del = "DELETE FROM " + quote_ident(sec.table) + " WHERE " + quote_ident(sec.local) +
+                                       " = ? AND " + quote_ident(sec.remote) + " = ?";
+        const value params[] = {to_value(o.*(meta::pk_member)), to_value(t.*(entity_meta<T>::pk_member))};
+        cursor c(*s.eng, s.write_connection(), add ? ins : del, params);
+        c.run();
     }
 
     static const std::string& insert_sql(bool with_pk) {
@@ -141,75 +215,417 @@ struct persister {
         return with_pk ? a : b;
     }
 
-    static void insert_row(session_core& s, const ptr<E>& obj) {
-        E& o = *obj;
-        bool generate = false;
-        if constexpr (meta::pk_column::generated) generate = o.*(meta::pk_member) == 0;
-        std::vector<value> params;
-        params.reserve(meta::column_count);
+    static void append_params(const E& o, bool with_pk, std::vector<value>& params) {
         for_each_index<meta::column_count>([&](auto i) {
-            if (generate && i == meta::pk_index) return;
+            if (!with_pk && i == meta::pk_index) return;
             params.push_back(to_value(o.*(meta::template column_t<i>::member)));
         });
+    }
+
+    static void insert_row(session_core& s, const ptr<E>& obj) {
+        E& o = *obj;
+        const bool generate = !key_set(o);
+        if constexpr (has_version) {
+            using V = typename meta::template column_t<meta::version_index>::value_type;
+            auto& ver = o.*(meta::template column_t<meta::version_index>::member);
+            if (ver == 0) set_undoable(s, ver, V{1});
+        }
+        std::vector<value> params;
+        params.reserve(meta::column_count);
+        append_params(o, !generate, params);
+        // Generated keys come only from RETURNING, one row at a time: nothing assumes keys are
+        // assigned in order (distributed engines do not).
         const bool returning = generate && s.eng->sql_dialect().supports_returning;
         static const std::string returning_sql =
             insert_sql(false) + " RETURNING " + quote_ident(meta::template column_name<meta::pk_index>());
         const std::string& sql = generate ? (returning ? returning_sql : insert_sql(false)) : insert_sql(true);
         {
-            cursor c(*s.eng, s.connection(), sql, params);
+            cursor c(*s.eng, s.write_connection(), sql, params);
             if (returning) {
                 if (!c.next()) throw error("loadstar: INSERT ... RETURNING returned no row");
-                typename meta::pk_type pk{};
+                pk_type pk{};
                 read_column(c.row(), 0, pk, "generated key");
-                o.*(meta::pk_member) = pk;
                 c.run();
+                set_undoable(s, o.*(meta::pk_member), pk);
             } else {
                 c.run();
+                if (generate) throw usage_error("loadstar: this driver cannot return generated keys (no RETURNING)");
             }
         }
-        if (generate) s.flush_generated.push_back([obj] { (*obj).*(meta::pk_member) = {}; });
-        s.map<E>().objects.emplace(o.*(meta::pk_member), obj);
-        s.flush_inserted.push_back([&s, obj] {
-            auto& m = s.map<E>();
-            auto it = m.objects.find((*obj).*(meta::pk_member));
-            if (it != m.objects.end() && it->second == obj) m.objects.erase(it);
+        const pk_type key = o.*(meta::pk_member);
+        auto& m = s.map<E>();
+        if (m.find(key)) throw integrity_error("loadstar: another " + type_name<E>() + " with this key is already in the session");
+        m.insert(key, obj);
+        bind_holders(s, o);
+        s.undo.push_back([&s, obj, key] {
+            auto& mm = s.map<E>();
+            auto it = mm.objects.find(key);
+            if (it != mm.objects.end() && it->second.obj == obj) mm.objects.erase(it);
+            detach_holders(*obj);
         });
-        // Bind the new object's holders (all loaded) to the session.
-        for_each_index<meta::relationship_count>([&](auto i) {
-            using R = typename meta::template relationship_t<i>;
-            auto& link = holder_access<typename R::holder>::link(o.*(R::member));
-            link.core = &s;
-            link.owner = &o;
-            link.vt = &lazy_loader<E, i, typename rel_plan<default_plan<E>, i>::lazy_plan>::vt;
-            link.mode = holder_mode::lazy;
+        s.on_success.push_back([&s, obj] {
+            s.tx_inserted.push_back([&s, obj] {
+                // The transaction that inserted it rolled back: transient again.
+                auto& mm = s.map<E>();
+                auto it = mm.objects.find((*obj).*(meta::pk_member));
+                if (it != mm.objects.end() && it->second.obj == obj) mm.objects.erase(it);
+                detach_holders(*obj);
+                if constexpr (meta::pk_column::generated) (*obj).*(meta::pk_member) = pk_type{};
+            });
         });
+    }
+
+    // ---- UPDATE ---------------------------------------------------------------------------------
+    using mask_t = std::uint64_t;
+
+    static mask_t changed_columns(typename identity_map<E>::entry& e) {
+        mask_t mask = 0;
+        const E& o = *e.obj;
+        for_each_index<meta::column_count>([&](auto i) {
+            using C = typename meta::template column_t<i>;
+            if constexpr (C::is_deferred) {
+                const auto& d = o.*(C::member);
+                if (d.loaded() && !(holder_access<typename C::type>::items(const_cast<typename C::type&>(d)) == std::get<i>(e.snap)))
+                    mask |= mask_t{1} << i;
+            } else {
+                if (!(o.*(C::member) == std::get<i>(e.snap))) mask |= mask_t{1} << i;
+            }
+        });
+        return mask;
+    }
+
+    static const std::string& update_sql(mask_t mask) {
+        static std::unordered_map<mask_t, std::string> cache;
+        auto it = cache.find(mask);
+        if (it != cache.end()) return it->second;
+        std::string sql = "UPDATE " + quote_ident(meta::table_name()) + " SET ";
+        bool first = true;
+        for_each_index<meta::column_count>([&](auto i) {
+            if (!(mask & (mask_t{1} << i)) || i == meta::version_index) return;
+            sql += (first ? "" : ", ") + quote_ident(meta::template column_name<i>()) + " = ?";
+            first = false;
+        });
+        if constexpr (has_version) {
+            const std::string v = quote_ident(meta::template column_name<meta::version_index>());
+            sql += (first ? "" : ", ") + v + " = " + v + " + 1";
+        }
+        sql += " WHERE " + quote_ident(meta::template column_name<meta::pk_index>()) + " = ?";
+        if constexpr (has_version) sql += " AND " + quote_ident(meta::template column_name<meta::version_index>()) + " = ?";
+        return cache.emplace(mask, std::move(sql)).first->second;
+    }
+
+    static void flush_dirty(session_core& s, identity_map<E>& m) {
+        for (auto& [key, e] : m.objects) {
+            if (s.flush_deleted.count(e.obj.get())) continue;
+            mask_t mask = changed_columns(e);
+            if constexpr (has_version) mask &= ~(mask_t{1} << meta::version_index);
+            if (!mask) continue;
+            if (mask & (mask_t{1} << meta::pk_index))
+                throw usage_error("loadstar: the primary key of a persistent " + type_name<E>() +
+                                  " was changed; delete it and add a new object instead");
+            update_row(s, e, mask);
+        }
+    }
+
+    static void update_row(session_core& s, typename identity_map<E>::entry& e, mask_t mask) {
+        E& o = *e.obj;
+        std::vector<value> params;
+        for_each_index<meta::column_count>([&](auto i) {
+            if (!(mask & (mask_t{1} << i)) || i == meta::version_index) return;
+            params.push_back(to_value(o.*(meta::template column_t<i>::member)));
+        });
+        params.push_back(to_value(o.*(meta::pk_member)));
+        if constexpr (has_version) params.push_back(to_value(o.*(meta::template column_t<meta::version_index>::member)));
+        const std::string& sql = update_sql(mask);
+        std::int64_t n;
+        {
+            cursor c(*s.eng, s.write_connection(), sql, params);
+            n = c.run();
+        }
+        if constexpr (has_version) {
+            if (n == 0)
+                throw stale_data_error("loadstar: UPDATE of " + type_name<E>() + " matched no row: its version moved (" +
+                                       sql + ")");
+            auto& ver = o.*(meta::template column_t<meta::version_index>::member);
+            set_undoable(s, ver, ver + 1);
+        }
+        auto obj = e.obj;
+        s.on_success.push_back([&s, obj] { s.map<E>().resnap((*obj).*(meta::pk_member)); });
+    }
+
+    // ---- DELETE ---------------------------------------------------------------------------------
+    static void remove_erased(session_core& s, const std::shared_ptr<void>& p) { remove(s, std::static_pointer_cast<E>(p)); }
+
+    /// Deletes `obj` after its cascaded children; children it does not own lose their link.
+    static void remove(session_core& s, const ptr<E>& obj) {
+        if (!obj || !s.flush_deleted.insert(obj.get()).second) return;
+        if (!is_persistent(s, *obj)) return;
+        for_each_index<meta::relationship_count>([&](auto i) { remove_children<i>(s, obj); });
+        static const std::string sql = [] {
+            std::string q = "DELETE FROM " + quote_ident(meta::table_name()) + " WHERE " +
+                            quote_ident(meta::template column_name<meta::pk_index>()) + " = ?";
+            if constexpr (has_version) q += " AND " + quote_ident(meta::template column_name<meta::version_index>()) + " = ?";
+            return q;
+        }();
+        std::vector<value> params{to_value((*obj).*(meta::pk_member))};
+        if constexpr (has_version) params.push_back(to_value((*obj).*(meta::template column_t<meta::version_index>::member)));
+        std::int64_t n;
+        {
+            cursor c(*s.eng, s.write_connection(), sql, params);
+            n = c.run();
+        }
+        if (n == 0 && has_version)
+            throw stale_data_error("loadstar: DELETE of " + type_name<E>() + " matched no row: its version moved");
+        s.on_success.push_back([&s, obj] { forget(s, obj); });
+    }
+
+    /// After a successful delete: out of the identity map; a rollback brings it back.
+    static void forget(session_core& s, const ptr<E>& obj) {
+        auto& m = s.map<E>();
+        auto it = m.objects.find((*obj).*(meta::pk_member));
+        if (it == m.objects.end() || it->second.obj != obj) return;
+        m.objects.erase(it);
+        s.forget_changes_of(obj.get());
+        detach_holders(*obj);
+        s.tx_deleted.push_back([&s, obj] {
+            s.map<E>().insert((*obj).*(meta::pk_member), obj);
+            bind_holders(s, *obj);
+        });
+    }
+
+    template <std::size_t I>
+    static void remove_children(session_core& s, const ptr<E>& obj) {
+        using R = typename meta::template relationship_t<I>;
+        using T = typename R::target;
+        using K = rel_keys<E, I>;
+        auto& h = (*obj).*(R::member);
+        if constexpr (R::kind == relation::has_many || R::kind == relation::has_one) {
+            if constexpr (R::cascade_delete && R::passive_deletes) {
+                // The database deletes the rows (ON DELETE CASCADE); loaded children leave the map.
+                if (!h.loaded()) return;
+                for (const auto& c : children_of<I>(h))
+                    if (c) s.on_success.push_back([&s, c] { persister<T>::forget(s, c); });
+            } else if constexpr (R::cascade_delete) {
+                (void)h.size();  // load the children to delete them first
+                for (const auto& c : children_of<I>(h)) persister<T>::remove(s, c);
+            } else {
+                if (!h.loaded()) return;  // the database's foreign key decides
+                for (const auto& c : children_of<I>(h)) {
+                    if (!c || s.flush_deleted.count(c.get())) continue;
+                    auto& fk = (*c).*(K::key);
+                    if constexpr (is_optional_v<std::remove_cvref_t<decltype(fk)>>) set_undoable(s, fk, std::remove_cvref_t<decltype(fk)>{});
+                }
+                // The orphans' foreign keys go NULL through the UPDATEs of this flush: issue
+                // them now, before the parent row goes.
+                for (const auto& c : children_of<I>(h))
+                    if (c && persister<T>::is_persistent(s, *c)) {
+                        auto* e = s.map<T>().find_entry((*c).*(entity_meta<T>::pk_member));
+                        if (e) {
+                            auto mask = persister<T>::changed_columns(*e);
+                            if (mask) persister<T>::update_row(s, *e, mask);
+                        }
+                    }
+            }
+        } else if constexpr (R::kind == relation::many_to_many) {
+            const secondary_t sec = K::key;
+            static const std::string sql = "DELETE FROM " + quote_ident(sec.table) + " WHERE " + quote_ident(sec.local) + " = ?";
+            const value params[] = {to_value((*obj).*(meta::pk_member))};
+            cursor c(*s.eng, s.write_connection(), sql, params);
+            c.run();
+        }
+    }
+
+    template <std::size_t I>
+    static std::vector<ptr<typename meta::template relationship_t<I>::target>> children_of(
+        typename meta::template relationship_t<I>::holder& h) {
+        using R = typename meta::template relationship_t<I>;
+        if constexpr (R::to_many) return holder_access<typename R::holder>::items(h);
+        else {
+            const auto& p = holder_access<typename R::holder>::items(h);
+            if (p) return {p};
+            return {};
+        }
+    }
+
+    // ---- refresh after rollback ------------------------------------------------------------------
+    static void refresh_all(session_core& s, identity_map<E>& m) {
+        if (m.objects.empty()) return;
+        std::vector<pk_type> keys;
+        keys.reserve(m.objects.size());
+        for (auto& [k, e] : m.objects) keys.push_back(k);
+        const std::size_t batch = std::max<std::size_t>(1, std::min<std::size_t>(500, s.eng->sql_dialect().max_bind_parameters));
+        std::unordered_set<pk_type> seen;
+        for (std::size_t b = 0; b < keys.size(); b += batch) {
+            const std::size_t e = std::min(keys.size(), b + batch);
+            std::vector<pk_type> part(keys.begin() + static_cast<std::ptrdiff_t>(b), keys.begin() + static_cast<std::ptrdiff_t>(e));
+            auto rows = query<E>(s).where(col<meta::pk_member>.in(part)).populate_existing().all();
+            for (auto& r : rows) seen.insert((*r).*(meta::pk_member));
+        }
+        for (auto it = m.objects.begin(); it != m.objects.end();) {
+            if (seen.count(it->first)) {
+                ++it;
+                continue;
+            }
+            detach_holders(*it->second.obj);
+            s.forget_changes_of(it->second.obj.get());
+            it = m.objects.erase(it);
+        }
     }
 };
 
+/// At flush, for an owner whose relationship I was modified: write the adds and removes.
 template <class E, std::size_t I>
-void cascade_changed(session_core& s, void* owner) {
-    auto& m = s.map<E>();
-    E* o = static_cast<E*>(owner);
-    auto* hit = m.find(o->*(entity_meta<E>::pk_member));
-    if (!hit || hit->get() != o) return;  // not (or no longer) persistent here
-    persister<E>::template cascade_rel<I>(s, *hit, false);
+void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& original) {
+    using meta = entity_meta<E>;
+    using R = typename meta::template relationship_t<I>;
+    using T = typename R::target;
+    using K = rel_keys<E, I>;
+    using P = persister<E>;
+    ptr<E> obj = P::persistent_ptr(s, static_cast<E*>(owner));
+    if (!obj) return;  // pending (its save writes its holders) or no longer in this session
+    auto& h = (*obj).*(R::member);
+    if constexpr (R::to_many) {
+        const auto& before = *std::static_pointer_cast<std::vector<ptr<T>>>(original);
+        const auto now = holder_access<typename R::holder>::items(h);
+        auto in = [](const std::vector<ptr<T>>& v, const ptr<T>& x) { return std::find(v.begin(), v.end(), x) != v.end(); };
+        for (const auto& c : now) {
+            if (!c || in(before, c)) continue;
+            if constexpr (R::kind == relation::many_to_many) {
+                persister<T>::save(s, c);
+                P::template associate<I>(s, *obj, *c, true);
+            } else {
+                P::template adopt<I>(s, obj, *c);
+                persister<T>::save(s, c);
+            }
+        }
+        for (const auto& c : before) {
+            if (!c || in(now, c)) continue;
+            if constexpr (R::kind == relation::many_to_many) {
+                if (persister<T>::is_persistent(s, *c)) P::template associate<I>(s, *obj, *c, false);
+            } else if constexpr (R::delete_orphan) {
+                persister<T>::remove(s, c);
+            } else {
+                auto& fk = (*c).*(K::key);
+                using F = std::remove_cvref_t<decltype(fk)>;
+                if constexpr (is_optional_v<F>) {
+                    if (fk && *fk == (*obj).*(meta::pk_member)) set_undoable(s, fk, F{});
+                }
+            }
+        }
+    } else if constexpr (R::kind == relation::belongs_to) {
+        const auto& target = holder_access<typename R::holder>::items(h);
+        auto& fk = (*obj).*(K::key);
+        using F = std::remove_cvref_t<decltype(fk)>;
+        if (target) {
+            persister<T>::save(s, target);
+            set_undoable(s, fk, F((*target).*(entity_meta<T>::pk_member)));
+        } else if constexpr (is_optional_v<F>) {
+            set_undoable(s, fk, F{});
+        }
+    } else {  // has_one
+        const auto& before = *std::static_pointer_cast<ptr<T>>(original);
+        const auto& now = holder_access<typename R::holder>::items(h);
+        if (now && now != before) {
+            P::template adopt<I>(s, obj, *now);
+            persister<T>::save(s, now);
+        }
+        if (before && before != now) {
+            if constexpr (R::delete_orphan) persister<T>::remove(s, before);
+            else {
+                auto& fk = (*before).*(K::key);
+                using F = std::remove_cvref_t<decltype(fk)>;
+                if constexpr (is_optional_v<F>) set_undoable(s, fk, F{});
+            }
+        }
+    }
+}
+
+/// In memory, at once: `jane->books.push_back(emma)` sets `emma->author`; `emma->author = jane`
+/// appends to `jane->books` if that collection is loaded.
+template <class E, std::size_t I>
+void back_link(session_core& s, void* owner, const void* item, bool added) {
+    using meta = entity_meta<E>;
+    using R = typename meta::template relationship_t<I>;
+    using T = typename R::target;
+    if constexpr (R::back::present) {
+        const ptr<T>& other = *static_cast<const ptr<T>*>(item);
+        if (!other) return;
+        ptr<E> self = persister<E>::persistent_ptr(s, static_cast<E*>(owner));
+        if (!self) return;
+        auto& back = (*other).*(R::back::member);
+        using BH = std::remove_cvref_t<decltype(back)>;
+        if constexpr (holder_traits<BH>::is_one) {
+            auto& v = holder_access<BH>::items(back);
+            if (added) {
+                v = self;
+                holder_access<BH>::link(back).state = holder_state::loaded;
+            } else if (v == self) {
+                v.reset();
+            }
+        } else {
+            if (!back.loaded()) return;
+            auto& items = holder_access<BH>::items(back);
+            auto it = std::find(items.begin(), items.end(), self);
+            if (added && it == items.end()) items.push_back(self);
+            if (!added && it != items.end()) items.erase(it);
+        }
+    } else {
+        (void)s;
+        (void)owner;
+        (void)item;
+        (void)added;
+    }
 }
 
 }  // namespace detail
 
-/// A unit of work over one connection: an identity map (one object per primary key), new
-/// objects waiting for flush, and a transaction begun on first use.
+class session;
+
+/// A SAVEPOINT as an RAII guard (`session::begin_nested()`): `commit()` releases it; `rollback()`
+/// or leaving the scope without commit rolls back to it.
+class savepoint {
+public:
+    savepoint(const savepoint&) = delete;
+    savepoint& operator=(const savepoint&) = delete;
+    savepoint(savepoint&& o) noexcept : s_(o.s_), name_(std::move(o.name_)), marks_(o.marks_) { o.s_ = nullptr; }
+    ~savepoint() {
+        if (s_) try {
+                rollback();
+            } catch (...) {
+            }
+    }
+    /// Flushes, then RELEASE SAVEPOINT.
+    void commit();
+    /// ROLLBACK TO SAVEPOINT: what was written since is undone; objects inserted since become
+    /// transient, objects deleted since come back, the rest are re-read from the database.
+    void rollback();
+    const std::string& name() const noexcept { return name_; }
+
+private:
+    friend class session;
+    struct marks {
+        std::size_t inserted, deleted;
+    };
+    savepoint(session& s, std::string name, marks m) : s_(&s), name_(std::move(name)), marks_(m) {}
+    session* s_;
+    std::string name_;
+    marks marks_;
+};
+
+/// A unit of work over one connection: an identity map (one object per primary key), new,
+/// changed and deleted objects waiting for flush, and a transaction begun on first use.
 ///
 /// ```cpp
 /// loadstar::session s{engine};
 /// auto jane = s.get<Author>(1);                       // SELECT, or the identity map
+/// jane->name = "Jane Austen (1775)";                  // dirty: found at flush
 /// s.add(std::make_shared<Author>(Author{.name = "Anne Brontë"}));
-/// s.commit();                                          // INSERT ..., COMMIT
+/// s.commit();                                          // INSERT, UPDATE, COMMIT
 /// ```
 class session {
 public:
     explicit session(const engine& e, session_options options = {})
-        : core_(std::make_unique<detail::session_core>(e.state(), options)) {}
+        : core_(std::make_unique<detail::session_core>(e.state(), std::move(options))) {}
     session(session&&) noexcept = default;
     session& operator=(session&&) noexcept = default;
     ~session() = default;
@@ -232,49 +648,107 @@ public:
         return query<E>().where(col<entity_meta<E>::pk_member> == pk).first();
     }
 
-    /// Adds a new object (and, by save-update cascade, the new objects its relationships
-    /// reach) to be inserted at the next flush. Adding a persistent object does nothing.
+    /// Adds a new object (and, by the save-update cascade, the new objects its relationships
+    /// reach at flush time) to be inserted at the next flush. Adding a persistent object does
+    /// nothing; adding one marked for deletion takes the mark back.
     template <class E>
     void add(const ptr<E>& obj) {
         static_assert(detail::require_mapped<E>::ok);
         if (!obj) throw usage_error("loadstar: add() of a null pointer");
         check_open();
+        if (core_->deleted_set.erase(obj.get())) {
+            std::erase_if(core_->deleted, [&](const detail::object_ref& r) { return r.object.get() == obj.get(); });
+            return;
+        }
         if (detail::persister<E>::is_persistent(*core_, *obj)) return;
         if (core_->pending_set.insert(obj.get()).second)
-            core_->pending.push_back({obj, &detail::persister<E>::insert_erased});
+            core_->pending.push_back({obj, &detail::persister<E>::save_erased});
+    }
+    /// add() for each object.
+    template <class E>
+    void add_all(const std::vector<ptr<E>>& objs) {
+        for (const auto& o : objs) add(o);
     }
 
-    /// Writes pending objects (parents first). On failure the transaction is rolled back, the
-    /// objects stay pending with their keys as before, and the error is rethrown.
+    /// Marks an object for deletion at the next flush (with its cascade_delete children).
+    /// Removing a pending object just drops it.
+    template <class E>
+    void remove(const ptr<E>& obj) {
+        static_assert(detail::require_mapped<E>::ok);
+        if (!obj) throw usage_error("loadstar: remove() of a null pointer");
+        check_open();
+        if (core_->pending_set.erase(obj.get())) {
+            std::erase_if(core_->pending, [&](const detail::object_ref& r) { return r.object.get() == obj.get(); });
+            return;
+        }
+        if (!detail::persister<E>::is_persistent(*core_, *obj))
+            throw usage_error("loadstar: remove() of an object this session does not hold");
+        if (core_->deleted_set.insert(obj.get()).second)
+            core_->deleted.push_back({obj, &detail::persister<E>::remove_erased});
+    }
+
+    /// Writes everything pending, in an order the database accepts: INSERTs parents first
+    /// (generated keys copied into children's foreign keys and association rows), UPDATEs of
+    /// changed columns only, DELETEs children first. Runs inside a SAVEPOINT: if any statement
+    /// fails, the database is as before the flush, every object is as before the flush (still
+    /// pending, changed or marked), the session stays usable, and the error is rethrown.
     void flush() {
         check_open();
         auto& s = *core_;
-        if (s.pending.empty() && s.changed_owners.empty()) return;
-        auto pending = s.pending;
-        auto changed = s.changed_owners;
+        const bool dirty_possible = !s.maps.empty();
+        if (s.pending.empty() && s.changes.empty() && s.deleted.empty() && !dirty_possible) return;
+        if (s.flushing) throw usage_error("loadstar: flush() re-entered");
+        s.flushing = true;
+        s.flush_savepoint.clear();
         s.flush_seen.clear();
-        s.flush_inserted.clear();
-        s.flush_generated.clear();
+        s.flush_deleted.clear();
+        s.undo.clear();
+        s.on_success.clear();
         try {
-            for (auto& p : pending) p.insert(s, p.object);
-            for (auto& [owner, fn] : changed)
-                if (fn) fn(s, owner);
+            for (auto& d : s.deleted) s.flush_deleted.insert(d.object.get());
+            auto pending = s.pending;
+            for (auto& p : pending) p.run(s, p.object);
+            auto changes = s.changes;
+            for (auto& [holder, rec] : changes) rec.vt->changed(s, rec.owner, rec.original);
+            for (auto& m : s.maps)
+                if (m) m->flush_dirty(s);
+            s.flush_deleted.clear();
+            auto deleted = s.deleted;
+            for (auto& d : deleted) d.run(s, d.object);
+            if (!s.flush_savepoint.empty()) s.run_control("RELEASE SAVEPOINT " + s.flush_savepoint);
         } catch (...) {
-            for (auto& undo : s.flush_inserted) undo();
-            for (auto& undo : s.flush_generated) undo();
-            try {
-                s.rollback();
-            } catch (...) {
+            if (!s.flush_savepoint.empty()) {
+                try {
+                    s.run_control("ROLLBACK TO SAVEPOINT " + s.flush_savepoint);
+                    s.run_control("RELEASE SAVEPOINT " + s.flush_savepoint);
+                } catch (...) {
+                    // The connection is gone: the transaction is lost with it.
+                    s.in_transaction = false;
+                    s.conn.mark_broken();
+                    s.conn.release();
+                }
             }
+            for (auto it = s.undo.rbegin(); it != s.undo.rend(); ++it) (*it)();
+            s.undo.clear();
+            s.on_success.clear();
             s.flush_seen.clear();
+            s.flush_deleted.clear();
+            s.flush_savepoint.clear();
+            s.flushing = false;
             throw;
         }
+        s.flush_savepoint.clear();
+        for (auto& f : s.on_success) f();
+        for (auto& [holder, rec] : s.changes) rec.link->recorded = false;
+        s.changes.clear();
         s.pending.clear();
         s.pending_set.clear();
-        s.changed_owners.clear();
+        s.deleted.clear();
+        s.deleted_set.clear();
+        s.undo.clear();
+        s.on_success.clear();
         s.flush_seen.clear();
-        s.flush_inserted.clear();
-        s.flush_generated.clear();
+        s.flushing = false;
     }
 
     /// flush() and COMMIT. Objects stay in the identity map with their values.
@@ -283,18 +757,36 @@ public:
         core_->commit();
     }
 
-    /// ROLLBACK. Pending objects are dropped; the identity map is emptied (its objects are
-    /// detached and keep the values they had), so the next read sees the database again.
+    /// ROLLBACK. Pending objects and recorded changes are dropped; objects the transaction
+    /// inserted become transient (generated keys reset), objects it deleted come back, and
+    /// every other object in the identity map is re-read from the database.
     void rollback() {
         check_open();
-        core_->rollback();
-        core_->pending.clear();
-        core_->pending_set.clear();
-        core_->changed_owners.clear();
-        core_->detach_all();
+        auto& s = *core_;
+        s.rollback();
+        for (auto& [holder, rec] : s.changes) rec.link->recorded = false;
+        s.changes.clear();
+        s.pending.clear();
+        s.pending_set.clear();
+        s.deleted.clear();
+        s.deleted_set.clear();
+        undo_tx(0, 0);
+        refresh_all();
+    }
+
+    /// SAVEPOINT (after a flush) as an RAII guard; see loadstar::savepoint.
+    savepoint begin_nested() {
+        flush();
+        auto& s = *core_;
+        s.connection();
+        std::string name = s.savepoint_name(++s.savepoint_counter);
+        s.run_control("SAVEPOINT " + name);
+        ++s.savepoint_depth;
+        return savepoint(*this, std::move(name), {s.tx_inserted.size(), s.tx_deleted.size()});
     }
 
     /// Re-reads the object's columns from the database (its relationships are re-armed).
+    /// Throws no_result_error if the row is gone.
     template <class E>
     void refresh(const ptr<E>& obj) {
         static_assert(detail::require_mapped<E>::ok);
@@ -304,35 +796,100 @@ public:
         if (r.empty()) throw no_result_error("loadstar: refresh(): the row is gone");
     }
 
-    /// Removes one object from the identity map; its unloaded relationships become detached.
+    /// Removes one object from the session; its unloaded relationships become detached.
     template <class E>
     void expunge(const ptr<E>& obj) {
         static_assert(detail::require_mapped<E>::ok);
         auto& m = core_->map<E>();
         auto it = m.objects.find((*obj).*(entity_meta<E>::pk_member));
-        if (it != m.objects.end() && it->second == obj) {
+        if (it != m.objects.end() && it->second.obj == obj) {
             detail::detach_holders(*obj);
+            core_->forget_changes_of(obj.get());
             m.objects.erase(it);
         }
         core_->pending_set.erase(obj.get());
-        std::erase_if(core_->pending, [&](const detail::pending_object& p) { return p.object.get() == obj.get(); });
+        std::erase_if(core_->pending, [&](const detail::object_ref& p) { return p.object.get() == obj.get(); });
+        core_->deleted_set.erase(obj.get());
+        std::erase_if(core_->deleted, [&](const detail::object_ref& p) { return p.object.get() == obj.get(); });
     }
-    /// Empties the identity map (for long jobs: keeps memory flat).
+    /// Empties the session (for long jobs: keeps memory flat). Unflushed work is dropped.
     void expunge_all() {
         check_open();
         core_->detach_all();
         core_->pending.clear();
         core_->pending_set.clear();
+        core_->deleted.clear();
+        core_->deleted_set.clear();
     }
     /// Rolls back anything open and returns the connection to the pool; later touches of
     /// unloaded relationships throw detached_error.
     void close() { core_->close(); }
 
+    /// Inserts many rows in few statements (multi-row VALUES sized to the bind limit), in
+    /// the session's transaction, without identity map or snapshots: the objects are not
+    /// attached and generated keys are not read back. Returns the rows inserted.
+    template <class E>
+    std::size_t bulk_insert(std::span<const E> rows) {
+        static_assert(detail::require_mapped<E>::ok);
+        using meta = entity_meta<E>;
+        check_open();
+        flush();
+        auto& s = *core_;
+        auto& pc = s.connection();
+        const std::size_t limit = s.eng->sql_dialect().max_bind_parameters;
+        std::size_t done = 0;
+        for (const bool with_pk : {true, false}) {
+            std::vector<const E*> part;
+            for (const auto& r : rows)
+                if (detail::persister<E>::key_set(r) == with_pk) part.push_back(&r);
+            if (part.empty()) continue;
+            const std::size_t ncols = meta::column_count - (with_pk ? 0 : 1);
+            const std::size_t per = std::max<std::size_t>(1, std::min<std::size_t>(500, ncols ? limit / ncols : 500));
+            const std::string& head = detail::persister<E>::insert_sql(with_pk);
+            const std::string one_row = head.substr(head.rfind(" ("));
+            std::string full_sql;
+            std::size_t full_rows = 0;
+            std::vector<value> params;
+            for (std::size_t b = 0; b < part.size(); b += per) {
+                const std::size_t e = std::min(part.size(), b + per);
+                params.clear();
+                params.reserve((e - b) * ncols);
+                for (std::size_t i = b; i < e; ++i) detail::persister<E>::append_params(*part[i], with_pk, params);
+                std::string sql;
+                if (e - b == full_rows) sql = full_sql;
+                else {
+                    sql = head;
+                    for (std::size_t i = b + 1; i < e; ++i) sql += "," + one_row;
+                    if (full_rows == 0) {
+                        full_sql = sql;
+                        full_rows = e - b;
+                    }
+                }
+                detail::cursor c(*s.eng, pc, sql, params);
+                c.run();
+                done += e - b;
+            }
+        }
+        return done;
+    }
+    template <class E>
+    std::size_t bulk_insert(const std::vector<E>& rows) {
+        return bulk_insert(std::span<const E>(rows));
+    }
+
+    /// The object's state relative to this session.
+    template <class E>
+    object_state state(const ptr<E>& obj) const {
+        if (core_->pending_set.count(obj.get())) return object_state::pending;
+        if (core_->deleted_set.count(obj.get())) return object_state::deleted;
+        if (detail::persister<E>::is_persistent(*core_, *obj)) return object_state::persistent;
+        return detail::persister<E>::key_set(*obj) ? object_state::detached : object_state::transient;
+    }
+
     /// True if `obj` is this session's object for its key.
     template <class E>
-    bool contains(const ptr<E>& obj) {
-        auto* hit = core_->map<E>().find((*obj).*(entity_meta<E>::pk_member));
-        return hit && *hit == obj;
+    bool contains(const ptr<E>& obj) const {
+        return detail::persister<E>::is_persistent(*core_, *obj);
     }
     /// Objects in the identity map, all entity types.
     std::size_t identity_size() const {
@@ -341,12 +898,58 @@ public:
             if (m) n += m->size();
         return n;
     }
+    /// True while objects or changes wait for flush (columns are compared at flush time).
+    bool has_pending() const { return !core_->pending.empty() || !core_->changes.empty() || !core_->deleted.empty(); }
 
 private:
+    friend class savepoint;
     void check_open() const {
         if (core_->closed) throw detached_error("loadstar: the session is closed");
     }
+    void undo_tx(std::size_t inserted_mark, std::size_t deleted_mark) {
+        auto& s = *core_;
+        while (s.tx_inserted.size() > inserted_mark) {
+            s.tx_inserted.back()();
+            s.tx_inserted.pop_back();
+        }
+        while (s.tx_deleted.size() > deleted_mark) {
+            s.tx_deleted.back()();
+            s.tx_deleted.pop_back();
+        }
+    }
+    void refresh_all() {
+        auto& s = *core_;
+        for (std::size_t i = 0; i < s.maps.size(); ++i)
+            if (s.maps[i]) s.maps[i]->refresh_all(s);
+    }
     std::unique_ptr<detail::session_core> core_;
 };
+
+inline void savepoint::commit() {
+    if (!s_) return;
+    session& s = *s_;
+    s_ = nullptr;
+    s.flush();
+    s.core_->run_control("RELEASE SAVEPOINT " + name_);
+    --s.core_->savepoint_depth;
+}
+
+inline void savepoint::rollback() {
+    if (!s_) return;
+    session& s = *s_;
+    s_ = nullptr;
+    auto& c = *s.core_;
+    c.run_control("ROLLBACK TO SAVEPOINT " + name_);
+    c.run_control("RELEASE SAVEPOINT " + name_);
+    --c.savepoint_depth;
+    for (auto& [holder, rec] : c.changes) rec.link->recorded = false;
+    c.changes.clear();
+    c.pending.clear();
+    c.pending_set.clear();
+    c.deleted.clear();
+    c.deleted_set.clear();
+    s.undo_tx(marks_.inserted, marks_.deleted);
+    s.refresh_all();
+}
 
 }  // namespace loadstar

@@ -1,5 +1,6 @@
 // loadstar/detail/session_core.hpp - the state behind a session: connection, transaction,
-// identity map, pending objects, N+1 detector.
+// identity map with snapshots, pending and deleted objects, recorded relationship changes,
+// the flush undo log, the N+1 detector.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <memory>
 #include <source_location>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -28,6 +30,8 @@ enum class n_plus_one_mode { off, warn, raise };
 struct session_options {
     n_plus_one_mode n_plus_one = n_plus_one_mode::off;
     std::size_t n_plus_one_threshold = 10;
+    /// Prefix of the SAVEPOINT names the session issues (flush and begin_nested).
+    std::string savepoint_prefix = "loadstar_sp_";
 };
 
 namespace detail {
@@ -40,39 +44,96 @@ inline std::size_t next_entity_index() {
 template <class E>
 inline const std::size_t entity_index = next_entity_index();
 
+struct session_core;
+
 struct identity_map_base {
     virtual ~identity_map_base() = default;
     /// Unbinds every object's holders from the session (close / expunge_all).
     virtual void detach_all() = 0;
     virtual std::size_t size() const = 0;
+    /// Issues the UPDATEs of objects whose columns differ from their snapshot.
+    virtual void flush_dirty(session_core& s) = 0;
+    /// Re-reads every object from the database (after a rollback); rows that are gone leave.
+    virtual void refresh_all(session_core& s) = 0;
 };
 
 template <class E>
 void detach_holders(E& obj);  // loader.hpp
+template <class E>
+struct persister;  // session.hpp
+
+/// The column values of an object as loaded or last flushed (deferred<T> stored as T).
+template <class E, class Seq = std::make_index_sequence<entity_meta<E>::column_count>>
+struct snapshot_of;
+template <class E, std::size_t... I>
+struct snapshot_of<E, std::index_sequence<I...>> {
+    using type = std::tuple<typename entity_meta<E>::template column_t<I>::stored_type...>;
+    static type capture(const E& o) {
+        return type{read<I>(o)...};
+    }
+    template <std::size_t J>
+    static typename entity_meta<E>::template column_t<J>::stored_type read(const E& o) {
+        using C = typename entity_meta<E>::template column_t<J>;
+        if constexpr (C::is_deferred) {
+            const auto& d = o.*(C::member);
+            return d.loaded() ? holder_access<typename C::type>::items(const_cast<typename C::type&>(d))
+                              : typename C::stored_type{};
+        } else {
+            return o.*(C::member);
+        }
+    }
+};
+template <class E>
+using snapshot_t = typename snapshot_of<E>::type;
 
 template <class E>
 struct identity_map final : identity_map_base {
     using key_type = typename entity_meta<E>::pk_type;
-    std::unordered_map<key_type, ptr<E>> objects;
+    struct entry {
+        ptr<E> obj;
+        snapshot_t<E> snap;
+    };
+    std::unordered_map<key_type, entry> objects;
 
     ptr<E>* find(const key_type& k) {
         auto it = objects.find(k);
+        return it == objects.end() ? nullptr : &it->second.obj;
+    }
+    entry* find_entry(const key_type& k) {
+        auto it = objects.find(k);
         return it == objects.end() ? nullptr : &it->second;
     }
+    /// Adds a loaded or inserted object with a snapshot of its columns.
+    void insert(const key_type& k, const ptr<E>& obj) { objects.insert_or_assign(k, entry{obj, snapshot_of<E>::capture(*obj)}); }
+    /// Adds an object without a snapshot (query-local maps of untracked loads).
+    void insert_untracked(const key_type& k, const ptr<E>& obj) { objects.emplace(k, entry{obj, {}}); }
+    void resnap(const key_type& k) {
+        if (auto* e = find_entry(k)) e->snap = snapshot_of<E>::capture(*e->obj);
+    }
     void detach_all() override {
-        for (auto& [k, o] : objects) detach_holders(*o);
+        for (auto& [k, e] : objects) detach_holders(*e.obj);
     }
     std::size_t size() const override { return objects.size(); }
+    void flush_dirty(session_core& s) override { persister<E>::flush_dirty(s, *this); }
+    void refresh_all(session_core& s) override { persister<E>::refresh_all(s, *this); }
 };
 
-/// A new object waiting for flush: how to insert it (and what it reaches).
-struct pending_object {
+/// A new object waiting for flush, or an object to delete: type-erased entry points.
+struct object_ref {
     std::shared_ptr<void> object;
-    void (*insert)(struct session_core&, const std::shared_ptr<void>&);
+    void (*run)(struct session_core&, const std::shared_ptr<void>&);
+};
+
+/// A relationship holder modified since the last flush, with its contents before the change.
+struct change_record {
+    void* owner;
+    holder_link* link;
+    const rel_vtable* vt;
+    std::shared_ptr<void> original;  // std::vector<ptr<T>> (to-many) or ptr<T> (to-one)
 };
 
 struct session_core {
-    session_core(std::shared_ptr<engine_state> e, session_options o) : eng(std::move(e)), options(o) {}
+    session_core(std::shared_ptr<engine_state> e, session_options o) : eng(std::move(e)), options(std::move(o)) {}
     session_core(const session_core&) = delete;
     session_core& operator=(const session_core&) = delete;
     ~session_core() { close(); }
@@ -82,16 +143,28 @@ struct session_core {
     lease conn;
     bool in_transaction = false;
     bool closed = false;
+    std::size_t savepoint_depth = 0;
+    std::size_t savepoint_counter = 0;
     std::vector<std::unique_ptr<identity_map_base>> maps;
-    std::vector<pending_object> pending;
+    std::vector<object_ref> pending;
     std::unordered_set<const void*> pending_set;
-    std::vector<std::pair<void*, void (*)(session_core&, void*)>> changed_owners;
+    std::vector<object_ref> deleted;
+    std::unordered_set<const void*> deleted_set;
+    std::unordered_map<const void*, change_record> changes;  // keyed by holder address
     std::unordered_map<const std::string*, std::size_t> lazy_counts;
-    // Flush bookkeeping: what one flush visited, and how to undo its in-memory effects.
-    std::unordered_set<const void*> flush_seen;
-    std::vector<std::function<void()>> flush_inserted;
-    std::vector<std::function<void()>> flush_generated;
     std::unordered_set<const std::string*> warned;
+
+    // Flush bookkeeping: what one flush visited, and how to undo its in-memory effects.
+    bool flushing = false;
+    std::string flush_savepoint;  // opened before the flush's first write, if any
+    std::unordered_set<const void*> flush_seen;
+    std::unordered_set<const void*> flush_deleted;
+    std::vector<std::function<void()>> undo;
+    std::vector<std::function<void()>> on_success;
+    // What the open transaction wrote, for rollback: objects it inserted (they become
+    // transient again) and objects it deleted (they come back).
+    std::vector<std::function<void()>> tx_inserted;
+    std::vector<std::function<void()>> tx_deleted;
 
     /// The connection, with a transaction begun (autobegin, as SQLAlchemy's session does).
     pooled_connection& connection() {
@@ -102,6 +175,18 @@ struct session_core {
             in_transaction = true;
         }
         return conn.get();
+    }
+
+    /// The connection for a write. During a flush the first write opens the flush's SAVEPOINT,
+    /// so a flush with nothing to write issues nothing at all.
+    pooled_connection& write_connection() {
+        auto& pc = connection();
+        if (flushing && flush_savepoint.empty()) {
+            std::string name = savepoint_name(++savepoint_counter);
+            run_control("SAVEPOINT " + name);
+            flush_savepoint = std::move(name);
+        }
+        return pc;
     }
 
     void run_control(std::string_view sql) {
@@ -121,15 +206,21 @@ struct session_core {
         return static_cast<identity_map<E>&>(*maps[i]);
     }
 
+    std::string savepoint_name(std::size_t n) const { return options.savepoint_prefix + std::to_string(n); }
+
     void commit() {
         if (in_transaction) {
             in_transaction = false;
+            savepoint_depth = 0;
             run_control("COMMIT");
         }
+        tx_inserted.clear();
+        tx_deleted.clear();
     }
     void rollback() {
         if (in_transaction) {
             in_transaction = false;
+            savepoint_depth = 0;
             run_control("ROLLBACK");
         }
     }
@@ -138,7 +229,11 @@ struct session_core {
         for (auto& m : maps)
             if (m) m->detach_all();
         maps.clear();
+        changes.clear();
+        tx_inserted.clear();
+        tx_deleted.clear();
     }
+    void forget_changes_of(const void* owner) { std::erase_if(changes, [&](const auto& kv) { return kv.second.owner == owner; }); }
 
     void close() noexcept {
         if (closed) return;
@@ -151,7 +246,8 @@ struct session_core {
         detach_all();
         pending.clear();
         pending_set.clear();
-        changed_owners.clear();
+        deleted.clear();
+        deleted_set.clear();
         conn.release();
         closed = true;
     }

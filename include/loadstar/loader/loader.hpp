@@ -177,13 +177,16 @@ void attach(typename R::holder& holder, ptr<typename R::target> child) {
 
 /// Called at flush for an owner whose relationship I was modified (defined in session.hpp).
 template <class E, std::size_t I>
-void cascade_changed(session_core& s, void* owner);
+void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& original);
+/// Keeps the back_populates side of relationship I in step in memory (defined in session.hpp).
+template <class E, std::size_t I>
+void back_link(session_core& s, void* owner, const void* item, bool added);
 
 template <class E, std::size_t I, class LazyPlan>
 struct lazy_loader {
     static void load(session_core& s, void* owner, const std::source_location& where);
     static const std::string& name() { return member_name<entity_meta<E>::template relationship_t<I>::member>(); }
-    static constexpr rel_vtable vt{&name, &load, &cascade_changed<E, I>};
+    static constexpr rel_vtable vt{&name, &load, &cascade_changed<E, I>, &back_link<E, I>};
 };
 
 /// Loads one deferred column on first touch: SELECT col FROM table WHERE pk = ?.
@@ -203,7 +206,7 @@ struct deferred_loader {
             throw no_result_error("loadstar: cannot load deferred column " + name() + ": the row is gone");
         read_column(c.row(), 0, obj.*(C::member), column_label<E, I>());
     }
-    static constexpr rel_vtable vt{&name, &load, nullptr};
+    static constexpr rel_vtable vt{&name, &load, nullptr, nullptr};
 };
 
 template <class E>
@@ -389,11 +392,15 @@ struct loader {
             if (auto* hit = m.find(pk)) {
                 obj = *hit;
                 if (n.use_seen) first_in_node = n.seen.insert(obj.get()).second;
-                if (ctx.populate_existing && first_in_node) read_columns(st, base, *obj);
+                if (ctx.populate_existing && first_in_node) {
+                    read_columns(st, base, *obj);
+                    if (ctx.tracked) m.resnap(pk);
+                }
             } else {
                 obj = std::make_shared<E>();
                 read_columns(st, base, *obj);
-                m.objects.emplace(pk, obj);
+                if (ctx.tracked) m.insert(pk, obj);
+                else m.insert_untracked(pk, obj);
                 fresh = true;
                 if (n.use_seen) n.seen.insert(obj.get());
             }
