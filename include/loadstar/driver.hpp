@@ -83,8 +83,11 @@ public:
     virtual std::unique_ptr<statement> prepare(std::string_view sql) = 0;
     /// Runs a statement without parameters or rows (BEGIN, COMMIT, SAVEPOINT, DDL).
     virtual void execute(std::string_view sql) = 0;
-    /// True if the connection still works (used by `pre_ping` and pool hygiene).
+    /// True if the connection still works, cheaply (no round trip): checked when the pool
+    /// takes a connection back and before it hands one out.
     virtual bool alive() = 0;
+    /// A real check with the server (a round trip where there is one), for `pre_ping`.
+    virtual bool ping() { return alive(); }
 };
 
 /// A driver is a small value that opens connections and describes its dialect. The engine

@@ -181,7 +181,8 @@ private:
         if (options_.recycle.count() > 0 &&
             std::chrono::steady_clock::now() - pc.created > options_.recycle)
             return false;
-        if (options_.pre_ping && !pc.conn->alive()) return false;
+        if (!pc.conn->alive()) return false;  // cheap: e.g. a backend terminated while idle
+        if (options_.pre_ping && !pc.conn->ping()) return false;
         return true;
     }
 
