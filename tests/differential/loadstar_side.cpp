@@ -5,6 +5,9 @@
 #include "../support/model.hpp"
 
 #include <loadstar/sqlite.hpp>
+#ifdef LOADSTAR_DIFF_HAVE_POSTGRES
+#include <loadstar/postgres.hpp>  // registers postgresql:// for create_engine
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -170,10 +173,12 @@ std::string scenario(ls::engine& engine, const std::string& name) {
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::cerr << "usage: " << argv[0] << " DB scenarios.txt\n";
+        std::cerr << "usage: " << argv[0] << " DB|URL scenarios.txt\n";
         return 2;
     }
-    auto engine = ls::sqlite::engine(argv[1]);
+    // An SQLite file, or a URL such as postgresql://user@host:port/db?options=... (load_pg.py).
+    const std::string db = argv[1];
+    auto engine = db.find("://") != std::string::npos ? ls::create_engine(db) : ls::sqlite::engine(db);
     std::ifstream list(argv[2]);
     std::string name;
     int failures = 0;

@@ -4,6 +4,8 @@
 
 Usage: /usr/bin/python3 oracle.py DB [--scenarios FILE] [--only NAME...] [--echo]
 
+DB is a gen_data.py SQLite file or an SQLAlchemy URL (PostgreSQL: see load_pg.py).
+
 Runs every scenario named in scenarios.txt (next to this file unless
 --scenarios is given), in that order, each in a fresh Session, and prints the
 loaded object graph plus the number of statements executed (see README.md in
@@ -295,7 +297,9 @@ def main():
     ap.add_argument("--only", nargs="+")
     ap.add_argument("--echo", action="store_true")
     args = ap.parse_args()
-    if not os.path.exists(args.db):
+    # DB is an SQLite file, or an SQLAlchemy URL ("postgresql+psycopg2://...", load_pg.py).
+    is_url = "://" in args.db
+    if not is_url and not os.path.exists(args.db):
         sys.exit("oracle.py: no such database: %s" % args.db)
 
     names = read_names(args.scenarios)
@@ -309,7 +313,7 @@ def main():
             sys.exit("oracle.py: not in %s: %s" % (args.scenarios, " ".join(bad)))
         names = [n for n in names if n in args.only]
 
-    engine = create_engine("sqlite:///" + os.path.abspath(args.db), future=True)
+    engine = create_engine(args.db if is_url else "sqlite:///" + os.path.abspath(args.db), future=True)
     with engine.connect() as conn:  # first-connect dialect probing happens outside any count
         conn.exec_driver_sql("SELECT 1").all()
 
