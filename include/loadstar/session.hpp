@@ -716,25 +716,21 @@ public:
             auto deleted = s.deleted;
             for (auto& d : deleted) d.run(s, d.object);
             if (!s.flush_savepoint.empty()) s.run_control("RELEASE SAVEPOINT " + s.flush_savepoint);
+        } catch (const connection_error&) {
+            // The connection is gone: the transaction is lost with it (nothing was written).
+            s.lose_connection();
+            undo_flush();
+            throw;
         } catch (...) {
-            if (!s.flush_savepoint.empty()) {
+            if (!s.flush_savepoint.empty() && s.conn) {
                 try {
                     s.run_control("ROLLBACK TO SAVEPOINT " + s.flush_savepoint);
                     s.run_control("RELEASE SAVEPOINT " + s.flush_savepoint);
                 } catch (...) {
-                    // The connection is gone: the transaction is lost with it.
-                    s.in_transaction = false;
-                    s.conn.mark_broken();
-                    s.conn.release();
+                    s.lose_connection();
                 }
             }
-            for (auto it = s.undo.rbegin(); it != s.undo.rend(); ++it) (*it)();
-            s.undo.clear();
-            s.on_success.clear();
-            s.flush_seen.clear();
-            s.flush_deleted.clear();
-            s.flush_savepoint.clear();
-            s.flushing = false;
+            undo_flush();
             throw;
         }
         s.flush_savepoint.clear();
@@ -903,6 +899,17 @@ public:
 
 private:
     friend class savepoint;
+    /// Undoes a failed flush's in-memory effects (keys, foreign keys, identity map entries).
+    void undo_flush() noexcept {
+        auto& s = *core_;
+        for (auto it = s.undo.rbegin(); it != s.undo.rend(); ++it) (*it)();
+        s.undo.clear();
+        s.on_success.clear();
+        s.flush_seen.clear();
+        s.flush_deleted.clear();
+        s.flush_savepoint.clear();
+        s.flushing = false;
+    }
     void check_open() const {
         if (core_->closed) throw detached_error("loadstar: the session is closed");
     }

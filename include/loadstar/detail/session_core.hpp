@@ -169,6 +169,10 @@ struct session_core {
     /// The connection, with a transaction begun (autobegin, as SQLAlchemy's session does).
     pooled_connection& connection() {
         if (closed) throw detached_error("loadstar: the session is closed");
+        if (conn && in_transaction && !conn.get().conn->alive()) {
+            lose_connection();
+            throw connection_error("loadstar: the connection was lost; its transaction was rolled back");
+        }
         if (!conn) conn = lease(eng);
         if (!in_transaction) {
             run_control("BEGIN");
@@ -193,9 +197,18 @@ struct session_core {
         try {
             execute_control(*eng, conn.get(), sql);
         } catch (const connection_error&) {
-            conn.mark_broken();
+            lose_connection();
             throw;
         }
+    }
+
+    /// The connection broke: its transaction is gone with it; the next statement starts anew
+    /// on another connection.
+    void lose_connection() noexcept {
+        in_transaction = false;
+        savepoint_depth = 0;
+        conn.mark_broken();
+        conn.release();
     }
 
     template <class E>

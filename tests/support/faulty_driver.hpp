@@ -1,0 +1,119 @@
+// tests/support/faulty_driver.hpp - a driver wrapper (built on the driver concept) that fails
+// the k-th statement after it is armed, with a chosen kind of error.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/sqlite.hpp>
+
+#include <memory>
+#include <string>
+
+namespace faults {
+
+enum class kind { integrity, generic, connection_lost };
+
+struct control {
+    bool armed = false;
+    int fail_at = 0;  // 1-based index of the statement to fail, counted while armed
+    int seen = 0;
+    kind what = kind::integrity;
+    void arm(int k, kind w) {
+        armed = true;
+        fail_at = k;
+        seen = 0;
+        what = w;
+    }
+    void disarm() { armed = false; }
+    /// Called before each statement (control statements included, except the ROLLBACKs that
+    /// recovery needs); throws when it is the chosen one.
+    void before(loadstar::connection& inner, std::string_view sql, bool& dead) {
+        if (dead) throw loadstar::connection_error("faulty: connection is gone");
+        if (!armed) return;
+        if (sql.rfind("ROLLBACK", 0) == 0) return;
+        if (++seen != fail_at) return;
+        armed = false;
+        switch (what) {
+        case kind::integrity: throw loadstar::integrity_error("faulty: injected constraint failure at statement " + std::to_string(seen), 19);
+        case kind::generic: throw loadstar::error("faulty: injected I/O error at statement " + std::to_string(seen), 10);
+        case kind::connection_lost:
+            dead = true;
+            try {
+                inner.execute("ROLLBACK");  // the server side ends the transaction with the link
+            } catch (...) {
+            }
+            throw loadstar::connection_error("faulty: injected connection loss at statement " + std::to_string(seen));
+        }
+    }
+};
+
+class statement final : public loadstar::statement {
+public:
+    statement(std::unique_ptr<loadstar::statement> in, std::shared_ptr<control> c, loadstar::connection& conn,
+              std::string sql, bool& dead)
+        : in_(std::move(in)), c_(std::move(c)), conn_(conn), sql_(std::move(sql)), dead_(dead) {}
+    void bind_null(int i) override { in_->bind_null(i); }
+    void bind_int(int i, std::int64_t v) override { in_->bind_int(i, v); }
+    void bind_real(int i, double v) override { in_->bind_real(i, v); }
+    void bind_text(int i, std::string_view v) override { in_->bind_text(i, v); }
+    void bind_blob(int i, std::span<const std::byte> v) override { in_->bind_blob(i, v); }
+    bool step() override {
+        if (!started_) {
+            started_ = true;
+            c_->before(conn_, sql_, dead_);
+        }
+        return in_->step();
+    }
+    void reset() override {
+        started_ = false;
+        in_->reset();
+    }
+    int column_count() override { return in_->column_count(); }
+    loadstar::column_kind kind(int i) override { return in_->kind(i); }
+    std::int64_t get_int(int i) override { return in_->get_int(i); }
+    double get_real(int i) override { return in_->get_real(i); }
+    std::string_view get_text(int i) override { return in_->get_text(i); }
+    std::span<const std::byte> get_blob(int i) override { return in_->get_blob(i); }
+    std::int64_t affected_rows() override { return in_->affected_rows(); }
+
+private:
+    std::unique_ptr<loadstar::statement> in_;
+    std::shared_ptr<control> c_;
+    loadstar::connection& conn_;
+    std::string sql_;
+    bool& dead_;
+    bool started_ = false;
+};
+
+class connection final : public loadstar::connection {
+public:
+    connection(std::unique_ptr<loadstar::connection> in, std::shared_ptr<control> c) : in_(std::move(in)), c_(std::move(c)) {}
+    std::unique_ptr<loadstar::statement> prepare(std::string_view sql) override {
+        if (dead_) throw loadstar::connection_error("faulty: connection is gone");
+        return std::make_unique<statement>(in_->prepare(sql), c_, *in_, std::string(sql), dead_);
+    }
+    void execute(std::string_view sql) override {
+        c_->before(*in_, sql, dead_);
+        in_->execute(sql);
+    }
+    bool alive() override { return !dead_ && in_->alive(); }
+
+private:
+    std::unique_ptr<loadstar::connection> in_;
+    std::shared_ptr<control> c_;
+    bool dead_ = false;  // this connection was "lost"
+};
+
+/// Wraps the SQLite driver; every connection it opens shares one control block.
+class driver {
+public:
+    driver(std::string path, std::shared_ptr<control> c) : in_(std::move(path)), c_(std::move(c)) {}
+    std::unique_ptr<loadstar::connection> connect() { return std::make_unique<connection>(in_.connect(), c_); }
+    const loadstar::dialect& sql_dialect() const { return in_.sql_dialect(); }
+
+private:
+    loadstar::sqlite::driver in_;
+    std::shared_ptr<control> c_;
+};
+static_assert(loadstar::driver<driver>);
+
+}  // namespace faults
