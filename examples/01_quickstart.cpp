@@ -120,7 +120,8 @@ int main() {
     ls::create_all<Author, Book>(engine);
 
     // statement_counter listens to the engine and counts the statements that read or write
-    // rows. BEGIN and COMMIT are echoed but not counted (SQLAlchemy counts the same way).
+    // rows. BEGIN, COMMIT and SAVEPOINT are echoed but not counted (SQLAlchemy counts the
+    // same way). A flush runs inside a SAVEPOINT, so that a failed flush undoes only itself.
     ls::statement_counter counter{engine};
 
     // ---------------------------------------------------------------------------------------
