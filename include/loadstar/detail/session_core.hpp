@@ -171,7 +171,7 @@ struct session_core {
         if (closed) throw detached_error("loadstar: the session is closed");
         if (conn && in_transaction && !conn.get().conn->alive()) {
             lose_connection();
-            throw connection_error("loadstar: the connection was lost; its transaction was rolled back");
+            throw connection_error("loadstar: the connection was lost; its transaction was rolled back", 0, "08006");
         }
         if (!conn) conn = lease(eng);
         if (!in_transaction) {
