@@ -729,7 +729,18 @@ public:
             throw connection_error("loadstar/postgres: cannot connect: " + core_->libpq_message() + " [SQLSTATE 08001]",
                                    0, "08001");
         // Notices (e.g. "relation ... already exists, skipping") are not errors: drop them.
-        PQsetNoticeProcessor(core_->pg, [](void*, const char*) {}, nullptr);
+        // But a FATAL that arrives while the connection is idle (pg_terminate_backend, a
+        // server shutdown) comes this way too: it marks the connection dead.
+        PQsetNoticeReceiver(
+            core_->pg,
+            [](void* arg, const PGresult* r) {
+                const char* sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+                const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+                if ((sev && (std::string_view(sev) == "FATAL" || std::string_view(sev) == "PANIC")) ||
+                    (state && connection_lost_state(state)))
+                    static_cast<conn_core*>(arg)->dead = true;
+            },
+            core_.get());
     }
 
     std::unique_ptr<loadstar::statement> prepare(std::string_view sql) override {
@@ -775,29 +786,18 @@ public:
                         0, "25P02");
     }
 
-    /// Cheap, no round trip: the connection is open, and nothing the server sent while it sat
-    /// idle (a terminated backend's FATAL and EOF) says otherwise. An open transaction left
-    /// behind is rolled back.
+    /// Cheap, no round trip, no side effect: the connection is open, and nothing the server
+    /// sent since the last statement (a terminated backend's FATAL message) says otherwise.
+    /// Called by the pool on check-in and check-out, and by sessions before each statement.
     bool alive() override {
         PGconn* pg = core_->pg;
         if (core_->dead || !pg || PQstatus(pg) != CONNECTION_OK) return mark_dead();
-        // Two non-blocking reads: the first takes what the server sent while the connection
-        // sat idle (a terminated backend's FATAL message, handed to the notice processor),
-        // the second sees the EOF behind it.
-        for (int i = 0; i < 2; ++i) {
-            if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK) return mark_dead();
-            PQisBusy(pg);  // parses what was read
-        }
-        switch (PQtransactionStatus(pg)) {
-        case PQTRANS_IDLE: return true;
-        case PQTRANS_INTRANS:
-        case PQTRANS_INERROR: {
-            result_ptr r(PQexec(pg, "ROLLBACK"));
-            if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return mark_dead();
-            return PQtransactionStatus(pg) == PQTRANS_IDLE || mark_dead();
-        }
-        default: return mark_dead();
-        }
+        // One non-blocking read; a FATAL message read while idle reaches the notice receiver,
+        // which marks the connection dead. EOF makes PQconsumeInput fail.
+        if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK) return mark_dead();
+        PQisBusy(pg);  // parses what was read
+        if (core_->dead || PQstatus(pg) != CONNECTION_OK) return mark_dead();
+        return PQtransactionStatus(pg) != PQTRANS_UNKNOWN || mark_dead();
     }
 
     /// One round trip (an empty query): for `pre_ping`.

@@ -603,20 +603,6 @@ TEST_CASE("postgres: recycle and pre_ping replace connections", "[postgres][pool
     }
 }
 
-TEST_CASE("postgres: a connection returned inside a transaction is rolled back", "[postgres][pool]") {
-    LS_REQUIRE_PG();
-    auto e = ls::postgres::engine(model::fresh_pg_schema_conninfo(), {.pool_size = 1});
-    ls::create_all<Account>(e);
-    {
-        raw r(e);
-        r.exec("BEGIN");
-        r.exec("INSERT INTO accounts (owner, balance) VALUES ('x', 1)");
-    }  // returned with the transaction open
-    raw r(e);
-    CHECK(PQtransactionStatus(r.pg().native()) == PQTRANS_IDLE);
-    CHECK(r.integer("SELECT count(*) FROM accounts") == 0);
-}
-
 TEST_CASE("postgres: prepared_statements = false prepares nothing server-side", "[postgres][pool][pgbouncer]") {
     LS_REQUIRE_PG();
     for (bool prepared : {true, false}) {
