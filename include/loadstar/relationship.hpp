@@ -160,38 +160,56 @@ private:
 
 /// A to-one relationship. `get()` returns the object (or nullptr), loading it if needed; a
 /// lazy to-one whose target is already in the identity map costs no SQL.
+///
+/// Ownership: a many-to-one whose target maps the inverse collection (Book.author with
+/// Author.books) holds its target *weakly* once the session binds it, so that parent and
+/// children never keep each other alive (shared_ptr cycles would leak). While the session is
+/// open its identity map holds every object; after close, touching a parent that nothing else
+/// holds any more throws detached_error instead of answering nullptr.
 template <class T>
 class one {
 public:
     using element_type = T;
 
     one() = default;
-    one(ptr<T> p) : value_(std::move(p)) {}  // NOLINT: implicit, as with shared_ptr
+    one(ptr<T> p) : strong_(std::move(p)), has_target_(strong_ != nullptr) {}  // NOLINT: implicit, as with shared_ptr
     one(std::nullptr_t) {}
-    one(const one& o) : value_(o.value_) {
+    one(const one& o) : strong_(o.value()), has_target_(strong_ != nullptr) {
         link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
                                                                       : detail::holder_state::unloaded;
     }
     one(one&& o) noexcept : one(static_cast<const one&>(o)) {}
-    one& operator=(const one& o) { return *this = o.value_; }
-    one& operator=(one&& o) noexcept { return *this = o.value_; }
+    one& operator=(const one& o) { return *this = o.value(); }
+    one& operator=(one&& o) noexcept { return *this = o.value(); }
     one& operator=(ptr<T> p) {
         if (link_.core) {
-            if (link_.state != detail::holder_state::loaded) get();  // the original, for the flush
-            if (!link_.recorded) detail::record_change(link_, this, std::make_shared<ptr<T>>(value_));
-            if (value_ && value_ != p) detail::note_linked(link_, &value_, false);
+            if (link_.state != detail::holder_state::loaded) (void)get();  // the original, for the flush
+            const ptr<T> old = value();
+            if (!link_.recorded) detail::record_change(link_, this, std::make_shared<ptr<T>>(old));
+            if (old && old != p) detail::note_linked(link_, &old, false);
         }
-        value_ = std::move(p);
+        set(std::move(p));
         link_.state = detail::holder_state::loaded;
-        if (link_.core && value_) detail::note_linked(link_, &value_, true);
+        if (link_.core && has_target_) {
+            const ptr<T> now = value();
+            detail::note_linked(link_, &now, true);
+        }
         return *this;
     }
     one& operator=(std::nullptr_t) { return *this = ptr<T>{}; }
 
-    const ptr<T>& get(std::source_location w = std::source_location::current()) const {
+    /// The related object or nullptr, loaded on first touch. Returned by value: the holder may
+    /// hold its target weakly (see the class comment).
+    ptr<T> get(std::source_location w = std::source_location::current()) const {
         if (link_.needs_load()) [[unlikely]]
             detail::touch(link_, w);
-        return value_;
+        if (!weak_mode_) return strong_;
+        ptr<T> p = weak_.lock();
+        if (!p && has_target_) [[unlikely]]
+            throw detached_error("loadstar: " + (link_.vt ? link_.vt->name() : std::string("a relationship")) +
+                                 ": the related object is no longer alive (the session that held it is closed "
+                                 "and nothing else holds it); keep a ptr to it or query it again");
+        return p;
     }
     T* operator->() const { return get().get(); }
     T& operator*() const { return *get(); }
@@ -201,7 +219,20 @@ public:
 private:
     template <class H>
     friend struct detail::holder_access;
-    ptr<T> value_;
+    ptr<T> value() const { return weak_mode_ ? weak_.lock() : strong_; }
+    void set(ptr<T> p) {
+        has_target_ = p != nullptr;
+        if (weak_mode_) {
+            weak_ = p;
+            strong_.reset();
+        } else {
+            strong_ = std::move(p);
+        }
+    }
+    ptr<T> strong_;
+    std::weak_ptr<T> weak_;
+    bool weak_mode_ = false;
+    bool has_target_ = false;
     mutable detail::holder_link link_;
 };
 
@@ -216,10 +247,19 @@ struct holder_access<many<T>> {
 };
 template <class T>
 struct holder_access<one<T>> {
-    static ptr<T>& items(one<T>& h) noexcept { return h.value_; }
+    /// The target (by value: the holder may hold it weakly).
+    static ptr<T> items(const one<T>& h) { return h.value(); }
     static holder_link& link(one<T>& h) noexcept { return h.link_; }
-    static void clear(one<T>& h) noexcept { h.value_.reset(); }
-    static void add(one<T>& h, ptr<T> p) { h.value_ = std::move(p); }
+    static void clear(one<T>& h) noexcept { h.set(nullptr); }
+    static void add(one<T>& h, ptr<T> p) { h.set(std::move(p)); }
+    static void set(one<T>& h, ptr<T> p) { h.set(std::move(p)); }
+    /// From now on the target is held weakly (the session's identity map owns it).
+    static void make_weak(one<T>& h) {
+        if (h.weak_mode_) return;
+        h.weak_mode_ = true;
+        h.weak_ = h.strong_;
+        h.strong_.reset();
+    }
 };
 }  // namespace detail
 

@@ -68,6 +68,7 @@ void bind_holders(session_core& s, E& o) {
         link.vt = &lazy_loader<E, i, typename rel_plan<default_plan<E>, i>::lazy_plan>::vt;
         link.mode = holder_mode::lazy;
         link.recorded = false;
+        weaken<E, i.value>(o.*(R::member));
     });
 }
 
@@ -174,10 +175,10 @@ struct persister {
             auto& back = child.*(R::back::member);
             using BH = std::remove_cvref_t<decltype(back)>;
             if constexpr (holder_traits<BH>::is_one) {
-                auto& v = holder_access<BH>::items(back);
-                if (v != parent) {
-                    s.undo.push_back([&v, old = v] { v = old; });
-                    v = parent;
+                auto old = holder_access<BH>::items(back);
+                if (old != parent) {
+                    s.undo.push_back([&back, old] { holder_access<BH>::set(back, old); });
+                    holder_access<BH>::set(back, parent);
                 }
                 holder_access<BH>::link(back).state = holder_state::loaded;
             }
@@ -376,21 +377,36 @@ struct persister {
         }
         if (n == 0 && has_version)
             throw stale_data_error("loadstar: DELETE of " + type_name<E>() + " matched no row: its version moved");
-        s.on_success.push_back([&s, obj] { forget(s, obj); });
-    }
-
-    /// After a successful delete: out of the identity map; a rollback brings it back.
-    static void forget(session_core& s, const ptr<E>& obj) {
+        // Out of the identity map at once (the database may hand its key to a row inserted
+        // later in this flush); the undo log puts it back if the flush fails.
         auto& m = s.map<E>();
         auto it = m.objects.find((*obj).*(meta::pk_member));
-        if (it == m.objects.end() || it->second.obj != obj) return;
-        m.objects.erase(it);
+        if (it != m.objects.end() && it->second.obj == obj) {
+            auto saved = std::make_shared<typename identity_map<E>::entry>(std::move(it->second));
+            const pk_type key = it->first;
+            m.objects.erase(it);
+            s.undo.push_back([&s, saved, key] { s.map<E>().objects.insert_or_assign(key, std::move(*saved)); });
+        }
+        s.on_success.push_back([&s, obj] { forgotten(s, obj); });
+    }
+
+    /// After a successful delete: the object is detached; a rollback brings it back.
+    static void forgotten(session_core& s, const ptr<E>& obj) {
         s.forget_changes_of(obj.get());
         detach_holders(*obj);
         s.tx_deleted.push_back([&s, obj] {
             s.map<E>().insert((*obj).*(meta::pk_member), obj);
             bind_holders(s, *obj);
         });
+    }
+
+    /// A row the database removed by itself (ON DELETE CASCADE): out of the map, detached.
+    static void forget(session_core& s, const ptr<E>& obj) {
+        auto& m = s.map<E>();
+        auto it = m.objects.find((*obj).*(meta::pk_member));
+        if (it == m.objects.end() || it->second.obj != obj) return;
+        m.objects.erase(it);
+        forgotten(s, obj);
     }
 
     template <std::size_t I>
@@ -555,12 +571,11 @@ void back_link(session_core& s, void* owner, const void* item, bool added) {
         auto& back = (*other).*(R::back::member);
         using BH = std::remove_cvref_t<decltype(back)>;
         if constexpr (holder_traits<BH>::is_one) {
-            auto& v = holder_access<BH>::items(back);
             if (added) {
-                v = self;
+                holder_access<BH>::set(back, self);
                 holder_access<BH>::link(back).state = holder_state::loaded;
-            } else if (v == self) {
-                v.reset();
+            } else if (holder_access<BH>::items(back) == self) {
+                holder_access<BH>::clear(back);
             }
         } else {
             if (!back.loaded()) return;

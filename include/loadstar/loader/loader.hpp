@@ -165,14 +165,45 @@ struct loader;
 /// Adds a loaded child to a holder being filled (to-many: once; to-one: set).
 template <class R>
 void attach(typename R::holder& holder, ptr<typename R::target> child) {
-    auto& items = holder_access<typename R::holder>::items(holder);
     if constexpr (R::to_many) {
+        auto& items = holder_access<typename R::holder>::items(holder);
         if (!items.empty() && items.back() == child) return;
         if (std::find(items.begin(), items.end(), child) != items.end()) return;
         items.push_back(std::move(child));
     } else {
-        items = std::move(child);
+        holder_access<typename R::holder>::set(holder, std::move(child));
     }
+}
+
+// ---- which many-to-one holders hold their target weakly ---------------------------------------
+
+template <class E, std::size_t I, class T, std::size_t J>
+constexpr bool is_inverse_of() {
+    using RT = typename entity_meta<T>::template relationship_t<J>;
+    if constexpr ((RT::kind == relation::has_many || RT::kind == relation::has_one) &&
+                  std::is_same_v<typename RT::target, E>)
+        return same_member<entity_meta<T>::template relationship<J>().key, entity_meta<E>::template relationship<I>().key>();
+    else
+        return false;
+}
+template <class E, std::size_t I, class T, std::size_t... J>
+constexpr bool has_inverse(std::index_sequence<J...>) {
+    return (is_inverse_of<E, I, T, J>() || ... || false);
+}
+/// A many-to-one whose target maps the inverse one-to-many / one-to-one (Book.author with
+/// Author.books): holding it strongly would make a shared_ptr cycle, so it is held weakly.
+template <class E, std::size_t I>
+constexpr bool weak_target() {
+    using R = typename entity_meta<E>::template relationship_t<I>;
+    if constexpr (R::kind != relation::belongs_to) return false;
+    else {
+        using T = typename R::target;
+        return has_inverse<E, I, T>(std::make_index_sequence<entity_meta<T>::relationship_count>{});
+    }
+}
+template <class E, std::size_t I>
+void weaken(typename entity_meta<E>::template relationship_t<I>::holder& h) {
+    if constexpr (weak_target<E, I>()) holder_access<std::remove_cvref_t<decltype(h)>>::make_weak(h);
 }
 
 /// Called at flush for an owner whose relationship I was modified (defined in session.hpp).
@@ -352,6 +383,7 @@ struct loader {
             auto& holder = obj.*(R::member);
             auto& link = holder_access<typename R::holder>::link(holder);
             const bool reload = fresh || ctx.populate_existing;
+            if (ctx.tracked && fresh) weaken<E, i.value>(holder);
             if constexpr (is_eager(RP::kind)) {
                 if (reload || link.state == holder_state::unloaded) {
                     holder_access<typename R::holder>::clear(holder);
