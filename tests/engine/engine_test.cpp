@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -201,8 +202,7 @@ TEST_CASE("engine: create_engine URLs", "[engine][url]") {
         CHECK_THROWS_AS(ls::create_engine("mysql://root@localhost/db"), ls::error);
         CHECK_THROWS_WITH(ls::create_engine("mysql://root@localhost/db"),
                           Catch::Contains("no driver for scheme 'mysql'"));
-        // <loadstar/postgres.hpp> is not included in this program.
-        CHECK_THROWS_WITH(ls::create_engine("postgresql://u@h/db"), Catch::Contains("'postgresql'"));
+        CHECK_THROWS_WITH(ls::create_engine("oracle://scott@tiger/db"), Catch::Contains("'oracle'"));
         CHECK_THROWS_WITH(ls::create_engine("app.db"), Catch::Contains("not a database URL"));
         CHECK_THROWS_AS(ls::create_engine(""), ls::error);
     }
@@ -257,39 +257,58 @@ TEST_CASE("engine: on_statement reports sql, params, rows, duration and counted"
         CHECK(s.query<Author>().where(ls::col<&Author::id> == 2).update(ls::set<&Author::name>("Emily")) == 1);
         s.commit();
     }
-    const std::vector<std::string> expected = {
-        "BEGIN",
-        "INSERT INTO authors (name, email) VALUES (?, ?) RETURNING id",
-        "INSERT INTO authors (name, email) VALUES (?, ?) RETURNING id",
-        "COMMIT",
-        "BEGIN",
-        "SELECT authors.id, authors.name, authors.email FROM authors ORDER BY authors.id",
-        "UPDATE authors SET name = ? WHERE authors.id = ? RETURNING authors.id",
-        "COMMIT",
-    };
-    REQUIRE(rec.sqls() == expected);
-    const auto& ev = rec.events;
-    // Transaction control is reported, not counted, and has no parameters or rows.
-    for (std::size_t i : {0u, 3u, 4u, 7u}) {
-        CHECK_FALSE(ev[i].counted);
-        CHECK(ev[i].params.empty());
-        CHECK(ev[i].rows == 0);
+    // Transaction control (BEGIN, COMMIT, and the SAVEPOINT a flush runs in) is reported, not
+    // counted, and has no parameters or rows.
+    std::vector<recorded> ev, control;
+    for (const auto& x : rec.events) (x.counted ? ev : control).push_back(x);
+    REQUIRE(control.size() >= 4);
+    CHECK(control.front().sql == "BEGIN");
+    CHECK(control.back().sql == "COMMIT");
+    CHECK(std::count_if(control.begin(), control.end(), [](const recorded& x) { return x.sql == "COMMIT"; }) == 2);
+    for (const auto& c : control) {
+        INFO(c.sql);
+        const bool is_control = c.sql == "BEGIN" || c.sql == "COMMIT" || c.sql.rfind("SAVEPOINT ", 0) == 0 ||
+                                c.sql.rfind("RELEASE SAVEPOINT ", 0) == 0;
+        CHECK(is_control);
+        CHECK(c.params.empty());
+        CHECK(c.rows == 0);
     }
-    CHECK(ev[1].counted);
-    CHECK(ev[1].params == std::vector<ls::value>{std::string("Jane"), std::string("jane@example.com")});
-    CHECK(ev[1].rows == 1);  // the RETURNING row
-    CHECK(ev[2].params == std::vector<ls::value>{std::string("Anne"), ls::value{}});
-    CHECK(ev[5].params.empty());
-    CHECK(ev[5].rows == 2);
-    CHECK(ev[5].duration.count() > 0);
-    CHECK(ev[6].params == std::vector<ls::value>{std::string("Emily"), std::int64_t{2}});
-    CHECK(ev[6].rows == 1);
+    std::vector<std::string> counted;
+    for (const auto& x : ev) counted.push_back(x.sql);
+    REQUIRE(counted == std::vector<std::string>{
+                           "INSERT INTO authors (name, email) VALUES (?, ?) RETURNING id",
+                           "INSERT INTO authors (name, email) VALUES (?, ?) RETURNING id",
+                           "SELECT authors.id, authors.name, authors.email FROM authors ORDER BY authors.id",
+                           "UPDATE authors SET name = ? WHERE authors.id = ? RETURNING authors.id",
+                       });
+    // The events come in execution order: BEGIN first, each COMMIT after the writes it commits.
+    CHECK(rec.events.front().sql == "BEGIN");
+    CHECK(rec.events.back().sql == "COMMIT");
+    auto position = [&](const std::string& sql, std::size_t nth = 0) {
+        for (std::size_t i = 0; i < rec.events.size(); ++i)
+            if (rec.events[i].sql == sql && nth-- == 0) return i;
+        return rec.events.size();
+    };
+    const std::string insert = "INSERT INTO authors (name, email) VALUES (?, ?) RETURNING id";
+    CHECK(position(insert, 1) < position("COMMIT"));
+    CHECK(position("COMMIT") < position(counted[2]));
+    CHECK(position(counted[3]) < position("COMMIT", 1));
+    CHECK(ev[0].counted);
+    CHECK(ev[0].params == std::vector<ls::value>{std::string("Jane"), std::string("jane@example.com")});
+    CHECK(ev[0].rows == 1);  // the RETURNING row
+    CHECK(ev[1].params == std::vector<ls::value>{std::string("Anne"), ls::value{}});
+    CHECK(ev[2].params.empty());
+    CHECK(ev[2].rows == 2);
+    CHECK(ev[2].duration.count() > 0);
+    CHECK(ev[3].params == std::vector<ls::value>{std::string("Emily"), std::int64_t{2}});
+    CHECK(ev[3].rows == 1);
 
     // A removed listener hears nothing more.
+    const std::size_t heard = rec.events.size();
     e.remove_listener(rec.id);
     ls::session s{e};
     CHECK(s.query<Author>().count() == 2);
-    CHECK(rec.events.size() == expected.size());
+    CHECK(rec.events.size() == heard);
 }
 
 TEST_CASE("engine: statement_counter counts reads and writes, not transaction control", "[engine][counter]") {
@@ -308,7 +327,7 @@ TEST_CASE("engine: statement_counter counts reads and writes, not transaction co
         CHECK(counter.count() == 0);
         CHECK(s.query<Author>().count() == 1);
         CHECK(s.query<Author>().exists());
-        s.rollback();
+        s.commit();
         CHECK(counter.statements() == std::vector<std::string>{"SELECT count(*) FROM authors",
                                                                "SELECT EXISTS (SELECT 1 FROM authors)"});
     }
@@ -667,7 +686,9 @@ TEST_CASE("fake driver: writes, generated keys and scripted failures", "[engine]
     s.add(a);
     s.commit();
     CHECK(a->id == 42);
-    CHECK(log->executed == std::vector<std::string>{"BEGIN", "COMMIT"});
+    REQUIRE(log->executed.size() >= 2);
+    CHECK(log->executed.front() == "BEGIN");
+    CHECK(log->executed.back() == "COMMIT");
     REQUIRE(log->executions.size() == 1);
     CHECK(log->executions[0].sql == insert);
     CHECK(log->executions[0].params == std::vector<ls::value>{std::string("Jane"), std::string("j@x")});
@@ -688,7 +709,9 @@ TEST_CASE("fake driver: writes, generated keys and scripted failures", "[engine]
         CHECK(err.native_code() == 2067);
     }
     CHECK(b->id == 0);  // the generated key is not kept after the failed flush
-    CHECK(log->executed.back() == "ROLLBACK");
+    // What the failed flush wrote was rolled back (to its savepoint, or the whole transaction).
+    CHECK(std::any_of(log->executed.begin(), log->executed.end(),
+                      [](const std::string& x) { return x.rfind("ROLLBACK", 0) == 0; }));
 }
 
 TEST_CASE("fake driver: a dialect without RETURNING uses affected rows", "[engine][fake][dialect]") {
