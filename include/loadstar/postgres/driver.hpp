@@ -871,7 +871,8 @@ private:
 
 static_assert(loadstar::driver<driver>);
 
-/// An engine over a PostgreSQL database.
+/// An engine over a PostgreSQL database. Through `ls::create_engine`, the URL's query string
+/// may set the driver options: `postgresql://u@h/db?prepared_statements=false&sslmode=require`.
 ///
 /// ```cpp
 /// auto pg = loadstar::postgres::engine("host=127.0.0.1 port=5432 dbname=app",
@@ -884,10 +885,44 @@ inline loadstar::engine engine(std::string conninfo, pool_options pool = {}, dri
 }
 
 namespace detail {
+
+/// Takes loadstar's own parameters out of a URL's query string (libpq would refuse them):
+/// `prepared_statements` and `binary_results`, each `true/false/1/0/on/off/yes/no`.
+inline std::string take_url_options(std::string_view rest, driver_options& o) {
+    const auto q = rest.find('?');
+    if (q == std::string_view::npos) return std::string(rest);
+    std::string out(rest.substr(0, q));
+    std::string kept;
+    std::string_view query = rest.substr(q + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        const auto eq = item.find('=');
+        const std::string_view key = item.substr(0, eq);
+        const std::string_view val = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+        bool* target = key == "prepared_statements" ? &o.prepared_statements
+                       : key == "binary_results"    ? &o.binary_results
+                                                    : nullptr;
+        if (!target) {
+            kept += (kept.empty() ? "" : "&") + std::string(item);
+            continue;
+        }
+        if (val == "true" || val == "1" || val == "on" || val == "yes") *target = true;
+        else if (val == "false" || val == "0" || val == "off" || val == "no") *target = false;
+        else throw error("loadstar/postgres: URL parameter " + std::string(item) + ": expected true or false");
+    }
+    if (!kept.empty()) out += "?" + kept;
+    return out;
+}
+
 inline const bool scheme_registered = [] {
     auto make = [](std::string_view rest) {
-        // libpq reads the URI itself: "postgresql://user@host:port/db?sslmode=disable".
-        return postgres::engine("postgresql://" + std::string(rest));
+        // libpq reads the URI itself: "postgresql://user@host:port/db?sslmode=disable"; loadstar
+        // takes `prepared_statements=false` (pgbouncer) and `binary_results=false` out first.
+        driver_options o;
+        std::string uri = "postgresql://" + take_url_options(rest, o);
+        return postgres::engine(std::move(uri), {}, o);
     };
     loadstar::detail::scheme_registry()["postgresql"] = make;
     loadstar::detail::scheme_registry()["postgres"] = make;

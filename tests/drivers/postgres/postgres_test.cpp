@@ -691,4 +691,25 @@ TEST_CASE("postgres: create_engine with postgresql:// and postgres:// URLs", "[p
         CHECK(r.integer("SELECT 41 + 1") == 42);
         CHECK(r.integer("SELECT count(*) FROM pg_settings WHERE name = 'TimeZone' AND setting = 'UTC'") == 1);
     }
+    // loadstar's own URL parameters are taken out before libpq sees the URL.
+    const std::string url = "postgresql://" + user + "@" + host + ":" + port + "/" + db;
+    for (const char* q : {"?prepared_statements=false", "?application_name=x&prepared_statements=0&binary_results=off"}) {
+        auto e = ls::create_engine(url + q);
+        raw r(e);
+        CHECK(r.integer("SELECT 7") == 7);
+        CHECK(r.integer("SELECT count(*) FROM pg_prepared_statements") == 0);
+    }
+    {
+        auto e = ls::create_engine(url + "?prepared_statements=true");
+        raw r(e);
+        CHECK(r.integer("SELECT count(*) FROM pg_prepared_statements") == 1);
+    }
+    CHECK_THROWS_WITH(ls::create_engine(url + "?prepared_statements=maybe"), Catch::Contains("expected true or false"));
+    std::string schema;
+    const std::string ci = model::fresh_pg_schema_conninfo(&schema);
+    auto e = ls::create_engine(url + "?options=-csearch_path%3D" + schema);
+    ls::create_all<Account>(e);
+    raw r(e);
+    CHECK(r.integer("SELECT count(*) FROM information_schema.tables WHERE table_schema = '" + schema +
+                    "' AND table_name = 'accounts'") == 1);
 }
