@@ -35,7 +35,11 @@ struct driver_options {
     /// true: each statement is prepared once per connection (a named server-side statement,
     /// reused by every later execution on that connection). false: every execution sends
     /// its SQL as an unnamed statement (one round trip, nothing kept by the server), which
-    /// is what pgbouncer in transaction pooling mode needs.
+    /// is what pgbouncer in transaction pooling mode needs. In that mode the session settings
+    /// the driver relies on (TimeZone UTC, ISO dates, hex bytea, exact floats) are not sent
+    /// at connection start-up (pgbouncer refuses `options`) but with each BEGIN, as
+    /// `SET LOCAL`, in the same round trip, so they hold on whichever server connection
+    /// pgbouncer lends for that transaction.
     bool prepared_statements = true;
     /// true: rows arrive in PostgreSQL's binary format when every column of a prepared
     /// statement has a type the driver decodes (integers, bool, float, numeric, text,
@@ -666,6 +670,14 @@ private:
 
 // ---- connections ------------------------------------------------------------------------
 
+/// The server settings the driver's conversions rely on: as start-up options...
+inline constexpr const char* server_options =
+    "-c TimeZone=UTC -c DateStyle=ISO,YMD -c bytea_output=hex -c extra_float_digits=1";
+/// ...or, without prepared statements (pgbouncer), appended to each BEGIN.
+inline constexpr const char* transaction_settings =
+    "; SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL bytea_output = 'hex'; "
+    "SET LOCAL extra_float_digits = 1";
+
 /// libpq keywords and values, kept as strings; `c_arrays` gives the null-terminated arrays.
 struct conn_params {
     std::vector<std::string> keys, values;
@@ -775,7 +787,10 @@ public:
         if (core_->dead) core_->raise_dead("execute");
         const bool commit = sql == "COMMIT";
         const bool failed_before = PQtransactionStatus(core_->pg) == PQTRANS_INERROR;
-        result_ptr r(PQexec(core_->pg, std::string(sql).c_str()));
+        std::string text(sql);
+        if (!options_.prepared_statements && (sql.starts_with("BEGIN") || sql.starts_with("START TRANSACTION")))
+            text += transaction_settings;  // see driver_options::prepared_statements
+        result_ptr r(PQexec(core_->pg, text.c_str()));
         const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
             core_->raise(r.get(), sql.substr(0, 200));
@@ -835,7 +850,7 @@ class driver {
 public:
     explicit driver(std::string conninfo, driver_options options = {})
         : params_(detail::conn_params::parse(conninfo)), options_(options) {
-        params_.add_server_options("-c TimeZone=UTC -c DateStyle=ISO,YMD -c bytea_output=hex -c extra_float_digits=1");
+        if (options_.prepared_statements) params_.add_server_options(detail::server_options);
         params_.set_default("client_encoding", "UTF8");
         params_.set_default("application_name", "loadstar");
         dialect_.name = "postgresql";

@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -630,6 +631,85 @@ TEST_CASE("postgres: prepared_statements = false prepares nothing server-side", 
             else CHECK(n == 0);
         }
     }
+}
+
+TEST_CASE("postgres: through pgbouncer in transaction pooling mode (prepared_statements = false)",
+          "[postgres][pool][pgbouncer]") {
+    LS_REQUIRE_PG();
+    const char* bouncer = std::getenv("LOADSTAR_PGBOUNCER");
+    if (!bouncer || !*bouncer) {
+        if (model::in_ci()) FAIL("LOADSTAR_PGBOUNCER is not set (scripts/pg starts pgbouncer when it is installed)");
+        std::printf("%s (LOADSTAR_PGBOUNCER)\n", model::pg_skip_marker);
+        return;
+    }
+    // A database of its own, whose defaults are hostile to the driver's conversions: the
+    // settings must come with each transaction, since pgbouncer refuses start-up options and
+    // lends a different server connection to each transaction.
+    admin a;
+    const std::string db = "ls_bouncer_" + std::to_string(::getpid());
+    a.exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+    a.exec("CREATE DATABASE " + db);
+    a.exec("ALTER DATABASE " + db + " SET TimeZone = 'America/New_York'");
+    a.exec("ALTER DATABASE " + db + " SET DateStyle = 'SQL, DMY'");
+    a.exec("ALTER DATABASE " + db + " SET bytea_output = 'escape'");
+    a.exec("ALTER DATABASE " + db + " SET extra_float_digits = 0");
+    struct drop_db {
+        admin& a;
+        std::string db;
+        ~drop_db() {
+            try {
+                a.exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+            } catch (...) {
+            }
+        }
+    } cleanup{a, db};
+
+    const std::string ci = std::string(bouncer) + " dbname=" + db + " application_name=ls_bouncer";
+    auto e = ls::postgres::engine(ci, {.pool_size = 8, .max_overflow = 0, .timeout = 30s},
+                                  {.prepared_statements = false});
+    model::create_schema(e);
+    ls::create_all<Values>(e);
+    constexpr int threads = 6, per_thread = 20;
+    std::vector<std::thread> workers;
+    std::atomic<int> errors{0};
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            try {
+                for (int i = 0; i < per_thread; ++i) {
+                    const std::int64_t id = t * 1000 + i + 1;
+                    ls::session s{e};
+                    auto au = std::make_shared<Author>(Author{.id = id, .name = "a" + std::to_string(id)});
+                    au->books.push_back(std::make_shared<Book>(Book{.id = id, .title = "b' ?" + std::to_string(id)}));
+                    s.add(au);
+                    s.add(std::make_shared<Values>(Values{.id = id, .flag = i % 2 == 0, .d = 0.1 * id,
+                                                          .label = "v", .data = ls::blob(3, std::byte{0x5c}),
+                                                          .at = micros(1'709'210'096'789'012 + id)}));
+                    s.commit();
+                    ls::session r{e};
+                    auto got = r.query<Author>().where(ls::col<&Author::id> == id)
+                                   .options(ls::selectinload<&Author::books>).all();
+                    if (got.size() != 1 || got[0]->books.size() != 1) ++errors;
+                }
+            } catch (const std::exception& ex) {
+                std::fprintf(stderr, "pgbouncer worker: %s\n", ex.what());
+                ++errors;
+            }
+        });
+    }
+    for (auto& w : workers) w.join();
+    CHECK(errors == 0);
+    ls::session s{e};
+    CHECK(s.query<Author>().count() == threads * per_thread);
+    auto values = s.query<Values>().order_by(ls::col<&Values::id>).all();
+    REQUIRE(values.size() == static_cast<std::size_t>(threads * per_thread));
+    for (auto& v : values) {
+        INFO("id " << v->id);
+        CHECK(v->at == micros(1'709'210'096'789'012 + v->id));
+        CHECK(v->d == 0.1 * static_cast<double>(v->id));
+        CHECK(v->data == ls::blob(3, std::byte{0x5c}));
+    }
+    // All of that went through at most pgbouncer's 2 server connections for the database.
+    CHECK(a.integer("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + db + "'") <= 2);
 }
 
 // ---- one-statement selectin ----------------------------------------------------------------
