@@ -974,4 +974,37 @@ inline void savepoint::rollback() {
     s.refresh_all();
 }
 
+/// Runs `fn(session&)` in a fresh session and commits; when the database aborts the
+/// transaction for serialization (SQLSTATE 40001 / 40P01, loadstar::serialization_error), runs
+/// it again in another fresh session, up to `retries` more times: the client-side retry
+/// protocol CockroachDB and YugabyteDB require, and PostgreSQL's SERIALIZABLE level expects.
+/// `fn` must be safe to run more than once (no side effects outside the session). Returns
+/// what `fn` returns; rethrows the last serialization_error, and any other error at once.
+///
+/// ```cpp
+/// ls::run_transaction(engine, [&](ls::session& tx) {
+///     auto a = tx.query<Account>().where(ls::col<&Account::id> == 7).for_update().one();
+///     a->balance -= 10;
+/// }, /*retries=*/5);
+/// ```
+template <class F>
+auto run_transaction(const engine& e, F&& fn, int retries = 5, session_options options = {}) {
+    for (int attempt = 0;; ++attempt) {
+        session s{e, options};
+        try {
+            if constexpr (std::is_void_v<std::invoke_result_t<F&, session&>>) {
+                fn(s);
+                s.commit();
+                return;
+            } else {
+                auto result = fn(s);
+                s.commit();
+                return result;
+            }
+        } catch (const serialization_error&) {
+            if (attempt >= retries) throw;
+        }
+    }
+}
+
 }  // namespace loadstar

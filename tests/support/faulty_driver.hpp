@@ -10,7 +10,7 @@
 
 namespace faults {
 
-enum class kind { integrity, generic, connection_lost };
+enum class kind { integrity, generic, connection_lost, serialization };
 
 struct control {
     bool armed = false;
@@ -35,6 +35,8 @@ struct control {
         switch (what) {
         case kind::integrity: throw loadstar::integrity_error("faulty: injected constraint failure at statement " + std::to_string(seen), 19);
         case kind::generic: throw loadstar::error("faulty: injected I/O error at statement " + std::to_string(seen), 10);
+        case kind::serialization:
+            throw loadstar::serialization_error("faulty: could not serialize access (injected)", 0, "40001");
         case kind::connection_lost:
             dead = true;
             try {
