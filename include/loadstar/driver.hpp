@@ -88,6 +88,13 @@ public:
     virtual bool alive() = 0;
     /// A real check with the server (a round trip where there is one), for `pre_ping`.
     virtual bool ping() { return alive(); }
+    /// Loads rows through the driver's bulk path (PostgreSQL: COPY ... FROM STDIN): `values`
+    /// holds the rows one after another, `columns.size()` values each. Returns false when the
+    /// driver has no bulk path (loadstar then uses multi-row INSERT).
+    virtual bool copy_in(std::string_view /*table*/, std::span<const std::string> /*columns*/,
+                         std::span<const value> /*values*/) {
+        return false;
+    }
 };
 
 /// A driver is a small value that opens connections and describes its dialect. The engine
