@@ -87,16 +87,6 @@ void heading(const std::string& text) {
     std::cout << "\n== " << text << " ==\n";
 }
 
-// WORKAROUND for a loadstar bug, to be deleted once it is fixed: ls::one<T> holds a strong
-// ls::ptr<T>, so a book whose `author` is loaded and an author whose loaded `books` holds that
-// book keep each other alive (a std::shared_ptr cycle) after everything else has let go, and
-// LeakSanitizer reports them. Once the session is closed, clearing the to-one side frees them.
-void break_cycles(const std::vector<ls::ptr<Author>>& authors) {
-    for (const auto& author : authors)
-        if (author->books.loaded())
-            for (const auto& book : author->books) book->author = nullptr;
-}
-
 }  // namespace
 
 int main() {
@@ -150,7 +140,6 @@ int main() {
                   << charles->id << " (" << counter.count() << " INSERT statements)\n";
 
         s.close();  // gives the connection back to the pool (the destructor would, too)
-        break_cycles({jane, charles});
     }
 
     // ---------------------------------------------------------------------------------------
@@ -208,7 +197,6 @@ int main() {
                   << "  (statements: " << counter.count() << ", found in the identity map)\n";
 
         s.close();
-        break_cycles(authors);
     }
 
     // ---------------------------------------------------------------------------------------
