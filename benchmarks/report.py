@@ -167,7 +167,7 @@ def render_chart(g, backend, path, gnuplot):
              f"(fresh session, every collection touched; median)")
     lines.append(f"set multiplot layout 2,2 title '{title}' font ',14'")
     lines.append("set logscale xy")
-    lines.append("set grid xtics ytics mxtics mytics lc rgb '#dddddd'")
+    lines.append("set grid xtics ytics lc rgb '#bbbbbb' lw 0.8")
     lines.append("set xlabel 'parents (authors)'")
     lines.append("set ylabel 'milliseconds'")
     lines.append("set xrange [70:14000]")
@@ -186,15 +186,16 @@ def render_chart(g, backend, path, gnuplot):
                              + (f"title '{t}'" if t else "notitle"))
             b = block(f"raw_{s}_{m}", "raw", s, m)
             if b:
-                plots.append(f"${b} using 1:2 with lines lw 1.5 dt 2 lc rgb '{c}' notitle")
+                plots.append(f"${b} using 1:2 with lines lw 2 dt 2 lc rgb '{c}' notitle")
             b = block(f"sa_{s}_{m}", "sqlalchemy", s, m)
             if b:
-                plots.append(f"${b} using 1:2 with lines lw 1.5 dt 3 lc rgb '{c}' notitle")
+                plots.append(f"${b} using 1:2 with lines lw 2 dt 3 lc rgb '{c}' notitle")
         if pi == 0:
             # Legend entries for the line styles of the reference lines.
-            plots.append("NaN with lines lw 1.5 dt 2 lc rgb 'black' title 'raw sqlite3, same SQL (dashed)'")
+            raw = "raw libpq" if backend == "postgres" else "raw sqlite3"
+            plots.append(f"NaN with lines lw 2 dt 2 lc rgb 'black' title '{raw}, same SQL (dashed)'")
             if has_sa:
-                plots.append("NaN with lines lw 1.5 dt 3 lc rgb 'black' title 'SQLAlchemy 1.4 (dotted)'")
+                plots.append("NaN with lines lw 2 dt 3 lc rgb 'black' title 'SQLAlchemy 1.4 (dotted)'")
         else:
             lines.append("unset key")
         lines.append("plot " + ", \\\n     ".join(plots))
@@ -256,16 +257,11 @@ def render(args):
     rows_name = "rows:100000"
     out = []
     out.append("# loadstar benchmark summary\n")
-    try:
+    rev = ctx.get("loadstar_source")
+    if not rev:
         rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "include"], capture_output=True,
-                               text=True).stdout.strip()
-        if rev and dirty:
-            rev += " with uncommitted changes under include/"
-    except OSError:
-        rev = "?"
-    out.append(f"Source: {rev}.\n")
+                             text=True).stdout.strip() + " (at rendering time)"
+    out.append(f"Source measured: {rev}.\n")
     out.append(f"Produced by `scripts/bench` on {ctx.get('date', '?')} ({ctx.get('host_name', '?')}, "
                f"{ctx.get('num_cpus', '?')} CPUs, load average at start "
                f"{', '.join(f'{x:.1f}' for x in ctx.get('load_avg', []))}); SQLite "

@@ -268,11 +268,9 @@ def main():
     def run_case(name, fn, counters_fn, setup=None):
         if args.filter and args.filter not in name:
             return
-        counters = counters_fn()
+        # The counted run (which also checks the result) tells how long one run takes.
         t0 = time.process_time()
-        if setup:
-            setup()
-        fn()
+        counters = counters_fn()
         single = time.process_time() - t0
         reps = args.repetitions if single <= args.max_seconds else min(args.repetitions, 3)
         measured, iterations = measure(fn, reps, args.min_time, setup)
