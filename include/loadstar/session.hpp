@@ -81,6 +81,42 @@ bool set_undoable(session_core& s, T& field, const T& v) {
     return true;
 }
 
+// ---- foreign-key cycles that no order of INSERTs can satisfy ---------------------------------
+
+template <class E, std::size_t I>
+constexpr bool required_parent() {
+    using R = typename entity_meta<E>::template relationship_t<I>;
+    if constexpr (R::kind == relation::belongs_to)
+        return !is_optional_v<std::remove_cvref_t<member_type_t<entity_meta<E>::template relationship<I>().key>>>;
+    else
+        return false;
+}
+template <class E, class T, std::size_t... J>
+constexpr bool requires_parent_of_type(std::index_sequence<J...>) {
+    return ((required_parent<T, J>() && std::is_same_v<typename entity_meta<T>::template relationship_t<J>::target, E>) || ... || false);
+}
+template <class E, std::size_t I>
+constexpr bool required_cycle_at() {
+    if constexpr (!required_parent<E, I>()) return false;
+    else {
+        using T = typename entity_meta<E>::template relationship_t<I>::target;
+        if constexpr (std::is_same_v<T, E>) return true;
+        else return requires_parent_of_type<E, T>(std::make_index_sequence<entity_meta<T>::relationship_count>{});
+    }
+}
+template <class E, std::size_t... I>
+constexpr bool has_required_cycle(std::index_sequence<I...>) {
+    return (required_cycle_at<E, I>() || ... || false);
+}
+template <class Entity>
+struct insert_cycle_check {
+    static_assert(!has_required_cycle<Entity>(std::make_index_sequence<entity_meta<Entity>::relationship_count>{}),
+                  "loadstar: NOT NULL foreign keys form a cycle through this entity (it needs a parent that "
+                  "needs it, or itself): no row could be inserted first; make one foreign key std::optional "
+                  "(see insert_cycle_check<Entity> below)");
+    static constexpr bool ok = true;
+};
+
 /// Writes one entity type: INSERT (parents first), UPDATE of changed columns, DELETE
 /// (children first), each recording how to undo its in-memory effects if the flush fails.
 template <class E>
@@ -89,6 +125,7 @@ struct persister {
     using pk_type = typename meta::pk_type;
     static constexpr bool has_version = meta::version_index != npos;
     static_assert(meta::column_count <= 64, "loadstar: an entity may map at most 64 columns");
+    static_assert(insert_cycle_check<E>::ok);
 
     static bool key_set(const E& obj) {
         if constexpr (meta::pk_column::generated) return obj.*(meta::pk_member) != 0;
@@ -113,18 +150,26 @@ struct persister {
     static void save(session_core& s, const ptr<E>& obj) {
         if (!obj || s.flush_deleted.count(obj.get()) || !s.flush_seen.insert(obj.get()).second) return;
         if (is_persistent(s, *obj)) return;  // persistent: its changes are recorded elsewhere
+        s.flush_in_progress.insert(obj.get());
         for_each_index<meta::relationship_count>([&](auto i) {
             using R = typename meta::template relationship_t<i>;
+            using T = typename R::target;
             if constexpr (R::kind == relation::belongs_to) {
                 auto& h = (*obj).*(R::member);
                 if (!h.loaded()) return;
-                const auto& target = holder_access<typename R::holder>::items(h);
+                const auto target = holder_access<typename R::holder>::items(h);
                 if (!target) return;
-                persister<typename R::target>::save(s, target);
-                set_fk<i>(s, *obj, (*target).*(entity_meta<typename R::target>::pk_member));
+                if (s.flush_in_progress.count(target.get()))
+                    throw usage_error("loadstar: flush cycle: " + member_name<R::member>() + " refers to a new " +
+                                      type_name<T>() + " that can only be inserted after this " + type_name<E>() +
+                                      "; flush one of them first, then link them (a nullable foreign key set by a "
+                                      "later UPDATE)");
+                persister<T>::save(s, target);
+                set_fk<i>(s, *obj, (*target).*(entity_meta<T>::pk_member));
             }
         });
         insert_row(s, obj);
+        s.flush_in_progress.erase(obj.get());
         for_each_index<meta::relationship_count>([&](auto i) { save_children<i>(s, obj); });
     }
 
@@ -958,6 +1003,7 @@ private:
         s.undo.clear();
         s.on_success.clear();
         s.flush_seen.clear();
+        s.flush_in_progress.clear();
         s.flush_deleted.clear();
         s.flush_savepoint.clear();
         s.flushing = false;

@@ -307,3 +307,47 @@ TEST_CASE("expunge and the state of objects", "[session][uow]") {
     REQUIRE(s.state(jane) == ls::object_state::detached);
     REQUIRE(s.get<Author>(1) != jane);
 }
+
+namespace cyc {
+struct B;
+struct A {
+    std::int64_t id{};
+    std::optional<std::int64_t> b_id;
+    ls::one<B> b;
+};
+struct B {
+    std::int64_t id{};
+    std::optional<std::int64_t> a_id;
+    ls::one<A> a;
+};
+}  // namespace cyc
+template <>
+struct loadstar::mapping<cyc::A> {
+    static constexpr auto table = ls::table("cyc_a", ls::column<&cyc::A::id>("id", ls::primary_key),
+        ls::column<&cyc::A::b_id>("b_id", ls::foreign_key<&cyc::B::id>), ls::belongs_to<&cyc::A::b>(&cyc::A::b_id));
+};
+template <>
+struct loadstar::mapping<cyc::B> {
+    static constexpr auto table = ls::table("cyc_b", ls::column<&cyc::B::id>("id", ls::primary_key),
+        ls::column<&cyc::B::a_id>("a_id", ls::foreign_key<&cyc::A::id>), ls::belongs_to<&cyc::B::a>(&cyc::B::a_id));
+};
+
+TEST_CASE("a cycle between new objects is reported clearly, and nothing is written", "[session][uow][cycle]") {
+    ls::engine engine = ls::sqlite::engine(":memory:");
+    ls::create_all<cyc::A, cyc::B>(engine);
+    ls::session s{engine};
+    auto a = std::make_shared<cyc::A>();
+    auto b = std::make_shared<cyc::B>();
+    a->b = b;
+    b->a = a;
+    s.add(a);
+    REQUIRE_THROWS_WITH(s.flush(), Catch::Contains("flush cycle") && Catch::Contains("B.a refers to a new A"));
+    REQUIRE(a->id == 0);
+    REQUIRE(s.query<cyc::B>().count() == 0);
+    b->a = nullptr;  // break it: b first, then a
+    s.flush();
+    b->a = a;        // and link them with an UPDATE
+    s.commit();
+    REQUIRE(b->a_id == a->id);
+    REQUIRE(a->b_id == b->id);
+}

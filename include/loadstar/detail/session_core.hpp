@@ -158,6 +158,7 @@ struct session_core {
     bool flushing = false;
     std::string flush_savepoint;  // opened before the flush's first write, if any
     std::unordered_set<const void*> flush_seen;
+    std::unordered_set<const void*> flush_in_progress;  // saving parents first: a cycle shows here
     std::unordered_set<const void*> flush_deleted;
     std::vector<std::function<void()>> undo;
     std::vector<std::function<void()>> on_success;
