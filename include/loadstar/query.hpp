@@ -181,6 +181,8 @@ public:
                       "loadstar: options() takes loader options (selectinload<&E::m>, ...)");
         using P = detail::plan<E, typename detail::type_list_cat<typename Plan::options, detail::type_list<Opts...>>::type,
                                Plan::raise_all || (std::is_same_v<Opts, raiseload_all_t> || ...), detail::type_list<>>;
+        // Check the plan here, where the options are written, not at all() / one().
+        static_assert(detail::loader<P>::width() > 0);
         return query<E, P>(this->st_);
     }
 
@@ -551,6 +553,7 @@ public:
 
 private:
     void start() {
+        buffer_.clear();
         params_.clear();
         sql_ = q_.build(params_);
         ctx_.emplace(detail::load_context{*q_.st_.s});
