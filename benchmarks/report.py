@@ -113,9 +113,8 @@ def load_medians(path):
             continue
         if b.get("error_occurred"):
             continue
-        name = b.get("run_name", b["name"])
-        if name.endswith("/real_time"):
-            name = name[: -len("/real_time")]
+        # Google Benchmark appends /min_time:X and /real_time to names set that way: drop them.
+        name = re.sub(r"/(min_time:[0-9.]+|real_time)(?=/|$)", "", b.get("run_name", b["name"]))
         cpu, real = to_ms(b["cpu_time"], b["time_unit"]), to_ms(b["real_time"], b["time_unit"])
         # PostgreSQL works in the server process: there the measure is wall-clock time.
         entry = {"ms": real if "/postgres/" in name or name.endswith("/postgres") else cpu, "real_ms": real,
@@ -271,6 +270,12 @@ def render(args):
                "the same run. Raw baselines are hand-written sqlite3 C API code "
                "running the same SQL into plain structs (`std::string` members, `std::vector` children), "
                "with their prepared statements kept across runs.\n")
+    load, cpus = ctx.get("load_avg", [0])[0], ctx.get("num_cpus", 0)
+    if cpus and load > cpus:
+        out.append(f"**The machine was busy** (load average {load:.1f} on {cpus} CPUs while the suite started): "
+                   "CPU-time figures hold up reasonably (same-run ratios, medians of repetitions), but the "
+                   "wall-clock figures (PostgreSQL, whose client and server take turns) are noisy; small "
+                   "PostgreSQL cells in particular can swing by 2x either way between runs.\n")
     if ctx.get("loadstar_bench_smoke") == "1":
         out.append("**Smoke run (tiny sizes): the figures below are not the real grid.**\n")
 
