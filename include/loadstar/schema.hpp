@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loadstar {
@@ -21,6 +22,8 @@ struct table_ddl {
     std::string name;
     std::vector<std::string> depends_on;
     std::vector<std::string> statements;  // CREATE TABLE, then CREATE INDEX
+    // (referenced table, clause) of each FOREIGN KEY written into the CREATE TABLE.
+    std::vector<std::pair<std::string, std::string>> foreign_keys;
 };
 
 template <auto Member, class T, std::size_t I>
@@ -68,6 +71,7 @@ void column_ddl(const dialect& d, table_ddl& t, std::string& body, std::vector<s
                          quote_ident(pm::template column_name<pc>()) + ")";
         if constexpr (passive_delete_for<C::member, All...>()) fk += " ON DELETE CASCADE";
         fks.push_back(fk);
+        t.foreign_keys.emplace_back(pm::table_name(), fk);
         if (std::string(pm::table_name()) != t.name) t.depends_on.emplace_back(pm::table_name());
         indexes.push_back("CREATE INDEX IF NOT EXISTS " +
                           quote_ident("ix_" + t.name + "_" + std::string(meta::template column_name<I>())) + " ON " +
@@ -152,12 +156,35 @@ inline std::vector<table_ddl> dependency_order(std::vector<table_ddl> in) {
     return out;
 }
 
+/// A foreign key to a table created later (a cycle) cannot be part of CREATE TABLE except on
+/// SQLite, which checks references only when rows are written: elsewhere it moves to an
+/// `ALTER TABLE ... ADD FOREIGN KEY` after every table exists.
+inline void defer_forward_keys(const dialect& d, std::vector<table_ddl>& tables) {
+    if (d.name == "sqlite" || tables.empty()) return;
+    std::set<std::string> created, names;
+    for (auto& t : tables) names.insert(t.name);
+    std::vector<std::string> alters;
+    for (auto& t : tables) {
+        created.insert(t.name);
+        for (auto& [target, clause] : t.foreign_keys) {
+            if (created.count(target) || !names.count(target)) continue;
+            std::string& create = t.statements.front();
+            const std::string piece = ",\n    " + clause;
+            if (const auto at = create.find(piece); at != std::string::npos) create.erase(at, piece.size());
+            alters.push_back("ALTER TABLE " + quote_ident(t.name) + " ADD " + clause);
+        }
+    }
+    for (auto& a : alters) tables.back().statements.push_back(std::move(a));
+}
+
 template <class... Ts>
 std::vector<table_ddl> schema_of(const dialect& d) {
     (void)(detail::require_mapped<Ts>::ok && ...);
     std::vector<table_ddl> tables{entity_ddl<Ts, Ts...>(d)...};
     (secondary_ddl<Ts>(d, tables), ...);
-    return dependency_order(std::move(tables));
+    tables = dependency_order(std::move(tables));
+    defer_forward_keys(d, tables);
+    return tables;
 }
 
 }  // namespace detail
@@ -179,7 +206,10 @@ void drop_all(const engine& e) {
     auto tables = detail::schema_of<Ts...>(e.sql_dialect());
     detail::lease l(e.state());
     for (auto it = tables.rbegin(); it != tables.rend(); ++it)
-        detail::execute_control(*e.state(), l.get(), "DROP TABLE IF EXISTS " + detail::quote_ident(it->name));
+        detail::execute_control(*e.state(), l.get(),
+                                "DROP TABLE IF EXISTS " + detail::quote_ident(it->name) +
+                                    // a cycle of foreign keys: drop the constraints with the table
+                                    (e.sql_dialect().name == "sqlite" ? "" : " CASCADE"));
 }
 
 }  // namespace loadstar
