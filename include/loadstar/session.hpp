@@ -221,6 +221,8 @@ struct persister {
             auto& back = child.*(R::back::member);
             using BH = std::remove_cvref_t<decltype(back)>;
             if constexpr (holder_traits<BH>::is_one) {
+                using T = typename R::target;
+                weaken<T, entity_meta<T>::template relationship_of<R::back::member>()>(back);
                 auto old = holder_access<BH>::items(back);
                 if (old != parent) {
                     s.undo.push_back([&back, old] { holder_access<BH>::set(back, old); });
@@ -617,6 +619,9 @@ void back_link(session_core& s, void* owner, const void* item, bool added) {
         auto& back = (*other).*(R::back::member);
         using BH = std::remove_cvref_t<decltype(back)>;
         if constexpr (holder_traits<BH>::is_one) {
+            // The parent is persistent (the identity map owns it): hold it weakly at once where
+            // that relationship is held weakly, so no cycle forms even if this is never flushed.
+            weaken<T, entity_meta<T>::template relationship_of<R::back::member>()>(back);
             if (added) {
                 holder_access<BH>::set(back, self);
                 holder_access<BH>::link(back).state = holder_state::loaded;

@@ -302,7 +302,9 @@ struct loader {
     struct node {
         std::vector<ptr<E>> objs;
         std::unordered_set<const E*> seen;
-        bool use_seen = true;
+        // Only a node whose objects feed further eager loads needs each object once (the
+        // root decides for itself); de-duplicating the rest is pure cost.
+        bool use_seen = has_eager<Plan>();
         decltype(children_tuple(std::make_index_sequence<nrel>{})) children;
     };
 
