@@ -889,8 +889,8 @@ public:
 
     /// Inserts many rows in few statements, in the session's transaction, without identity map
     /// or snapshots: the objects are not attached and generated keys are not read back.
-    /// PostgreSQL: one COPY ... FROM STDIN per key shape; elsewhere multi-row INSERT ... VALUES
-    /// sized to the bind limit (500 rows at most). Returns the rows inserted.
+    /// Uses the driver's bulk path (connection::copy_in) when it has one; otherwise multi-row
+    /// INSERT ... VALUES sized to the bind limit (500 rows at most). Returns the rows inserted.
     template <class E>
     std::size_t bulk_insert(std::span<const E> rows) {
         static_assert(detail::require_mapped<E>::ok);
