@@ -801,12 +801,7 @@ public:
         }
         s.flush_savepoint.clear();
         for (auto& f : s.on_success) f();
-        for (auto& [holder, rec] : s.changes) rec.link->recorded = false;
-        s.changes.clear();
-        s.pending.clear();
-        s.pending_set.clear();
-        s.deleted.clear();
-        s.deleted_set.clear();
+        s.drop_unflushed();
         s.undo.clear();
         s.on_success.clear();
         s.flush_seen.clear();
@@ -826,12 +821,7 @@ public:
         check_open();
         auto& s = *core_;
         s.rollback();
-        for (auto& [holder, rec] : s.changes) rec.link->recorded = false;
-        s.changes.clear();
-        s.pending.clear();
-        s.pending_set.clear();
-        s.deleted.clear();
-        s.deleted_set.clear();
+        s.drop_unflushed();
         undo_tx(0, 0);
         refresh_all();
     }
@@ -1052,12 +1042,7 @@ inline void savepoint::rollback() {
     c.run_control("ROLLBACK TO SAVEPOINT " + name_);
     c.run_control("RELEASE SAVEPOINT " + name_);
     --c.savepoint_depth;
-    for (auto& [holder, rec] : c.changes) rec.link->recorded = false;
-    c.changes.clear();
-    c.pending.clear();
-    c.pending_set.clear();
-    c.deleted.clear();
-    c.deleted_set.clear();
+    c.drop_unflushed();
     s.undo_tx(marks_.inserted, marks_.deleted);
     s.refresh_all();
 }

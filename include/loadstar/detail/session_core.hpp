@@ -247,6 +247,15 @@ struct session_core {
         tx_inserted.clear();
         tx_deleted.clear();
     }
+    /// Forgets the work not yet flushed: recorded holder changes, pending and deleted objects.
+    void drop_unflushed() {
+        for (auto& [holder, rec] : changes) rec.link->recorded = false;
+        changes.clear();
+        pending.clear();
+        pending_set.clear();
+        deleted.clear();
+        deleted_set.clear();
+    }
     void forget_changes_of(const void* owner) { std::erase_if(changes, [&](const auto& kv) { return kv.second.owner == owner; }); }
 
     void close() noexcept {
