@@ -113,15 +113,15 @@ std::string run(ls::engine& engine, const std::string& name, MakeQuery make) {
     return out;
 }
 
-#define LS_SCENARIO(NAME, QUERY, ...)                                                   \
+#define LS_CASE(NAME, QUERY, ...)                                                   \
     if (name == NAME) return run<__VA_ARGS__>(engine, name, [](ls::session& s) { return QUERY; });
 
 #define LS_FIVE(SUFFIX, ROOT, MEMBER)                                          \
-    LS_SCENARIO("lazy_" SUFFIX, ROOT(s).options(ls::lazyload<MEMBER>), MEMBER)         \
-    LS_SCENARIO("joined_" SUFFIX, ROOT(s).options(ls::joinedload<MEMBER>), MEMBER)     \
-    LS_SCENARIO("selectin_" SUFFIX, ROOT(s).options(ls::selectinload<MEMBER>), MEMBER) \
-    LS_SCENARIO("subquery_" SUFFIX, ROOT(s).options(ls::subqueryload<MEMBER>), MEMBER) \
-    LS_SCENARIO("raise_" SUFFIX, ROOT(s).options(ls::raiseload<MEMBER>), MEMBER)
+    LS_CASE("lazy_" SUFFIX, ROOT(s).options(ls::lazyload<MEMBER>), MEMBER)         \
+    LS_CASE("joined_" SUFFIX, ROOT(s).options(ls::joinedload<MEMBER>), MEMBER)     \
+    LS_CASE("selectin_" SUFFIX, ROOT(s).options(ls::selectinload<MEMBER>), MEMBER) \
+    LS_CASE("subquery_" SUFFIX, ROOT(s).options(ls::subqueryload<MEMBER>), MEMBER) \
+    LS_CASE("raise_" SUFFIX, ROOT(s).options(ls::raiseload<MEMBER>), MEMBER)
 
 std::string scenario(ls::engine& engine, const std::string& name) {
     LS_FIVE("author_books", authors, &Author::books)
@@ -135,35 +135,35 @@ std::string scenario(ls::engine& engine, const std::string& name) {
     LS_FIVE("employee_reports", employees, &Employee::reports)
     LS_FIVE("employee_manager", employees, &Employee::manager)
 
-    LS_SCENARIO("selectin_selectin_author_books_tags",
+    LS_CASE("selectin_selectin_author_books_tags",
                 authors(s).options(ls::selectinload<&Author::books>.then(ls::selectinload<&Book::tags>)),
                 &Author::books, &Book::tags)
-    LS_SCENARIO("joined_selectin_author_books_tags",
+    LS_CASE("joined_selectin_author_books_tags",
                 authors(s).options(ls::joinedload<&Author::books>.then(ls::selectinload<&Book::tags>)),
                 &Author::books, &Book::tags)
-    LS_SCENARIO("subquery_joined_author_books_publisher",
+    LS_CASE("subquery_joined_author_books_publisher",
                 authors(s).options(ls::subqueryload<&Author::books>.then(ls::joinedload<&Book::publisher>)),
                 &Author::books, &Book::publisher)
-    LS_SCENARIO("selectin_lazy_author_books_publisher",
+    LS_CASE("selectin_lazy_author_books_publisher",
                 authors(s).options(ls::selectinload<&Author::books>.then(ls::lazyload<&Book::publisher>)),
                 &Author::books, &Book::publisher)
-    LS_SCENARIO("selectin_joined_author_books_publisher_page",
+    LS_CASE("selectin_joined_author_books_publisher_page",
                 authors_page(s).options(ls::selectinload<&Author::books>.then(ls::joinedload<&Book::publisher>)),
                 &Author::books, &Book::publisher)
-    LS_SCENARIO("joined_joined_book_author_profile",
+    LS_CASE("joined_joined_book_author_profile",
                 books(s).options(ls::joinedload<&Book::author>.then(ls::joinedload<&Author::profile>)),
                 &Book::author, &Author::profile)
-    LS_SCENARIO("subquery_subquery_author_books_tags",
+    LS_CASE("subquery_subquery_author_books_tags",
                 authors(s).options(ls::subqueryload<&Author::books>.then(ls::subqueryload<&Book::tags>)),
                 &Author::books, &Book::tags)
-    LS_SCENARIO("selectin_selectin_employee_reports_reports",
+    LS_CASE("selectin_selectin_employee_reports_reports",
                 employees(s).options(ls::selectinload<&Employee::reports>.then(ls::selectinload<&Employee::reports>)),
                 &Employee::reports, &Employee::reports)
-    LS_SCENARIO("raiseall_author_books", authors(s).options(ls::raiseload_all), &Author::books)
-    LS_SCENARIO("raiseall_selectin_author_books_publisher",
+    LS_CASE("raiseall_author_books", authors(s).options(ls::raiseload_all), &Author::books)
+    LS_CASE("raiseall_selectin_author_books_publisher",
                 authors(s).options(ls::selectinload<&Author::books>, ls::raiseload_all), &Author::books,
                 &Book::publisher)
-    LS_SCENARIO("raiseall_joined_book_author_profile",
+    LS_CASE("raiseall_joined_book_author_profile",
                 books(s).options(ls::joinedload<&Book::author>, ls::raiseload_all), &Book::author,
                 &Author::profile)
     return "# " + name + "\n(loadstar_side: unknown scenario)\n= statements 0\n";
