@@ -156,22 +156,26 @@ inline std::vector<table_ddl> dependency_order(std::vector<table_ddl> in) {
     return out;
 }
 
-/// A foreign key to a table created later (a cycle) cannot be part of CREATE TABLE except on
-/// SQLite, which checks references only when rows are written: elsewhere it moves to an
-/// `ALTER TABLE ... ADD FOREIGN KEY` after every table exists.
+/// PostgreSQL refuses a FOREIGN KEY to a table that does not exist yet (SQLite checks
+/// references only when rows are written): in a cycle, the key to the table created later is
+/// added once every table exists, by a named `ALTER TABLE ... ADD CONSTRAINT` that a second
+/// create_all skips (no ADD CONSTRAINT IF NOT EXISTS there, hence the DO block).
 inline void defer_forward_keys(const dialect& d, std::vector<table_ddl>& tables) {
-    if (d.name == "sqlite" || tables.empty()) return;
+    if (d.name != "postgresql" || tables.empty()) return;
     std::set<std::string> created, names;
     for (auto& t : tables) names.insert(t.name);
     std::vector<std::string> alters;
     for (auto& t : tables) {
         created.insert(t.name);
-        for (auto& [target, clause] : t.foreign_keys) {
+        for (std::size_t k = 0; k < t.foreign_keys.size(); ++k) {
+            const auto& [target, clause] = t.foreign_keys[k];
             if (created.count(target) || !names.count(target)) continue;
             std::string& create = t.statements.front();
             const std::string piece = ",\n    " + clause;
             if (const auto at = create.find(piece); at != std::string::npos) create.erase(at, piece.size());
-            alters.push_back("ALTER TABLE " + quote_ident(t.name) + " ADD " + clause);
+            alters.push_back("DO $loadstar$ BEGIN ALTER TABLE " + quote_ident(t.name) + " ADD CONSTRAINT " +
+                             quote_ident("ls_fk_" + t.name + "_" + std::to_string(k)) + " " + clause +
+                             "; EXCEPTION WHEN duplicate_object THEN NULL; END $loadstar$");
         }
     }
     for (auto& a : alters) tables.back().statements.push_back(std::move(a));
@@ -209,7 +213,7 @@ void drop_all(const engine& e) {
         detail::execute_control(*e.state(), l.get(),
                                 "DROP TABLE IF EXISTS " + detail::quote_ident(it->name) +
                                     // a cycle of foreign keys: drop the constraints with the table
-                                    (e.sql_dialect().name == "sqlite" ? "" : " CASCADE"));
+                                    (e.sql_dialect().name == "postgresql" ? " CASCADE" : ""));
 }
 
 }  // namespace loadstar
