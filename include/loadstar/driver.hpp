@@ -26,6 +26,8 @@ struct dialect {
     bool supports_returning = true;      ///< INSERT/UPDATE/DELETE ... RETURNING
     bool supports_for_update = false;    ///< SELECT ... FOR UPDATE
     bool supports_arrays = false;        ///< an int64 array bound as one parameter (`= ANY(?)`)
+    bool pipelining = false;             ///< connection::pipeline() can share one round trip
+                                         ///< among several statements (libpq 14+ pipeline mode)
     std::size_t max_bind_parameters = 999;  ///< read from the database at run time
     /// DDL type names, indexed by detail::sql_type.
     std::string type_integer = "INTEGER", type_bigint = "INTEGER", type_smallint = "INTEGER",
@@ -88,6 +90,13 @@ public:
     virtual bool alive() = 0;
     /// A real check with the server (a round trip where there is one), for `pre_ping`.
     virtual bool ping() { return alive(); }
+    /// Pipelining: executes `statements` (prepared on this connection, bound, not yet stepped)
+    /// so that they share one round trip, in order; each then steps through its own rows on
+    /// the following step() calls. Throws the first failing statement's error (the others are
+    /// then not executed). Returns false when the driver has no pipeline: nothing was executed
+    /// and each statement runs on its own first step(). Only called when the dialect says
+    /// `pipelining`.
+    virtual bool pipeline(std::span<statement* const> /*statements*/) { return false; }
     /// Loads rows through the driver's bulk path (PostgreSQL: COPY ... FROM STDIN): `values`
     /// holds the rows one after another, `columns.size()` values each. Returns false when the
     /// driver has no bulk path (loadstar then uses multi-row INSERT).

@@ -7,6 +7,7 @@
 #include <loadstar/fwd.hpp>
 #include <loadstar/value.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -41,6 +42,10 @@ struct statement_event {
     std::chrono::nanoseconds duration{};  ///< prepare (if not cached) + execute + fetch
     std::int64_t rows = 0;           ///< rows returned, or rows affected for a write
     bool counted = true;             ///< false for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / DDL
+    /// Nonzero when the statement went to the server in a pipeline (PostgreSQL): the id that
+    /// every statement sharing that one round trip reports. Their `duration` is then an equal
+    /// share of the pipeline's round trip plus the statement's own fetch.
+    std::uint64_t pipeline = 0;
 };
 
 using listener_id = std::uint64_t;
@@ -72,8 +77,21 @@ struct pooled_connection {
         std::unique_ptr<statement> st;
         bool busy = false;
     };
+    /// A statement a pipeline already executed, waiting for the cursor that reads it.
+    struct prefetched {
+        std::string sql;
+        std::vector<value> params;
+        statement* st = nullptr;
+        std::unique_ptr<statement> own;  // a private statement (the cached one was busy)
+        bool* busy_flag = nullptr;
+        std::uint64_t pipeline = 0;
+        std::chrono::nanoseconds share{};
+        bool consumed = false;
+    };
     std::unique_ptr<connection> conn;
     std::unordered_map<std::string, cached, string_hash, std::equal_to<>> cache;
+    std::vector<prefetched> prefetch;  // a stack: nested prefetch_scopes push and pop
+    std::size_t prefetch_next = 0;     // where the next lookup starts (cursors consume in order)
     std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
 };
 
@@ -262,6 +280,7 @@ public:
         : eng_(eng), sql_(sql), params_(params) {
         observed_ = eng.observed();
         if (observed_) start_ = std::chrono::steady_clock::now();
+        if (!pc.prefetch.empty() && take_prefetched(pc, sql, params)) return;
         auto it = pc.cache.find(sql);
         if (it == pc.cache.end()) {
             auto st = pc.conn->prepare(sql);
@@ -302,6 +321,25 @@ public:
     }
     statement& row() noexcept { return *st_; }
 
+    /// Called for a prefetched statement nobody read (the rows it was for never came): its
+    /// event is still reported, with the rows it returned.
+    static void report_unread(engine_state& eng, pooled_connection::prefetched& p) noexcept {
+        try {
+            std::int64_t rows = 0;
+            while (p.st->step()) ++rows;
+            if (eng.observed()) {
+                statement_event e;
+                e.sql = p.sql;
+                e.params = p.params;
+                e.duration = p.share;
+                e.rows = rows;
+                e.pipeline = p.pipeline;
+                eng.emit(e);
+            }
+        } catch (...) {
+        }
+    }
+
     void finish() noexcept {
         if (!st_) return;
         try { st_->reset(); } catch (...) {}
@@ -316,6 +354,8 @@ public:
                 e.duration = std::chrono::steady_clock::now() - start_;
                 e.rows = rows_ ? rows_ : affected_;
                 e.counted = true;
+                e.duration += share_;
+                e.pipeline = pipeline_;
                 eng_.emit(e);
             } catch (...) {
             }
@@ -323,9 +363,29 @@ public:
     }
 
 private:
+    bool take_prefetched(pooled_connection& pc, std::string_view sql, std::span<const value> params) {
+        auto& q = pc.prefetch;
+        for (std::size_t n = 0; n < q.size(); ++n) {
+            auto& p = q[(pc.prefetch_next + n) % q.size()];
+            if (p.consumed || p.sql != sql || !std::equal(p.params.begin(), p.params.end(), params.begin(), params.end()))
+                continue;
+            p.consumed = true;
+            pc.prefetch_next = static_cast<std::size_t>(&p - q.data()) + 1;
+            st_ = p.st;
+            own_ = std::move(p.own);
+            busy_flag_ = p.busy_flag;
+            pipeline_ = p.pipeline;
+            share_ = p.share;
+            return true;
+        }
+        return false;
+    }
+
     engine_state& eng_;
     std::string_view sql_;
     std::span<const value> params_;
+    std::uint64_t pipeline_ = 0;
+    std::chrono::nanoseconds share_{};
     statement* st_ = nullptr;
     std::unique_ptr<statement> own_;
     bool* busy_flag_ = nullptr;
@@ -333,6 +393,98 @@ private:
     std::int64_t rows_ = 0;
     std::int64_t affected_ = 0;
     std::chrono::steady_clock::time_point start_{};
+};
+
+/// One statement for a pipeline: its SQL and values (the caller keeps them alive for the
+/// scope's lifetime only as long as the call; the scope copies what it needs).
+struct prefetch_request {
+    std::string_view sql;
+    std::span<const value> params;
+};
+
+/// Where the driver pipelines (dialect().pipelining) and there are two or more requests:
+/// executes them all in one round trip and parks the results on the connection, where the
+/// cursors created for the same SQL and values (in this scope) pick them up instead of
+/// executing again. Otherwise does nothing: each statement runs when its cursor steps. Results
+/// nobody read are discarded at the end of the scope (and reported, as executed statements).
+class prefetch_scope {
+public:
+    prefetch_scope(engine_state& eng, pooled_connection& pc, std::span<const prefetch_request> requests)
+        : eng_(eng), pc_(pc), start_(pc.prefetch.size()) {
+        if (requests.size() < 2 || !eng.sql_dialect().pipelining) return;
+        // What an enclosing scope already executed is not sent again.
+        std::vector<const prefetch_request*> todo;
+        todo.reserve(requests.size());
+        for (const auto& r : requests) {
+            const bool parked = std::any_of(pc.prefetch.begin(), pc.prefetch.end(), [&](const auto& p) {
+                return !p.consumed && p.sql == r.sql &&
+                       std::equal(p.params.begin(), p.params.end(), r.params.begin(), r.params.end());
+            });
+            if (!parked) todo.push_back(&r);
+        }
+        if (todo.size() < 2) return;
+        static std::atomic<std::uint64_t> next_pipeline{0};
+        const std::uint64_t id = ++next_pipeline;
+        const auto t0 = std::chrono::steady_clock::now();
+        std::vector<statement*> sts;
+        sts.reserve(todo.size());
+        try {
+            for (const prefetch_request* rp : todo) {
+                const prefetch_request& r = *rp;
+                pooled_connection::prefetched p;
+                p.sql.assign(r.sql);
+                p.params.assign(r.params.begin(), r.params.end());
+                p.pipeline = id;
+                auto it = pc.cache.find(r.sql);
+                if (it == pc.cache.end())
+                    it = pc.cache.emplace(std::string(r.sql), pooled_connection::cached{pc.conn->prepare(r.sql), false})
+                             .first;
+                if (it->second.busy) {
+                    p.own = pc.conn->prepare(r.sql);
+                    p.st = p.own.get();
+                } else {
+                    it->second.busy = true;
+                    p.busy_flag = &it->second.busy;
+                    p.st = it->second.st.get();
+                }
+                pc.prefetch.push_back(std::move(p));
+                auto& b = pc.prefetch.back();
+                for (std::size_t i = 0; i < b.params.size(); ++i) b.st->bind(static_cast<int>(i), b.params[i]);
+                sts.push_back(b.st);
+            }
+            if (!pc.conn->pipeline(sts)) {
+                release(false);
+                return;
+            }
+        } catch (...) {
+            release(false);
+            throw;
+        }
+        const auto share = (std::chrono::steady_clock::now() - t0) / static_cast<long>(todo.size());
+        for (std::size_t i = start_; i < pc.prefetch.size(); ++i) pc.prefetch[i].share = share;
+        pc.prefetch_next = start_;
+    }
+    prefetch_scope(const prefetch_scope&) = delete;
+    prefetch_scope& operator=(const prefetch_scope&) = delete;
+    ~prefetch_scope() { release(true); }
+
+private:
+    void release(bool executed) noexcept {
+        auto& q = pc_.prefetch;
+        for (std::size_t i = start_; i < q.size(); ++i) {
+            auto& p = q[i];
+            if (p.consumed) continue;
+            if (executed) cursor::report_unread(eng_, p);
+            try { p.st->reset(); } catch (...) {}
+            if (p.busy_flag) *p.busy_flag = false;
+        }
+        q.resize(std::min(start_, q.size()));
+        if (pc_.prefetch_next > q.size()) pc_.prefetch_next = 0;
+    }
+
+    engine_state& eng_;
+    pooled_connection& pc_;
+    std::size_t start_;
 };
 
 /// Runs a statement without parameters or rows (transaction control, DDL); reported, not counted.
@@ -421,6 +573,12 @@ public:
         id_ = engine_.on_statement([this](const statement_event& ev) {
             if (!ev.counted) return;
             statements_.emplace_back(ev.sql);
+            if (ev.pipeline == 0) {
+                ++round_trips_;
+            } else if (std::find(pipelines_.begin(), pipelines_.end(), ev.pipeline) == pipelines_.end()) {
+                pipelines_.push_back(ev.pipeline);
+                ++round_trips_;
+            }
         });
     }
     statement_counter(const statement_counter&) = delete;
@@ -428,13 +586,22 @@ public:
     ~statement_counter() { engine_.remove_listener(id_); }
 
     std::size_t count() const noexcept { return statements_.size(); }
+    /// Round trips the counted statements took: a statement each, except that statements
+    /// sharing a pipeline (PostgreSQL) share one. Equal to count() where nothing pipelines.
+    std::size_t round_trips() const noexcept { return round_trips_; }
     const std::vector<std::string>& statements() const noexcept { return statements_; }
-    void reset() noexcept { statements_.clear(); }
+    void reset() noexcept {
+        statements_.clear();
+        round_trips_ = 0;
+        pipelines_.clear();
+    }
 
 private:
     engine engine_;
     listener_id id_ = 0;
     std::vector<std::string> statements_;
+    std::size_t round_trips_ = 0;
+    std::vector<std::uint64_t> pipelines_;
 };
 
 }  // namespace loadstar

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <source_location>
 #include <string>
 #include <utility>
@@ -27,6 +28,8 @@ struct rel_vtable {
     void (*changed)(session_core&, void* owner, const std::shared_ptr<void>& original);
     /// In memory, at once: keep the back_populates side in step (`item` is a const ptr<T>*).
     void (*linked)(session_core&, void* owner, const void* item, bool added);
+    /// Loads the unloaded holders of several owners at once (session::load); null: one by one.
+    void (*lazy_load_many)(session_core&, std::span<void* const> owners, const std::source_location&) = nullptr;
 };
 
 // loading: an eager load of the current statement fills it; claimed: a selectin/subquery load

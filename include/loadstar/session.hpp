@@ -837,6 +837,60 @@ public:
         return savepoint(*this, std::move(name), {s.tx_inserted.size(), s.tx_deleted.size()});
     }
 
+    /// Loads relationship `Member` now for each object in `objs` (a range of ptr<E>) whose
+    /// holder is not loaded yet: explicit lazy loading, for when which objects need it is known
+    /// only after the query ran. Each holder gets what touching it would have loaded (the
+    /// same statement, with the same nested options), but all at once: where the driver
+    /// pipelines (PostgreSQL) the statements share one round trip; elsewhere they run one
+    /// after another. Not counted as N+1 lazy loads. Throws raise_load_error for a holder
+    /// whose strategy is raise, detached_error for an object outside an open session.
+    ///
+    /// ```cpp
+    /// auto authors = s.query<Author>().all();
+    /// auto busy = filter(authors, ...);              // decided in C++, after the query
+    /// s.load<&Author::books>(busy);                   // PostgreSQL: one round trip
+    /// ```
+    template <auto Member, class Range>
+    void load(const Range& objs, const std::source_location& where = std::source_location::current()) {
+        using E = detail::member_class_t<Member>;
+        static_assert(detail::require_mapped<E>::ok);
+        constexpr std::size_t I = entity_meta<E>::template relationship_of<Member>();
+        static_assert(I != detail::npos,
+                      "loadstar: session::load<&T::member>: the member is not a relationship mapped for T");
+        if constexpr (I != detail::npos) load_holders<E, I>(objs, where);
+    }
+
+private:
+    template <class E, std::size_t I, class Range>
+    void load_holders(const Range& objs, const std::source_location& where) {
+        using R = typename entity_meta<E>::template relationship_t<I>;
+        std::vector<void*> owners;
+        const detail::rel_vtable* vt = nullptr;
+        auto run = [&] {
+            if (owners.empty()) return;
+            if (vt->lazy_load_many) vt->lazy_load_many(*core_, owners, where);
+            else for (void* o : owners) vt->lazy_load(*core_, o, where);
+            owners.clear();
+        };
+        for (const auto& p : objs) {
+            if (!p) continue;
+            auto& link = detail::holder_access<typename R::holder>::link((*p).*(R::member));
+            if (!link.needs_load()) continue;
+            if (link.mode == detail::holder_mode::raise || !link.core || !link.vt) {
+                detail::touch(link, where);  // throws raise_load_error or detached_error
+                continue;
+            }
+            if (link.core != core_.get())
+                throw usage_error("loadstar: session::load(): an object belongs to another session");
+            if (vt && link.vt != vt) run();  // holders armed by different plans load apart
+            vt = link.vt;
+            owners.push_back(link.owner);
+        }
+        run();
+    }
+
+public:
+
     /// Re-reads the object's columns from the database (its relationships are re-armed).
     /// Throws no_result_error if the row is gone.
     template <class E>

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -215,9 +216,14 @@ void back_link(session_core& s, void* owner, const void* item, bool added);
 
 template <class E, std::size_t I, class LazyPlan>
 struct lazy_loader {
-    static void load(session_core& s, void* owner, const std::source_location& where);
+    static void load(session_core& s, void* owner, const std::source_location& where) {
+        load_one(s, owner, where, true);
+    }
+    static void load_one(session_core& s, void* owner, const std::source_location& where, bool note);
+    static void load_many(session_core& s, std::span<void* const> owners, const std::source_location& where);
+    static const std::string& sql();
     static const std::string& name() { return member_name<entity_meta<E>::template relationship_t<I>::member>(); }
-    static constexpr rel_vtable vt{&name, &load, &cascade_changed<E, I>, &back_link<E, I>};
+    static constexpr rel_vtable vt{&name, &load, &cascade_changed<E, I>, &back_link<E, I>, &load_many};
 };
 
 /// Loads one deferred column on first touch: SELECT col FROM table WHERE pk = ?.
@@ -464,10 +470,30 @@ struct loader {
 
     // ---- statements ------------------------------------------------------------------------------
     /// Runs one statement of this plan: hydrates each row (after `key_columns` leading key
-    /// columns, handed to `on_row`), then the follow-up loads of what it hydrated.
+    /// columns, handed to `on_row`), then the follow-up loads of what it hydrated. Where the
+    /// driver pipelines, the subquery loads hanging off this node go to the server with this
+    /// statement, in its round trip (their SQL needs nothing from its rows).
     template <class OnRow>
     static void run(load_context& ctx, std::string_view sql, std::span<const value> params, int key_columns,
                     node& n, const tail* t, OnRow&& on_row) {
+        std::optional<prefetch_scope> scope;
+        if constexpr (subquery_count > 0) {
+            if (t && ctx.s.eng->sql_dialect().pipelining) {
+                std::vector<tail> tails;
+                std::vector<std::string> sqls;
+                tails.reserve(subquery_count);
+                sqls.reserve(subquery_count);
+                std::vector<prefetch_request> requests{{sql, params}};
+                for_each_index<nrel>([&](auto i) {
+                    if constexpr (rp<i>::kind == load_kind::subquery) {
+                        tails.push_back(child_tail<i>(*t));
+                        sqls.push_back(subquery_sql<i>(tails.back()));
+                        requests.push_back({sqls.back(), tails.back().params});
+                    }
+                });
+                scope.emplace(*ctx.s.eng, ctx.s.connection(), requests);
+            }
+        }
         {
             auto& pc = ctx.s.connection();
             cursor c(*ctx.s.eng, pc, sql, params);
@@ -481,24 +507,116 @@ struct loader {
         post_load(ctx, n, t);
     }
 
+    static constexpr std::size_t subquery_count = [] {
+        std::size_t k = 0;
+        for_each_index<nrel>([&](auto i) { k += rp<i>::kind == load_kind::subquery ? 1 : 0; });
+        return k;
+    }();
+    static constexpr std::size_t followup_count = [] {
+        std::size_t k = 0;
+        for_each_index<nrel>([&](auto i) {
+            k += rp<i>::kind == load_kind::subquery || rp<i>::kind == load_kind::selectin ? 1 : 0;
+        });
+        return k;
+    }();
+
+    /// A statement a follow-up load will run: its SQL and values.
+    struct batch {
+        std::string sql;
+        std::vector<value> params;
+    };
+
+    /// A selectin load of relationship I, between claiming its holders and running it.
+    template <std::size_t I>
+    struct selectin_job {
+        using K = rel_keys<E, I>;
+        using key_type = typename K::key_type;
+        std::vector<E*> owners;
+        std::vector<E*> waiting;                        // to-one: owners whose target is not mapped
+        std::unordered_map<key_type, E*> by_key;        // to-many: owner by its key
+        std::vector<batch> batches;
+    };
+    /// A subquery load of relationship I, between claiming its holders and running it.
+    template <std::size_t I>
+    struct subquery_job {
+        std::vector<E*> owners;
+        tail ct;
+        std::string sql;
+    };
+    template <std::size_t I>
+    static auto job_for() {
+        if constexpr (rp<I>::kind == load_kind::selectin) return selectin_job<I>{};
+        else if constexpr (rp<I>::kind == load_kind::subquery) return subquery_job<I>{};
+        else return std::monostate{};
+    }
+    template <std::size_t... I>
+    static auto jobs_tuple(std::index_sequence<I...>) -> std::tuple<decltype(job_for<I>())...>;
+    using jobs_t = decltype(jobs_tuple(std::make_index_sequence<nrel>{}));
+
     /// The follow-up statements (selectin, subquery) for the objects of one node, recursively.
+    /// Each load claims its holders (begin), then runs (end). Where the driver pipelines, every
+    /// sibling is begun first and their statements share one round trip; elsewhere each sibling
+    /// is begun and run in turn (so a to-one load finds what an earlier sibling mapped).
     static void post_load(load_context& ctx, node& n, const tail* t) {
         if (n.objs.empty()) return;
-        for_each_index<nrel>([&](auto i) {
-            using RP = rp<i>;
-            if constexpr (RP::kind == load_kind::selectin) selectin_load<i>(ctx, n);
-            else if constexpr (RP::kind == load_kind::subquery) subquery_load<i>(ctx, n, *t);
-            else if constexpr (is_joined<i>) {
-                using CL = loader<typename RP::child_plan>;
-                auto& cn = std::get<i>(n.children);
-                if constexpr (needs_tail<typename RP::child_plan>()) {
-                    tail ct = child_tail<i>(*t);
-                    CL::post_load(ctx, cn, &ct);
-                } else {
-                    CL::post_load(ctx, cn, nullptr);
-                }
+        if constexpr (followup_count > 0) {
+            jobs_t jobs;
+            if (followup_count > 1 && ctx.s.eng->sql_dialect().pipelining) {
+                std::vector<prefetch_request> requests;
+                for_each_index<nrel>([&](auto i) {
+                    if constexpr (rp<i>::kind == load_kind::selectin) {
+                        selectin_begin<i>(ctx, n, std::get<i>(jobs));
+                        for (auto& b : std::get<i>(jobs).batches) requests.push_back({b.sql, b.params});
+                    } else if constexpr (rp<i>::kind == load_kind::subquery) {
+                        auto& job = std::get<i>(jobs);
+                        subquery_begin<i>(ctx, n, *t, job);
+                        if (!job.owners.empty()) requests.push_back({job.sql, job.ct.params});
+                    }
+                });
+                prefetch_scope scope(*ctx.s.eng, ctx.s.connection(), requests);
+                run_followups(ctx, n, t, jobs);
+                return;
             }
+            for_each_index<nrel>([&](auto i) {
+                if constexpr (rp<i>::kind == load_kind::selectin) {
+                    selectin_begin<i>(ctx, n, std::get<i>(jobs));
+                    selectin_end<i>(ctx, std::get<i>(jobs));
+                } else if constexpr (rp<i>::kind == load_kind::subquery) {
+                    subquery_begin<i>(ctx, n, *t, std::get<i>(jobs));
+                    subquery_end<i>(ctx, std::get<i>(jobs));
+                } else {
+                    joined_followups<i>(ctx, n, t);
+                }
+            });
+        } else {
+            for_each_index<nrel>([&](auto i) { joined_followups<i>(ctx, n, t); });
+        }
+    }
+
+    static void run_followups(load_context& ctx, node& n, const tail* t, jobs_t& jobs) {
+        for_each_index<nrel>([&](auto i) {
+            if constexpr (rp<i>::kind == load_kind::selectin) selectin_end<i>(ctx, std::get<i>(jobs));
+            else if constexpr (rp<i>::kind == load_kind::subquery) subquery_end<i>(ctx, std::get<i>(jobs));
+            else joined_followups<i>(ctx, n, t);
         });
+    }
+
+    /// The follow-up loads of the objects a joined relationship I hydrated.
+    template <std::size_t I>
+    static void joined_followups(load_context& ctx, node& n, const tail* t) {
+        if constexpr (is_joined<I>) {
+            using RP = rp<I>;
+            using CL = loader<typename RP::child_plan>;
+            auto& cn = std::get<I>(n.children);
+            if constexpr (needs_tail<typename RP::child_plan>()) {
+                tail ct = child_tail<I>(*t);
+                CL::post_load(ctx, cn, &ct);
+            } else {
+                CL::post_load(ctx, cn, nullptr);
+            }
+        } else {
+            (void)ctx, (void)n, (void)t;
+        }
     }
 
     /// The tail of the child node of relationship I, built from this node's tail.
@@ -546,27 +664,64 @@ struct loader {
         return std::max<std::size_t>(1, std::min(rp<I>::batch, driver_limit));
     }
 
+    /// The statements of a selectin load over `keys`: one `= ANY(?)` where the driver binds
+    /// arrays (integral keys), else `IN (?, ...)` batches within the bind limit.
+    template <std::size_t I, class Key>
+    static void selectin_batches(load_context& ctx, const std::string& prefix, const std::vector<Key>& keys,
+                                 std::vector<batch>& out) {
+        if (keys.empty()) return;
+        if constexpr (std::is_integral_v<Key>) {
+            if (ctx.s.eng->sql_dialect().supports_arrays) {
+                out.push_back({prefix + " = ANY(?)", {value{std::vector<std::int64_t>(keys.begin(), keys.end())}}});
+                return;
+            }
+        }
+        const std::size_t size = batch_limit<I>(ctx);
+        for (std::size_t b = 0; b < keys.size(); b += size) {
+            const std::size_t e = std::min(keys.size(), b + size);
+            batch bt;
+            bt.sql.reserve(prefix.size() + 6 + 3 * (e - b));
+            bt.sql = prefix + " IN (";
+            bt.params.reserve(e - b);
+            for (std::size_t j = b; j < e; ++j) {
+                bt.sql += j == b ? "?" : ", ?";
+                bt.params.push_back(to_value(keys[j]));
+            }
+            bt.sql += ')';
+            out.push_back(std::move(bt));
+        }
+    }
+
     template <std::size_t I>
-    static void selectin_load(load_context& ctx, node& n) {
-        using RP = rp<I>;
-        using R = typename RP::R;
+    static const std::string& selectin_prefix() {
+        using K = rel_keys<E, I>;
+        using CL = loader<typename rp<I>::child_plan>;
+        static const std::string prefix = [] {
+            const std::string t = quote_ident(K::tmeta::table_name());
+            const std::string s = K::secondary_name();
+            if constexpr (K::kind == relation::belongs_to)
+                return "SELECT " + CL::sql().cols + " FROM " + t + CL::sql().joins + " WHERE " + K::child_key_sql(t, s);
+            else
+                return "SELECT " + K::child_key_sql(t, s) + ", " + CL::sql().cols + " FROM " + K::from_child(t, s) +
+                       CL::sql().joins + " WHERE " + K::child_key_sql(t, s);
+        }();
+        return prefix;
+    }
+
+    /// Claims the holders of selectin relationship I and computes its statements.
+    template <std::size_t I>
+    static void selectin_begin(load_context& ctx, node& n, selectin_job<I>& job) {
+        using R = typename rp<I>::R;
         using T = typename R::target;
         using K = rel_keys<E, I>;
-        using CL = loader<typename RP::child_plan>;
         using key_type = typename K::key_type;
-        auto owners = claim<I>(n);
-        if (owners.empty()) return;
-
-        const std::string t = quote_ident(K::tmeta::table_name());
-        const std::string s = K::secondary_name();
-        const std::size_t batch = batch_limit<I>(ctx);
-
+        job.owners = claim<I>(n);
+        if (job.owners.empty()) return;
+        std::vector<key_type> keys;
         if constexpr (K::kind == relation::belongs_to) {
-            // To-one: load the distinct foreign keys whose target is not in the identity map.
-            std::vector<key_type> keys;
-            std::vector<E*> waiting;
+            // To-one: the distinct foreign keys whose target is not in the identity map.
             auto& tmap = ctx.map<T>();
-            for (E* o : owners) {
+            for (E* o : job.owners) {
                 key_type k{};
                 auto& holder = o->*(R::member);
                 if (!K::parent_key(*o, k)) {
@@ -578,131 +733,114 @@ struct loader {
                     continue;
                 }
                 keys.push_back(k);
-                waiting.push_back(o);
+                job.waiting.push_back(o);
             }
             std::sort(keys.begin(), keys.end());
             keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-            static const std::string prefix = "SELECT " + CL::sql().cols + " FROM " + t + CL::sql().joins +
-                                              " WHERE " + K::child_key_sql(t, s);
-            std::unordered_map<key_type, ptr<T>> found;
-            auto run_batch = [&](const std::string& sql, std::vector<value>& params) {
-                typename CL::node cn;
-                tail ct;
-                if constexpr (needs_tail<typename RP::child_plan>()) {
-                    ct.sql = "FROM " + t + " WHERE " + K::child_key_sql(t, s) + sql.substr(prefix.size());
-                    ct.params = params;
-                }
-                CL::run(ctx, sql, params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
-                    if (child) found.emplace(child.get()->*(K::tmeta::pk_member), child);
-                });
-            };
-            bool done = keys.empty();
-            if constexpr (std::is_integral_v<key_type>) {
-                if (!done && ctx.s.eng->sql_dialect().supports_arrays) {
-                    std::vector<value> params{value{std::vector<std::int64_t>(keys.begin(), keys.end())}};
-                    run_batch(prefix + " = ANY(?)", params);
-                    done = true;
-                }
-            }
-            for (std::size_t b = 0; !done && b < keys.size(); b += batch) {
-                const std::size_t e = std::min(keys.size(), b + batch);
-                std::string sql = prefix + " IN (";
-                std::vector<value> params;
-                params.reserve(e - b);
-                for (std::size_t j = b; j < e; ++j) {
-                    sql += j == b ? "?" : ", ?";
-                    params.push_back(to_value(keys[j]));
-                }
-                sql += ')';
-                run_batch(sql, params);
-            }
-            for (E* o : waiting) {
-                key_type k{};
-                K::parent_key(*o, k);
-                auto it = found.find(k);
-                holder_access<typename R::holder>::add(o->*(R::member), it == found.end() ? ptr<T>{} : it->second);
-            }
         } else {
             // To-many and one-to-one: keyed by the parent's primary key, in result order.
-            std::unordered_map<key_type, E*> by_key;
-            std::vector<key_type> keys;
-            for (E* o : owners) {
+            job.by_key.reserve(job.owners.size());
+            keys.reserve(job.owners.size());
+            for (E* o : job.owners) {
                 key_type k{};
                 K::parent_key(*o, k);
-                if (by_key.emplace(k, o).second) keys.push_back(k);
-            }
-            static const std::string prefix = "SELECT " + K::child_key_sql(t, s) + ", " + CL::sql().cols + " FROM " +
-                                              K::from_child(t, s) + CL::sql().joins + " WHERE " +
-                                              K::child_key_sql(t, s);
-            auto run_batch = [&](const std::string& sql, std::vector<value>& params) {
-                typename CL::node cn;
-                tail ct;
-                if constexpr (needs_tail<typename RP::child_plan>()) {
-                    ct.sql = "FROM " + K::from_child(t, s) + " WHERE " + K::child_key_sql(t, s) + sql.substr(prefix.size());
-                    ct.params = params;
-                }
-                CL::run(ctx, sql, params, 1, cn, &ct, [&](statement& st, const ptr<T>& child) {
-                    if (!child) return;
-                    key_type k{};
-                    read_column(st, 0, k, "relationship key");
-                    auto it = by_key.find(k);
-                    if (it != by_key.end()) attach<R>(it->second->*(R::member), child);
-                });
-            };
-            if constexpr (std::is_integral_v<key_type>) {
-                // One statement with an array parameter where the driver binds arrays
-                // (PostgreSQL: `= ANY($1)`): the bind limit never applies.
-                if (ctx.s.eng->sql_dialect().supports_arrays) {
-                    std::vector<std::int64_t> arr(keys.begin(), keys.end());
-                    std::vector<value> params{value{std::move(arr)}};
-                    run_batch(prefix + " = ANY(?)", params);
-                    mark_loaded<I>(owners);
-                    return;
-                }
-            }
-            for (std::size_t b = 0; b < keys.size(); b += batch) {
-                const std::size_t e = std::min(keys.size(), b + batch);
-                std::string sql = prefix + " IN (";
-                std::vector<value> params;
-                params.reserve(e - b);
-                for (std::size_t j = b; j < e; ++j) {
-                    sql += j == b ? "?" : ", ?";
-                    params.push_back(to_value(keys[j]));
-                }
-                sql += ')';
-                run_batch(sql, params);
+                if (job.by_key.emplace(k, o).second) keys.push_back(k);
             }
         }
-        mark_loaded<I>(owners);
+        selectin_batches<I>(ctx, selectin_prefix<I>(), keys, job.batches);
     }
 
+    /// Runs the statements of selectin relationship I and fills the claimed holders.
     template <std::size_t I>
-    static void subquery_load(load_context& ctx, node& n, const tail& t) {
+    static void selectin_end(load_context& ctx, selectin_job<I>& job) {
         using RP = rp<I>;
         using R = typename RP::R;
         using T = typename R::target;
         using K = rel_keys<E, I>;
         using CL = loader<typename RP::child_plan>;
         using key_type = typename K::key_type;
-        auto owners = claim<I>(n);
-        if (owners.empty()) return;
+        if (job.owners.empty()) return;
+        const std::string& prefix = selectin_prefix<I>();
+        // The tail a subquery load nested under this one builds on: this statement's FROM/WHERE.
+        auto child_tail_of = [&](const batch& b) {
+            tail ct;
+            if constexpr (needs_tail<typename RP::child_plan>()) {
+                const std::string t = quote_ident(K::tmeta::table_name());
+                const std::string s = K::secondary_name();
+                const std::string from = K::kind == relation::belongs_to ? t : K::from_child(t, s);
+                ct.sql = "FROM " + from + " WHERE " + K::child_key_sql(t, s) + b.sql.substr(prefix.size());
+                ct.params = b.params;
+            }
+            return ct;
+        };
+        if constexpr (K::kind == relation::belongs_to) {
+            std::unordered_map<key_type, ptr<T>> found;
+            for (auto& b : job.batches) {
+                typename CL::node cn;
+                tail ct = child_tail_of(b);
+                CL::run(ctx, b.sql, b.params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
+                    if (child) found.emplace(child.get()->*(K::tmeta::pk_member), child);
+                });
+            }
+            for (E* o : job.waiting) {
+                key_type k{};
+                K::parent_key(*o, k);
+                auto it = found.find(k);
+                holder_access<typename R::holder>::add(o->*(R::member), it == found.end() ? ptr<T>{} : it->second);
+            }
+        } else {
+            for (auto& b : job.batches) {
+                typename CL::node cn;
+                tail ct = child_tail_of(b);
+                CL::run(ctx, b.sql, b.params, 1, cn, &ct, [&](statement& st, const ptr<T>& child) {
+                    if (!child) return;
+                    key_type k{};
+                    read_column(st, 0, k, "relationship key");
+                    auto it = job.by_key.find(k);
+                    if (it != job.by_key.end()) attach<R>(it->second->*(R::member), child);
+                });
+            }
+        }
+        mark_loaded<I>(job.owners);
+    }
 
-        tail ct = child_tail<I>(t);
-        const std::string anon = "anon_" + std::to_string(ct.depth);
+    /// The statement of subquery relationship I, given its child tail.
+    template <std::size_t I>
+    static std::string subquery_sql(const tail& ct) {
+        using CL = loader<typename rp<I>::child_plan>;
         // ct.sql is "FROM (SELECT <parent key> AS k FROM ...) AS anon_d JOIN child ON ...": select
         // the key, the child's columns and its eager joins from it.
-        std::string sql = "SELECT " + anon + ".k, " + CL::sql().cols + " " + ct.sql + CL::sql().joins;
+        return "SELECT anon_" + std::to_string(ct.depth) + ".k, " + CL::sql().cols + " " + ct.sql + CL::sql().joins;
+    }
+
+    template <std::size_t I>
+    static void subquery_begin(load_context&, node& n, const tail& t, subquery_job<I>& job) {
+        job.owners = claim<I>(n);
+        if (job.owners.empty()) return;
+        job.ct = child_tail<I>(t);
+        job.sql = subquery_sql<I>(job.ct);
+    }
+
+    template <std::size_t I>
+    static void subquery_end(load_context& ctx, subquery_job<I>& job) {
+        using RP = rp<I>;
+        using R = typename RP::R;
+        using T = typename R::target;
+        using K = rel_keys<E, I>;
+        using CL = loader<typename RP::child_plan>;
+        using key_type = typename K::key_type;
+        if (job.owners.empty()) return;
         typename CL::node cn;
         std::unordered_map<key_type, std::vector<ptr<T>>> by_key;
-        const tail* next = needs_tail<typename RP::child_plan>() ? &ct : nullptr;
-        CL::run(ctx, sql, ct.params, 1, cn, next, [&](statement& st, const ptr<T>& child) {
+        const tail* next = needs_tail<typename RP::child_plan>() ? &job.ct : nullptr;
+        CL::run(ctx, job.sql, job.ct.params, 1, cn, next, [&](statement& st, const ptr<T>& child) {
             if (!child) return;
             key_type k{};
             read_column(st, 0, k, "relationship key");
             auto& v = by_key[k];
             if (v.empty() || v.back() != child) v.push_back(child);
         });
-        for (E* o : owners) {
+        for (E* o : job.owners) {
             key_type k{};
             auto& holder = o->*(R::member);
             if (!K::parent_key(*o, k)) {
@@ -713,14 +851,30 @@ struct loader {
             if (it == by_key.end()) continue;
             for (auto& c : it->second) attach<R>(holder, c);
         }
-        mark_loaded<I>(owners);
+        mark_loaded<I>(job.owners);
     }
 };
 
-/// Loads one unloaded holder on first touch (the lazy strategy), with `LazyPlan` applied to
-/// the statement (default loaders of the related entity, and any nested options).
 template <class E, std::size_t I, class LazyPlan>
-void lazy_loader<E, I, LazyPlan>::load(session_core& s, void* owner, const std::source_location& where) {
+const std::string& lazy_loader<E, I, LazyPlan>::sql() {
+    using K = rel_keys<E, I>;
+    using CL = loader<LazyPlan>;
+    static const std::string text = [] {
+        const std::string t = quote_ident(K::tmeta::table_name());
+        const std::string sec = K::secondary_name();
+        const std::string from = "FROM " + K::from_child(t, sec);
+        return "SELECT " + CL::sql().cols + " " + from + CL::sql().joins + " WHERE " + K::child_key_sql(t, sec) +
+               " = ?";
+    }();
+    return text;
+}
+
+/// Loads one unloaded holder on first touch (the lazy strategy), with `LazyPlan` applied to
+/// the statement (default loaders of the related entity, and any nested options). `note`:
+/// count it for N+1 detection (an implicit load on touch, not an explicit session::load).
+template <class E, std::size_t I, class LazyPlan>
+void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const std::source_location& where,
+                                           bool note) {
     using meta = entity_meta<E>;
     using R = typename meta::template relationship_t<I>;
     using T = typename R::target;
@@ -744,26 +898,59 @@ void lazy_loader<E, I, LazyPlan>::load(session_core& s, void* owner, const std::
             return;
         }
     }
-    s.note_lazy_load(name(), R::to_many, where);
-    const std::string t = quote_ident(K::tmeta::table_name());
-    const std::string sec = K::secondary_name();
-    static const std::string from_where = "FROM " + K::from_child(t, sec) + " WHERE " + K::child_key_sql(t, sec) + " = ?";
-    static const std::string sql = "SELECT " + CL::sql().cols + " " +
-                                   from_where.substr(0, from_where.find(" WHERE ")) + CL::sql().joins +
-                                   from_where.substr(from_where.find(" WHERE "));
+    if (note) s.note_lazy_load(name(), R::to_many, where);
     std::vector<value> params{to_value(k)};
     tail ct;
     if constexpr (needs_tail<LazyPlan>()) {
-        ct.sql = from_where;
+        const std::string& text = sql();
+        const std::string t = quote_ident(K::tmeta::table_name());
+        const std::string sec = K::secondary_name();
+        ct.sql = "FROM " + K::from_child(t, sec) + text.substr(text.rfind(" WHERE "));
         ct.params = params;
     }
     typename CL::node cn;
     holder_access<typename R::holder>::clear(holder);
     link.state = holder_state::loading;
-    CL::run(ctx, sql, params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
+    CL::run(ctx, sql(), params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
         if (child) attach<R>(holder, child);
     });
     link.state = holder_state::loaded;
+}
+
+/// Explicit loading of many holders (session::load): the statements each lazy load would
+/// issue, sent together where the driver pipelines (one round trip for all of them), then
+/// hydrated one holder at a time exactly as on touch. Elsewhere, one after another.
+template <class E, std::size_t I, class LazyPlan>
+void lazy_loader<E, I, LazyPlan>::load_many(session_core& s, std::span<void* const> owners,
+                                            const std::source_location& where) {
+    using meta = entity_meta<E>;
+    using R = typename meta::template relationship_t<I>;
+    using T = typename R::target;
+    using K = rel_keys<E, I>;
+    using key_type = typename K::key_type;
+    std::vector<value> keys;  // one statement per distinct key not already mapped
+    if (s.eng->sql_dialect().pipelining && owners.size() > 1) {
+        std::unordered_set<key_type> seen;
+        keys.reserve(owners.size());
+        for (void* owner : owners) {
+            E& obj = *static_cast<E*>(owner);
+            key_type k{};
+            if (!K::parent_key(obj, k)) continue;
+            if constexpr (K::kind == relation::belongs_to) {
+                if (s.map<T>().find(k)) continue;
+            }
+            if (seen.insert(k).second) keys.push_back(to_value(k));
+        }
+    }
+    std::vector<prefetch_request> requests;
+    requests.reserve(keys.size());
+    for (auto& k : keys) requests.push_back({sql(), std::span<const value>(&k, 1)});
+    std::optional<prefetch_scope> scope;
+    if (requests.size() > 1) scope.emplace(*s.eng, s.connection(), requests);
+    for (void* owner : owners) {
+        auto& link = holder_access<typename R::holder>::link(static_cast<E*>(owner)->*(R::member));
+        if (link.state == holder_state::unloaded) load_one(s, owner, where, false);
+    }
 }
 
 }  // namespace loadstar::detail

@@ -29,12 +29,17 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <span>
 #include <limits>
 #include <memory>
 #include <string>
@@ -66,6 +71,9 @@ struct driver_options {
     /// statement has a type the driver decodes (integers, bool, float, numeric, text,
     /// bytea, timestamp[tz], date); other statements, and unnamed ones, use text.
     bool binary_results = true;
+    /// true (with libpq 14 or newer): statements of one load plan that do not need each
+    /// other's results share a round trip (libpq pipeline mode). See connection::pipeline.
+    bool pipeline = true;
 };
 
 namespace detail {
@@ -451,7 +459,8 @@ public:
 
     bool step() override {
         if (!executed_) {
-            execute();
+            if (!delivered_) execute();  // a pipeline may have delivered the result already
+            delivered_ = false;
             executed_ = true;
             row_ = 0;
             return row_ < rows_;
@@ -463,6 +472,7 @@ public:
     void reset() override {
         res_.reset();
         executed_ = false;
+        delivered_ = false;
         rows_ = 0;
         row_ = 0;
         cols_ = 0;
@@ -650,6 +660,27 @@ private:
         return buf;
     }
 
+public:
+    /// Pipeline mode: queues this statement's execution (PQsendQuery*); false if libpq refused.
+    bool send() {
+        const int n = static_cast<int>(values_.size());
+        return name_.empty()
+            ? PQsendQueryParams(core_->pg, sql_.c_str(), n, nullptr, values_.data(), lengths_.data(),
+                                formats_.data(), binary_ ? 1 : 0) == 1
+            : PQsendQueryPrepared(core_->pg, name_.c_str(), n, values_.data(), lengths_.data(), formats_.data(),
+                                  binary_ ? 1 : 0) == 1;
+    }
+    /// Pipeline mode: the result of the execution send() queued; the next step() reads it.
+    void deliver(result_ptr res) {
+        PGresult* r = res.get();
+        const ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) core_->raise(r, "execute");
+        take(std::move(res));
+        executed_ = false;
+        delivered_ = true;
+    }
+
+private:
     void execute() {
         if (core_->dead) core_->raise_dead("execute");
         const int n = static_cast<int>(values_.size());
@@ -661,6 +692,11 @@ private:
         result_ptr res(r);
         const ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) core_->raise(r, "execute");
+        take(std::move(res));
+    }
+
+    void take(result_ptr res) {
+        PGresult* r = res.get();
         res_ = std::move(res);
         rows_ = PQntuples(r);
         cols_ = PQnfields(r);
@@ -683,6 +719,7 @@ private:
     std::vector<int> lengths_, formats_;
     result_ptr res_;
     bool executed_ = false;
+    bool delivered_ = false;
     int rows_ = 0, row_ = 0, cols_ = 0;
     std::vector<Oid> types_;
     std::vector<column_kind> kinds_;
@@ -822,6 +859,71 @@ public:
                         0, "25P02");
     }
 
+    /// Pipeline mode (libpq 14+): every statement's execution is queued, then one sync, one
+    /// flush and the results in order, so the batch costs one round trip. The socket is
+    /// non-blocking while queuing and flushing, and whatever the server already answered is
+    /// read meanwhile: a large batch cannot deadlock on two full socket buffers. After the
+    /// first failing statement the server skips the rest (PGRES_PIPELINE_ABORTED); its error
+    /// is thrown once the pipeline is drained, leaving the connection usable (or dead, when
+    /// it was lost).
+    bool pipeline(std::span<loadstar::statement* const> statements) override {
+#ifdef LIBPQ_HAS_PIPELINING
+        if (!options_.pipeline || statements.empty()) return false;
+        if (core_->dead) core_->raise_dead("pipeline");
+        PGconn* pg = core_->pg;
+        if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || !PQenterPipelineMode(pg)) return false;
+        struct leave {
+            PGconn* pg;
+            ~leave() {
+                PQsetnonblocking(pg, 0);
+                if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF) PQexitPipelineMode(pg);
+            }
+        } guard{pg};
+        auto lost = [&](std::string_view what) {
+            core_->dead = true;
+            throw connection_error("loadstar/postgres: pipeline: " + std::string(what) + ": " + core_->libpq_message() +
+                                       " [SQLSTATE 08006]",
+                                   0, "08006");
+        };
+        if (PQsetnonblocking(pg, 1) != 0) lost("cannot switch to non-blocking mode");
+        for (loadstar::statement* st : statements)
+            if (!static_cast<statement*>(st)->send()) lost("cannot queue a statement");
+        if (PQpipelineSync(pg) != 1) lost("cannot queue the sync");
+        for (;;) {
+            const int f = PQflush(pg);
+            if (f == 0) break;
+            if (f < 0) lost("cannot send");
+            pollfd p{PQsocket(pg), POLLIN | POLLOUT, 0};
+            if (::poll(&p, 1, -1) < 0 && errno != EINTR) lost("poll failed");
+            if ((p.revents & POLLIN) && !PQconsumeInput(pg)) lost("cannot read");
+        }
+        PQsetnonblocking(pg, 0);
+        std::exception_ptr first;
+        for (loadstar::statement* st : statements) {
+            result_ptr r(PQgetResult(pg));
+            if (!r) lost("a result is missing");
+            const ExecStatusType status = PQresultStatus(r.get());
+            if (status != PGRES_PIPELINE_ABORTED && !first) {
+                try {
+                    static_cast<statement*>(st)->deliver(std::move(r));
+                } catch (const connection_error&) {
+                    throw;
+                } catch (...) {
+                    first = std::current_exception();
+                }
+            }
+            while (result_ptr extra{PQgetResult(pg)}) {}  // the NULL that ends this statement's results
+        }
+        result_ptr sync(PQgetResult(pg));
+        if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) lost("the sync is missing");
+        if (first) std::rethrow_exception(first);
+        return true;
+#else
+        (void)statements;
+        return false;
+#endif
+    }
+
     /// Cheap, no round trip, no side effect: the connection is open, and nothing the server
     /// sent since the last statement (a terminated backend's FATAL message) says otherwise.
     /// Called by the pool on check-in and check-out, and by sessions before each statement.
@@ -879,6 +981,9 @@ public:
         dialect_.supports_returning = true;
         dialect_.supports_for_update = true;
         dialect_.supports_arrays = true;
+#ifdef LIBPQ_HAS_PIPELINING
+        dialect_.pipelining = options_.pipeline;
+#endif
         dialect_.max_bind_parameters = detail::max_parameters;
         dialect_.type_integer = "INTEGER";
         dialect_.type_bigint = "BIGINT";
