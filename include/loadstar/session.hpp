@@ -932,17 +932,47 @@ public:
     void close() { core_->close(); }
 
     /// Inserts many rows in few statements, in the session's transaction, without identity map
-    /// or snapshots: the objects are not attached and generated keys are not read back.
+    /// or snapshots: the objects are not attached and generated keys are not read back. All
+    /// or nothing: on an error none of the rows stays and the session remains usable.
     /// Uses the driver's bulk path (connection::copy_in) when it has one; otherwise multi-row
     /// INSERT ... VALUES sized to the bind limit (500 rows at most). Returns the rows inserted.
     template <class E>
     std::size_t bulk_insert(std::span<const E> rows) {
         static_assert(detail::require_mapped<E>::ok);
-        using meta = entity_meta<E>;
         check_open();
         flush();
         auto& s = *core_;
         auto& pc = s.write_connection();
+        // All or nothing, and the session's transaction survives a failure (PostgreSQL aborts a
+        // transaction on the first error): the rows go in under a SAVEPOINT.
+        const std::string sp = s.savepoint_name(++s.savepoint_counter);
+        s.run_control("SAVEPOINT " + sp);
+        std::size_t done = 0;
+        try {
+            done = bulk_insert_rows(pc, rows);
+        } catch (const connection_error&) {
+            throw;
+        } catch (...) {
+            try {
+                s.run_control("ROLLBACK TO SAVEPOINT " + sp);
+                s.run_control("RELEASE SAVEPOINT " + sp);
+            } catch (...) {
+            }
+            throw;
+        }
+        s.run_control("RELEASE SAVEPOINT " + sp);
+        return done;
+    }
+    template <class E>
+    std::size_t bulk_insert(const std::vector<E>& rows) {
+        return bulk_insert(std::span<const E>(rows));
+    }
+
+private:
+    template <class E>
+    std::size_t bulk_insert_rows(detail::pooled_connection& pc, std::span<const E> rows) {
+        using meta = entity_meta<E>;
+        auto& s = *core_;
         const std::size_t limit = s.eng->sql_dialect().max_bind_parameters;
         std::size_t done = 0;
         for (const bool with_pk : {true, false}) {
@@ -983,10 +1013,8 @@ public:
         }
         return done;
     }
-    template <class E>
-    std::size_t bulk_insert(const std::vector<E>& rows) {
-        return bulk_insert(std::span<const E>(rows));
-    }
+
+public:
 
     /// The object's state relative to this session.
     template <class E>

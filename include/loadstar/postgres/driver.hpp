@@ -859,6 +859,100 @@ public:
                         0, "25P02");
     }
 
+    /// bulk_insert's path: `COPY table (columns) FROM STDIN` in text format, the rows streamed
+    /// in 256 KiB chunks (one statement, one round trip plus the data). NULL is `\N`; text
+    /// escapes backslash, tab, newline and carriage return; blobs are bytea hex (`\\x..`);
+    /// reals use the shortest exact form (NaN, Infinity); booleans arrive as 1/0, which
+    /// BOOLEAN accepts. An error (a constraint, a NUL byte in text) aborts the COPY and is
+    /// thrown like a failed statement's: nothing of it is written.
+    bool copy_in(std::string_view table, std::span<const std::string> columns,
+                 std::span<const value> values) override {
+        if (core_->dead) core_->raise_dead("copy");
+        if (columns.empty()) return false;
+        PGconn* pg = core_->pg;
+        std::string sql = "COPY ";
+        sql.append(table);
+        sql += " (";
+        for (std::size_t i = 0; i < columns.size(); ++i) {
+            if (i) sql += ", ";
+            sql += columns[i];
+        }
+        sql += ") FROM STDIN";
+        {
+            result_ptr r(PQexec(pg, sql.c_str()));
+            if (!r || PQresultStatus(r.get()) != PGRES_COPY_IN) core_->raise(r.get(), "copy");
+        }
+        std::string buf;
+        std::string bad;  // why the data cannot be sent (the COPY is then aborted)
+        constexpr std::size_t chunk = 256 * 1024;
+        buf.reserve(chunk + 4096);
+        auto put = [&] {
+            if (buf.empty()) return;
+            if (PQputCopyData(pg, buf.data(), static_cast<int>(buf.size())) != 1) {
+                core_->dead = PQstatus(pg) == CONNECTION_BAD;
+                throw connection_error("loadstar/postgres: copy: " + core_->libpq_message() + " [SQLSTATE 08006]", 0,
+                                       "08006");
+            }
+            buf.clear();
+        };
+        char num[32];
+        for (std::size_t i = 0; i < values.size() && bad.empty(); ++i) {
+            const value& v = values[i];
+            switch (v.index()) {
+            case 0: buf += "\\N"; break;
+            case 1: {
+                const auto r = std::to_chars(num, num + sizeof num, std::get<1>(v));
+                buf.append(num, r.ptr);
+                break;
+            }
+            case 2: {
+                const double d = std::get<2>(v);
+                if (std::isnan(d)) buf += "NaN";
+                else if (std::isinf(d)) buf += d > 0 ? "Infinity" : "-Infinity";
+                else {
+                    const auto r = std::to_chars(num, num + sizeof num, d);
+                    buf.append(num, r.ptr);
+                }
+                break;
+            }
+            case 3:
+                for (char c : std::get<3>(v)) {
+                    switch (c) {
+                    case '\\': buf += "\\\\"; break;
+                    case '\t': buf += "\\t"; break;
+                    case '\n': buf += "\\n"; break;
+                    case '\r': buf += "\\r"; break;
+                    case '\0': bad = "text values cannot contain NUL bytes (bind a blob instead)"; break;
+                    default: buf += c;
+                    }
+                }
+                break;
+            case 4: {
+                static constexpr char hex[] = "0123456789abcdef";
+                buf += "\\\\x";
+                for (std::byte b : std::get<4>(v)) {
+                    buf += hex[static_cast<unsigned>(b) >> 4];
+                    buf += hex[static_cast<unsigned>(b) & 15u];
+                }
+                break;
+            }
+            default: bad = "an array is not a column value"; break;
+            }
+            buf += (i + 1) % columns.size() == 0 ? '\n' : '\t';
+            if (buf.size() >= chunk) put();
+        }
+        if (bad.empty()) put();
+        if (PQputCopyEnd(pg, bad.empty() ? nullptr : bad.c_str()) != 1)
+            throw connection_error("loadstar/postgres: copy: " + core_->libpq_message() + " [SQLSTATE 08006]", 0,
+                                   "08006");
+        result_ptr r(PQgetResult(pg));
+        while (result_ptr extra{PQgetResult(pg)}) {}
+        if (!bad.empty())
+            throw error("loadstar/postgres: copy: " + bad + " [SQLSTATE 22021]", 0, "22021");
+        if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) core_->raise(r.get(), "copy");
+        return true;
+    }
+
     /// Pipeline mode (libpq 14+): every statement's execution is queued, then one sync, one
     /// flush and the results in order, so the batch costs one round trip. The socket is
     /// non-blocking while queuing and flushing, and whatever the server already answered is

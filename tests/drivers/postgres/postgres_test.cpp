@@ -253,31 +253,132 @@ TEST_CASE("postgres: create_all with a cycle of foreign keys, twice, and drop_al
 
 // ---- values --------------------------------------------------------------------------------
 
+namespace {
+
+ls::blob all_bytes() {
+    ls::blob b(256);
+    for (int i = 0; i < 256; ++i) b[static_cast<std::size_t>(i)] = static_cast<std::byte>(i);
+    return b;
+}
+
+/// Rows at the edges of every type: extremes, empty and huge strings, quotes and backslashes,
+/// control characters, every byte, NULLs, infinities, negative zero, old and far timestamps.
+std::vector<Values> value_rows() {
+    const ls::blob every_byte = all_bytes();
+    return {
+        {.id = 1, .flag = true, .i16 = std::numeric_limits<std::int16_t>::min(),
+         .i32 = std::numeric_limits<std::int32_t>::min(), .i64 = std::numeric_limits<std::int64_t>::min(),
+         .f = 0.1f, .d = 0.1, .label = "", .data = {}, .at = micros(0), .maybe_flag = false,
+         .maybe_d = -0.0, .maybe_label = "", .maybe_at = micros(-1)},
+        {.id = 2, .flag = false, .i16 = std::numeric_limits<std::int16_t>::max(),
+         .i32 = std::numeric_limits<std::int32_t>::max(), .i64 = std::numeric_limits<std::int64_t>::max(),
+         .f = std::numeric_limits<float>::max(), .d = std::numeric_limits<double>::max(),
+         .label = "it's a \"quote\" -- /* ? $1 */ \\ \\\\ E'\\n' $$ ; DROP TABLE pg_values; --",
+         .data = every_byte, .at = micros(1'709'210'096'789'012), .maybe_flag = true,
+         .maybe_d = 5e-324, .maybe_label = "Bront\xc3\xab \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8e\x89 \r\n\t",
+         .maybe_at = micros(-2'208'988'800'000'000)},
+        {.id = 3, .flag = true, .i16 = -1, .i32 = 0, .i64 = 1, .f = -1.5e-38f, .d = 1.0 / 3.0,
+         .label = std::string(100'000, 'x'), .data = ls::blob(1 << 20, std::byte{0x5c}),
+         .at = micros(7'258'118'399'999'999)},  // 2199-12-31 23:59:59.999999
+        {.id = 4, .d = std::numeric_limits<double>::infinity(), .maybe_d = -std::numeric_limits<double>::infinity()},
+    };
+}
+
+void check_values(const std::vector<Values>& rows, const std::vector<ls::ptr<Values>>& got) {
+    REQUIRE(got.size() == rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const Values& w = rows[i];
+        const Values& g = *got[i];
+        INFO("row " << w.id);
+        CHECK(g.flag == w.flag);
+        CHECK(g.i16 == w.i16);
+        CHECK(g.i32 == w.i32);
+        CHECK(g.i64 == w.i64);
+        CHECK(g.f == w.f);
+        CHECK(g.d == w.d);
+        CHECK(std::signbit(g.d) == std::signbit(w.d));
+        CHECK(g.label == w.label);
+        CHECK(g.data == w.data);
+        CHECK(g.at == w.at);
+        CHECK(g.maybe_flag == w.maybe_flag);
+        CHECK(g.maybe_d == w.maybe_d);
+        if (w.maybe_d) CHECK(std::signbit(*g.maybe_d) == std::signbit(*w.maybe_d));
+        CHECK(g.maybe_label == w.maybe_label);
+        CHECK(g.maybe_at == w.maybe_at);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("postgres: bulk_insert is one COPY, and every value survives it", "[postgres][values][copy]") {
+    LS_REQUIRE_PG();
+    for (const auto& m : modes) {
+        SECTION(m.name) {
+            auto e = ls::postgres::engine(model::fresh_pg_schema_conninfo(), {}, m.options);
+            ls::create_all<Values>(e);
+            std::vector<Values> rows = value_rows();
+            // COPY's own escapes, literally: a backslash-N string is not NULL.
+            rows.push_back(Values{.id = 5, .label = "\\N", .maybe_label = "\\.\n\\\\N\t|\\x00"});
+            rows.push_back(Values{.id = 6, .d = std::nan("")});
+            ls::session s{e};
+            ls::statement_counter c{e};
+            REQUIRE(s.bulk_insert(std::span<const Values>(rows)) == rows.size());
+            REQUIRE(c.count() == 1);
+            CHECK(c.statements()[0] ==
+                  "COPY pg_values (id, flag, i16, i32, i64, f, d, label, data, at, maybe_flag, maybe_d, "
+                  "maybe_label, maybe_at) FROM STDIN");
+            s.commit();
+            ls::session r{e};
+            auto got = r.query<Values>().order_by(ls::col<&Values::id>).all();
+            REQUIRE(got.size() == rows.size());
+            CHECK(std::isnan(got.back()->d));
+            rows.pop_back();
+            got.pop_back();
+            check_values(rows, got);
+        }
+    }
+}
+
+TEST_CASE("postgres: a COPY that fails writes nothing and the session goes on", "[postgres][copy]") {
+    LS_REQUIRE_PG();
+    auto e = ls::postgres::engine(model::fresh_pg_schema_conninfo());
+    ls::create_all<Values>(e);
+    ls::session s{e};
+    s.add(std::make_shared<Values>(Values{.id = 1, .label = "kept"}));
+    s.flush();
+    std::vector<Values> rows;
+    for (int i = 2; i < 5000; ++i) rows.push_back(Values{.id = i, .label = "r" + std::to_string(i)});
+    rows.push_back(Values{.id = 1, .label = "duplicate key"});
+    try {
+        s.bulk_insert(std::span<const Values>(rows));
+        FAIL("expected integrity_error");
+    } catch (const ls::integrity_error& err) {
+        CHECK(err.sqlstate() == "23505");
+    }
+    CHECK(s.query<Values>().count() == 1);  // none of the 4,999; the flushed row is still there
+    std::vector<Values> nul{Values{.id = 7, .label = std::string("a\0b", 3)}};
+    try {
+        s.bulk_insert(std::span<const Values>(nul));
+        FAIL("expected an error for the NUL byte");
+    } catch (const ls::error& err) {
+        CHECK(err.sqlstate() == "22021");
+    }
+    rows.pop_back();
+    CHECK(s.bulk_insert(std::span<const Values>(rows)) == rows.size());
+    s.commit();
+    ls::session r{e};
+    CHECK(r.query<Values>().count() == 4999);  // 1 + ids 2..4999
+    CHECK(r.query<Values>().where(ls::col<&Values::id> == 1).one()->label == "kept");
+}
+
 TEST_CASE("postgres: values round-trip exactly (binary, text, unnamed)", "[postgres][values]") {
     LS_REQUIRE_PG();
     for (const auto& m : modes) {
         SECTION(m.name) {
             auto e = ls::postgres::engine(model::fresh_pg_schema_conninfo(), {}, m.options);
             ls::create_all<Values>(e);
-            ls::blob every_byte(256);
-            for (int i = 0; i < 256; ++i) every_byte[static_cast<std::size_t>(i)] = static_cast<std::byte>(i);
-            std::vector<Values> rows = {
-                {.id = 1, .flag = true, .i16 = std::numeric_limits<std::int16_t>::min(),
-                 .i32 = std::numeric_limits<std::int32_t>::min(), .i64 = std::numeric_limits<std::int64_t>::min(),
-                 .f = 0.1f, .d = 0.1, .label = "", .data = {}, .at = micros(0), .maybe_flag = false,
-                 .maybe_d = -0.0, .maybe_label = "", .maybe_at = micros(-1)},
-                {.id = 2, .flag = false, .i16 = std::numeric_limits<std::int16_t>::max(),
-                 .i32 = std::numeric_limits<std::int32_t>::max(), .i64 = std::numeric_limits<std::int64_t>::max(),
-                 .f = std::numeric_limits<float>::max(), .d = std::numeric_limits<double>::max(),
-                 .label = "it's a \"quote\" -- /* ? $1 */ \\ \\\\ E'\\n' $$ ; DROP TABLE pg_values; --",
-                 .data = every_byte, .at = micros(1'709'210'096'789'012), .maybe_flag = true,
-                 .maybe_d = 5e-324, .maybe_label = "Bront\xc3\xab \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8e\x89 \r\n\t",
-                 .maybe_at = micros(-2'208'988'800'000'000)},
-                {.id = 3, .flag = true, .i16 = -1, .i32 = 0, .i64 = 1, .f = -1.5e-38f, .d = 1.0 / 3.0,
-                 .label = std::string(100'000, 'x'), .data = ls::blob(1 << 20, std::byte{0x5c}),
-                 .at = micros(7'258'118'399'999'999)},  // 2199-12-31 23:59:59.999999
-                {.id = 4, .d = std::numeric_limits<double>::infinity(), .maybe_d = -std::numeric_limits<double>::infinity()},
-            };
+            const ls::blob every_byte = all_bytes();
+            const std::vector<Values> rows = value_rows();
             {
                 ls::session s{e};
                 for (auto& r : rows) s.add(std::make_shared<Values>(r));
@@ -286,26 +387,7 @@ TEST_CASE("postgres: values round-trip exactly (binary, text, unnamed)", "[postg
             ls::session s{e};
             auto got = s.query<Values>().order_by(ls::col<&Values::id>).all();
             REQUIRE(got.size() == rows.size());
-            for (std::size_t i = 0; i < rows.size(); ++i) {
-                const Values& w = rows[i];
-                const Values& g = *got[i];
-                INFO("row " << w.id);
-                CHECK(g.flag == w.flag);
-                CHECK(g.i16 == w.i16);
-                CHECK(g.i32 == w.i32);
-                CHECK(g.i64 == w.i64);
-                CHECK(g.f == w.f);
-                CHECK(g.d == w.d);
-                CHECK(std::signbit(g.d) == std::signbit(w.d));
-                CHECK(g.label == w.label);
-                CHECK(g.data == w.data);
-                CHECK(g.at == w.at);
-                CHECK(g.maybe_flag == w.maybe_flag);
-                CHECK(g.maybe_d == w.maybe_d);
-                if (w.maybe_d) CHECK(std::signbit(*g.maybe_d) == std::signbit(*w.maybe_d));
-                CHECK(g.maybe_label == w.maybe_label);
-                CHECK(g.maybe_at == w.maybe_at);
-            }
+            check_values(rows, got);
             // Values as parameters of comparisons: bool, text, blob, time, double.
             CHECK(s.query<Values>().where(ls::col<&Values::flag> == true).count() == 2);
             CHECK(s.query<Values>().where(ls::col<&Values::flag> == false).count() == 2);
