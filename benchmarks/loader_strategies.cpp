@@ -94,6 +94,7 @@ inline const char* backend_name(backend b) {
 struct raw_stats {
     std::int64_t statements = 0;
     std::int64_t rows = 0;
+    std::int64_t round_trips = -1;  // -1: one per statement (nothing pipelined)
 };
 
 class raw_db {
@@ -593,6 +594,7 @@ struct dataset {
     ls::engine engine;
     std::unique_ptr<raw_db> raw;
     std::unique_ptr<raw_pg> pg;  // the raw side on PostgreSQL
+    std::unique_ptr<ls::engine> sequential;  // PostgreSQL without pipeline mode, same schema
 };
 
 inline std::string file_path(std::int64_t parents, std::int64_t children) {
@@ -639,7 +641,7 @@ inline std::string memory_uri(const std::string& tag) {
 /// private ":memory:" database, what hand-written code would use, filled the same way.
 inline std::unique_ptr<dataset> make_memory(std::int64_t parents, std::int64_t children) {
     const std::string uri = memory_uri(std::to_string(parents) + "-" + std::to_string(children));
-    auto d = std::make_unique<dataset>(dataset{ls::sqlite::engine(uri), nullptr, nullptr});
+    auto d = std::make_unique<dataset>(dataset{ls::sqlite::engine(uri), nullptr, nullptr, nullptr});
     {
         raw_db w(uri, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI);
         create_schema(w.get());
@@ -654,7 +656,7 @@ inline std::unique_ptr<dataset> make_memory(std::int64_t parents, std::int64_t c
 inline std::unique_ptr<dataset> make_file(std::int64_t parents, std::int64_t children) {
     const std::string path = ensure_file(parents, children);
     return std::make_unique<dataset>(
-        dataset{ls::sqlite::engine(path), std::make_unique<raw_db>(path, SQLITE_OPEN_READWRITE), nullptr});
+        dataset{ls::sqlite::engine(path), std::make_unique<raw_db>(path, SQLITE_OPEN_READWRITE), nullptr, nullptr});
 }
 
 /// On PostgreSQL: a schema per data set, its tables made by ls::create_all, filled by COPY.
@@ -662,7 +664,8 @@ inline std::unique_ptr<dataset> make_postgres([[maybe_unused]] std::int64_t pare
                                               [[maybe_unused]] std::int64_t children) {
 #if LOADSTAR_BENCH_POSTGRES
     const std::string conninfo = pg_schema(std::to_string(parents) + "_" + std::to_string(children));
-    auto d = std::make_unique<dataset>(dataset{ls::postgres::engine(conninfo), nullptr, nullptr});
+    auto d = std::make_unique<dataset>(dataset{ls::postgres::engine(conninfo), nullptr, nullptr, nullptr});
+    d->sequential = std::make_unique<ls::engine>(ls::postgres::engine(conninfo, {}, {.pipeline = false}));
     ls::create_all<Author, Book>(d->engine);
     d->pg = std::make_unique<raw_pg>(conninfo);
     pg_fill(*d->pg, parents, children);
@@ -774,12 +777,13 @@ raw_stats counted(ls::engine& e, Fn&& fn) {
         throw;
     }
     e.remove_listener(id);
-    return {static_cast<std::int64_t>(counter.count()), rows};
+    return {static_cast<std::int64_t>(counter.count()), rows, static_cast<std::int64_t>(counter.round_trips())};
 }
 
 inline void set_counters(benchmark::State& state, const raw_stats& s) {
     state.counters["statements"] = static_cast<double>(s.statements);
     state.counters["rows"] = static_cast<double>(s.rows);
+    state.counters["round_trips"] = static_cast<double>(s.round_trips >= 0 ? s.round_trips : s.statements);
 }
 
 template <kind K>
@@ -1182,6 +1186,43 @@ void BM_bulk_raw_copy(benchmark::State& state, backend b) {
 }
 #endif
 
+// ---- PostgreSQL pipeline mode ---------------------------------------------------------------------
+
+/// What pipeline mode buys on PostgreSQL, the same work with it (the default) and without
+/// (driver_options::pipeline = false), on the same schema:
+///   BM_pg_subquery_{pipelined,sequential}   authors + subqueryload(books): 2 statements in 1
+///                                            round trip, or 2
+///   BM_pg_explicit_{pipelined,sequential}   authors (lazy), then s.load<&Author::books>(all):
+///                                            1 + N statements in 2 round trips, or 1 + N
+/// (BM_load_lazy/postgres is the implicit N+1 of the second; BM_load_selectin/postgres the
+/// 2-statement answer when the need is known before the query.)
+enum class pg_mode { subquery, explicit_load };
+template <pg_mode M, bool Pipelined>
+void BM_pg_pipeline(benchmark::State& state, backend b) {
+    const std::int64_t parents = state.range(0), children = state.range(1);
+    dataset& d = get_dataset(b, parents, children);
+    ls::engine& e = Pipelined ? d.engine : *d.sequential;
+    auto once = [&] {
+        ls::session s{e};
+        if constexpr (M == pg_mode::subquery) {
+            return touch(load_authors<kind::subquery>(s));
+        } else {
+            auto authors = s.query<Author>().options(ls::lazyload<&Author::books>).all();
+            s.load<&Author::books>(authors);
+            return touch(authors);
+        }
+    };
+    for (auto _ : state) {
+        auto t = once();
+        benchmark::DoNotOptimize(t);
+    }
+    touched t;
+    const auto stats = counted(e, [&] { t = once(); });
+    if (t.books != parents * children || t.checksum != expected_checksum(parents, children))
+        state.SkipWithError("loaded the wrong objects");
+    set_counters(state, stats);
+}
+
 // ---- start-up checks and registration ------------------------------------------------------------
 
 /// The raw baselines must run the statements loadstar runs: compare the SQL text once.
@@ -1254,6 +1295,23 @@ inline void register_all() {
                         timing(benchmark::RegisterBenchmark(name.c_str(), raws[k], b), b)
                             ->Args({n, m})->ArgNames({"parents", "children"});
                     }
+                }
+            }
+        }
+        if (b == backend::postgres) {
+            const std::pair<const char*, fn_t> pipes[] = {
+                {"BM_pg_subquery_pipelined", &BM_pg_pipeline<pg_mode::subquery, true>},
+                {"BM_pg_subquery_sequential", &BM_pg_pipeline<pg_mode::subquery, false>},
+                {"BM_pg_explicit_pipelined", &BM_pg_pipeline<pg_mode::explicit_load, true>},
+                {"BM_pg_explicit_sequential", &BM_pg_pipeline<pg_mode::explicit_load, false>},
+            };
+            for (auto n : c.parents) {
+                if (n > 1000) continue;  // explicit loading is one statement per parent
+                for (auto m : c.children) {
+                    if (m == 0) continue;
+                    for (const auto& [name, fn] : pipes)
+                        timing(benchmark::RegisterBenchmark((std::string(name) + "/postgres").c_str(), fn, b), b)
+                            ->Args({n, m})->ArgNames({"parents", "children"});
                 }
             }
         }
