@@ -16,7 +16,10 @@
 //   binary ~30 ms vs text ~100 ms; on integer/text rows the two are within noise.
 // - Statement counts per loader strategy are SQLite's except selectin, which is always one
 //   `= ANY(?)` statement per relationship and parent statement (SQLite: one per 500 keys).
-//   Without pipelining, round trips = statements (+ BEGIN and COMMIT/ROLLBACK per session).
+//   Round trips: one per statement (+ BEGIN and COMMIT/ROLLBACK per session), except that
+//   pipeline mode (libpq 14+, driver_options::pipeline) sends a parent query with its subquery
+//   loads, and sibling follow-up loads, in one round trip each (connection::pipeline).
+// - bulk_insert: one COPY ... FROM STDIN (connection::copy_in), text format.
 // - Errors: SQLSTATE class 23 -> integrity_error, 40001/40P01 -> serialization_error, a lost
 //   connection (CONNECTION_BAD, 08xxx, 57P01-03) -> connection_error, the rest -> error; each
 //   carries the SQLSTATE and the server's message (and DETAIL).
