@@ -2,6 +2,7 @@
 // (entity_meta: columns, keys, relationships, flags), the type rules the expressions enforce,
 // names for messages, identifier quoting, and mappings with unusual names round-tripping.
 // SPDX-License-Identifier: MIT
+#include "support/backend.hpp"
 #include "support/fake_driver.hpp"
 #include "support/model.hpp"
 
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -170,7 +172,10 @@ static_assert(col_t<Employee, 2>::fk::target == &Employee::id);                 
 using ls::detail::sql_type;
 using ls::detail::sql_type_of;
 static_assert(sql_type_of<bool>() == sql_type::boolean);
-static_assert(sql_type_of<std::int8_t>() == sql_type::smallint && sql_type_of<std::uint16_t>() == sql_type::smallint);
+static_assert(sql_type_of<std::int8_t>() == sql_type::smallint && sql_type_of<std::uint8_t>() == sql_type::smallint &&
+              sql_type_of<std::int16_t>() == sql_type::smallint);
+// uint16 goes up to 65535: SMALLINT (PostgreSQL's int2, to 32767) cannot hold it.
+static_assert(sql_type_of<std::uint16_t>() == sql_type::integer);
 static_assert(sql_type_of<std::int32_t>() == sql_type::integer);
 static_assert(sql_type_of<std::uint32_t>() == sql_type::bigint && sql_type_of<std::int64_t>() == sql_type::bigint);
 static_assert(sql_type_of<float>() == sql_type::real && sql_type_of<double>() == sql_type::double_);
@@ -274,7 +279,7 @@ static_assert(std::is_copy_constructible_v<ls::engine> && std::is_nothrow_move_c
 
 using namespace mapping_test;
 
-TEST_CASE("mapping: names for messages", "[mapping][names]") {
+TEST_CASE("mapping: names for messages", "[mapping][names][nodb]") {
     CHECK(ls::detail::member_name<&Author::books>() == "Author.books");
     CHECK(ls::detail::member_name<&Book::publisher>() == "Book.publisher");
     CHECK(ls::detail::member_name<&Employee::reports>() == "Employee.reports");
@@ -284,7 +289,7 @@ TEST_CASE("mapping: names for messages", "[mapping][names]") {
     CHECK(ls::detail::column_label<Author, 1>() == "authors.name");
 }
 
-TEST_CASE("mapping: identifiers are quoted only when needed", "[mapping][quote]") {
+TEST_CASE("mapping: identifiers are quoted only when needed", "[mapping][quote][nodb]") {
     using ls::detail::quote_ident;
     CHECK(quote_ident("authors") == "authors");
     CHECK(quote_ident("book_tags2") == "book_tags2");
@@ -298,18 +303,26 @@ TEST_CASE("mapping: identifiers are quoted only when needed", "[mapping][quote]"
     CHECK(quote_ident("") == "\"\"");
 }
 
-TEST_CASE("mapping: reserved and mixed-case names round-trip through SQL", "[mapping][quote][sqlite]") {
-    auto e = ls::sqlite::engine(":memory:");
+TEST_CASE("mapping: reserved and mixed-case names round-trip through SQL", "[mapping][quote]") {
+    auto e = model::test_engine();
     std::vector<std::string> ddl;
     const auto id = e.on_statement([&](const ls::statement_event& ev) { ddl.emplace_back(ev.sql); });
     ls::create_all<Order>(e);
     e.remove_listener(id);
-    CHECK(ddl == std::vector<std::string>{"CREATE TABLE IF NOT EXISTS \"order\" (\n"
-                                          "    \"key\" TEXT PRIMARY KEY,\n"
-                                          "    \"group\" INTEGER NOT NULL,\n"
-                                          "    \"Select\" REAL,\n"
-                                          "    \"from\" INTEGER NOT NULL UNIQUE\n"
-                                          ")"});
+    if (model::is_postgres(e))
+        CHECK(ddl == std::vector<std::string>{"CREATE TABLE IF NOT EXISTS \"order\" (\n"
+                                              "    \"key\" TEXT PRIMARY KEY,\n"
+                                              "    \"group\" INTEGER NOT NULL,\n"
+                                              "    \"Select\" DOUBLE PRECISION,\n"
+                                              "    \"from\" BOOLEAN NOT NULL UNIQUE\n"
+                                              ")"});
+    else
+        CHECK(ddl == std::vector<std::string>{"CREATE TABLE IF NOT EXISTS \"order\" (\n"
+                                              "    \"key\" TEXT PRIMARY KEY,\n"
+                                              "    \"group\" INTEGER NOT NULL,\n"
+                                              "    \"Select\" REAL,\n"
+                                              "    \"from\" INTEGER NOT NULL UNIQUE\n"
+                                              ")"});
     ls::session s{e};
     auto o = std::make_shared<Order>();
     o->key = "k'1";
@@ -348,25 +361,89 @@ TEST_CASE("mapping: reserved and mixed-case names round-trip through SQL", "[map
 }
 
 TEST_CASE("mapping: DDL types for every column type", "[mapping][schema]") {
-    auto e = ls::sqlite::engine(":memory:");
+    auto e = model::test_engine();
     std::vector<std::string> ddl;
     const auto id = e.on_statement([&](const ls::statement_event& ev) { ddl.emplace_back(ev.sql); });
     ls::create_all<Everything>(e);
     e.remove_listener(id);
-    CHECK(ddl == std::vector<std::string>{"CREATE TABLE IF NOT EXISTS everything (\n"
-                                          "    id INTEGER PRIMARY KEY,\n"
-                                          "    b INTEGER NOT NULL,\n"
-                                          "    i8 INTEGER NOT NULL,\n"
-                                          "    u16 INTEGER NOT NULL,\n"
-                                          "    i32 INTEGER NOT NULL,\n"
-                                          "    u64 INTEGER NOT NULL,\n"
-                                          "    f REAL NOT NULL,\n"
-                                          "    d REAL NOT NULL,\n"
-                                          "    s TEXT NOT NULL,\n"
-                                          "    bytes BLOB NOT NULL,\n"
-                                          "    at TIMESTAMP NOT NULL,\n"
-                                          "    maybe INTEGER\n"
-                                          ")"});
+    if (model::is_postgres(e))
+        // The narrowest type that holds every value: int8 fits SMALLINT, uint16 needs INTEGER.
+        CHECK(ddl == std::vector<std::string>{"CREATE TABLE IF NOT EXISTS everything (\n"
+                                              "    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+                                              "    b BOOLEAN NOT NULL,\n"
+                                              "    i8 SMALLINT NOT NULL,\n"
+                                              "    u16 INTEGER NOT NULL,\n"
+                                              "    i32 INTEGER NOT NULL,\n"
+                                              "    u64 BIGINT NOT NULL,\n"
+                                              "    f REAL NOT NULL,\n"
+                                              "    d DOUBLE PRECISION NOT NULL,\n"
+                                              "    s TEXT NOT NULL,\n"
+                                              "    bytes BYTEA NOT NULL,\n"
+                                              "    at TIMESTAMPTZ NOT NULL,\n"
+                                              "    maybe INTEGER\n"
+                                              ")"});
+    else
+        CHECK(ddl == std::vector<std::string>{"CREATE TABLE IF NOT EXISTS everything (\n"
+                                              "    id INTEGER PRIMARY KEY,\n"
+                                              "    b INTEGER NOT NULL,\n"
+                                              "    i8 INTEGER NOT NULL,\n"
+                                              "    u16 INTEGER NOT NULL,\n"
+                                              "    i32 INTEGER NOT NULL,\n"
+                                              "    u64 INTEGER NOT NULL,\n"
+                                              "    f REAL NOT NULL,\n"
+                                              "    d REAL NOT NULL,\n"
+                                              "    s TEXT NOT NULL,\n"
+                                              "    bytes BLOB NOT NULL,\n"
+                                              "    at TIMESTAMP NOT NULL,\n"
+                                              "    maybe INTEGER\n"
+                                              ")"});
+    {
+        // Each column holds its type's extremes.
+        ls::session s{e};
+        auto lo = std::make_shared<Everything>();
+        lo->b = false;
+        lo->i8 = std::numeric_limits<std::int8_t>::min();
+        lo->u16 = 0;
+        lo->i32 = std::numeric_limits<std::int32_t>::min();
+        lo->u64 = 0;
+        lo->f = -1.5f;
+        lo->d = -0.25;
+        lo->s = "lo";
+        lo->at = std::chrono::system_clock::time_point{};
+        auto hi = std::make_shared<Everything>();
+        hi->b = true;
+        hi->i8 = std::numeric_limits<std::int8_t>::max();
+        hi->u16 = std::numeric_limits<std::uint16_t>::max();
+        hi->i32 = std::numeric_limits<std::int32_t>::max();
+        hi->u64 = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+        hi->f = 3.5f;
+        hi->d = 1e300;
+        hi->s = "hi";
+        hi->bytes = ls::blob{std::byte{0}, std::byte{255}};
+        hi->at = std::chrono::sys_days{std::chrono::year{2024} / 2 / 29};
+        hi->maybe = std::numeric_limits<std::int32_t>::max();
+        s.add(lo);
+        s.add(hi);
+        s.commit();
+        ls::session r{e};
+        auto back = r.query<Everything>().order_by(ls::col<&Everything::id>).all();
+        REQUIRE(back.size() == 2);
+        for (std::size_t i = 0; i < 2; ++i) {
+            const Everything& want = i == 0 ? *lo : *hi;
+            const Everything& got = *back[i];
+            CHECK(got.b == want.b);
+            CHECK(got.i8 == want.i8);
+            CHECK(got.u16 == want.u16);
+            CHECK(got.i32 == want.i32);
+            CHECK(got.u64 == want.u64);
+            CHECK(got.f == want.f);
+            CHECK(got.d == want.d);
+            CHECK(got.s == want.s);
+            CHECK(got.bytes == want.bytes);
+            CHECK(got.at == want.at);
+            CHECK(got.maybe == want.maybe);
+        }
+    }
     // A dialect's type names are used as given (here the fake driver's, changed).
     fake::driver drv;
     drv.dialect().type_bigint = "BIGINT";
@@ -394,25 +471,28 @@ TEST_CASE("mapping: DDL types for every column type", "[mapping][schema]") {
 }
 
 TEST_CASE("mapping: relationships shape the DDL (self reference, passive_deletes)", "[mapping][schema]") {
-    auto e = ls::sqlite::engine(":memory:");
+    auto e = model::test_engine();
     std::vector<std::string> ddl;
     const auto id = e.on_statement([&](const ls::statement_event& ev) { ddl.emplace_back(ev.sql); });
     ls::create_all<Employee>(e);
     ls::create_all<Child, Parent>(e);  // parents first, whatever the argument order
     e.remove_listener(id);
+    const bool pg = model::is_postgres(e);
+    const std::string key = pg ? "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY" : "INTEGER PRIMARY KEY";
+    const std::string int64 = pg ? "BIGINT" : "INTEGER";
     CHECK(ddl == std::vector<std::string>{"CREATE TABLE IF NOT EXISTS employees (\n"
-                                          "    id INTEGER PRIMARY KEY,\n"
+                                          "    id " + key + ",\n"
                                           "    name TEXT NOT NULL,\n"
-                                          "    manager_id INTEGER,\n"
+                                          "    manager_id " + int64 + ",\n"
                                           "    FOREIGN KEY (manager_id) REFERENCES employees (id)\n"
                                           ")",
                                           "CREATE INDEX IF NOT EXISTS ix_employees_manager_id ON employees (manager_id)",
                                           "CREATE TABLE IF NOT EXISTS parents (\n"
-                                          "    id INTEGER PRIMARY KEY\n"
+                                          "    id " + key + "\n"
                                           ")",
                                           "CREATE TABLE IF NOT EXISTS children (\n"
-                                          "    id INTEGER PRIMARY KEY,\n"
-                                          "    parent_id INTEGER NOT NULL,\n"
+                                          "    id " + key + ",\n"
+                                          "    parent_id " + int64 + " NOT NULL,\n"
                                           "    FOREIGN KEY (parent_id) REFERENCES parents (id) ON DELETE CASCADE\n"
                                           ")",
                                           "CREATE INDEX IF NOT EXISTS ix_children_parent_id ON children (parent_id)"});

@@ -40,8 +40,9 @@ constexpr sql_type sql_type_of() {
     using V = unwrap_optional_t<unwrap_deferred_t<T>>;
     if constexpr (std::is_same_v<V, bool>) return sql_type::boolean;
     else if constexpr (std::is_integral_v<V>) {
-        if constexpr (sizeof(V) <= 2) return sql_type::smallint;
-        else if constexpr (sizeof(V) == 4 && std::is_signed_v<V>) return sql_type::integer;
+        // The narrowest type holding every value: uint16 (to 65535) does not fit SMALLINT.
+        if constexpr (sizeof(V) == 1 || (sizeof(V) == 2 && std::is_signed_v<V>)) return sql_type::smallint;
+        else if constexpr (sizeof(V) == 2 || (sizeof(V) == 4 && std::is_signed_v<V>)) return sql_type::integer;
         else return sql_type::bigint;
     } else if constexpr (std::is_same_v<V, float>) return sql_type::real;
     else if constexpr (std::is_floating_point_v<V>) return sql_type::double_;
