@@ -111,8 +111,12 @@ TEST_CASE("selectin: WHERE fk IN (...), batched", "[loader][selectin]") {
     ls::statement_counter c{f.engine};
     auto authors = s.query<Author>().order_by(col<&Author::id>).options(ls::selectinload<&Author::books>).all();
     REQUIRE(c.count() == 2);
-    CHECK(c.statements()[1] == "SELECT books.author_id, books.id, books.title, books.author_id, "
-                               "books.publisher_id FROM books WHERE books.author_id IN (?, ?, ?)");
+    const std::string prefix = "SELECT books.author_id, books.id, books.title, books.author_id, "
+                               "books.publisher_id FROM books WHERE books.author_id";
+    if (is_postgres(f.engine))  // one int64 array parameter instead of an IN list
+        CHECK(c.statements()[1] == prefix + " = ANY(?)");
+    else
+        CHECK(c.statements()[1] == prefix + " IN (?, ?, ?)");
     REQUIRE(sorted_ids(authors[0]->books) == std::vector<std::int64_t>{1, 2});
     REQUIRE(authors[2]->books.empty());
     REQUIRE(c.count() == 2);
@@ -121,9 +125,17 @@ TEST_CASE("selectin: WHERE fk IN (...), batched", "[loader][selectin]") {
         ls::session s2{f.engine};
         c.reset();
         auto again = s2.query<Author>().options(ls::selectinload<&Author::books>.batch_size<2>()).all();
-        REQUIRE(c.count() == 3);  // 1 + ceil(3 / 2)
-        CHECK(contains(c.statements()[1], "IN (?, ?)"));
-        CHECK(contains(c.statements()[2], "IN (?)"));
+        if (is_postgres(f.engine)) {
+            // The array parameter has no bind limit to batch for: one statement whatever K.
+            REQUIRE(c.count() == 2);
+            CHECK(c.statements()[1] == prefix + " = ANY(?)");
+        } else {
+            REQUIRE(c.count() == 3);  // 1 + ceil(3 / 2)
+            CHECK(c.statements()[1] == prefix + " IN (?, ?)");
+            CHECK(c.statements()[2] == prefix + " IN (?)");
+        }
+        REQUIRE(again.size() == 3);
+        for (auto& a : again) REQUIRE(a->books.loaded());
     }
 }
 
@@ -133,8 +145,11 @@ TEST_CASE("selectin many-to-one skips keys in the identity map", "[loader][selec
     ls::statement_counter c{f.engine};
     auto books = s.query<Book>().order_by(col<&Book::id>).options(ls::selectinload<&Book::author>).all();
     REQUIRE(c.count() == 2);
-    CHECK(c.statements()[1] ==
-          "SELECT authors.id, authors.name, authors.email FROM authors WHERE authors.id IN (?, ?)");
+    if (is_postgres(f.engine))
+        CHECK(c.statements()[1] == "SELECT authors.id, authors.name, authors.email FROM authors WHERE authors.id = ANY(?)");
+    else
+        CHECK(c.statements()[1] ==
+              "SELECT authors.id, authors.name, authors.email FROM authors WHERE authors.id IN (?, ?)");
     REQUIRE(books[0]->author.get() == books[1]->author.get());
     c.reset();
     auto again = s.query<Book>().options(ls::selectinload<&Book::author>).populate_existing().all();
@@ -143,7 +158,7 @@ TEST_CASE("selectin many-to-one skips keys in the identity map", "[loader][selec
     s2.get<Author>(1);
     s2.get<Author>(2);
     c.reset();
-    auto books2 = s2.query<Book>().options(ls::selectinload<&Book::author>).all();
+    auto books2 = s2.query<Book>().order_by(col<&Book::id>).options(ls::selectinload<&Book::author>).all();
     REQUIRE(c.count() == 1);  // both authors already in the identity map
     REQUIRE(books2[0]->author->name == "Jane Austen");
 }
@@ -154,8 +169,12 @@ TEST_CASE("selectin many-to-many and one-to-one", "[loader][selectin]") {
     ls::statement_counter c{f.engine};
     auto books = s.query<Book>().order_by(col<&Book::id>).options(ls::selectinload<&Book::tags>).all();
     REQUIRE(c.count() == 2);
-    CHECK(c.statements()[1] == "SELECT book_tags.book_id, tags.id, tags.label FROM tags JOIN book_tags ON "
-                               "tags.id = book_tags.tag_id WHERE book_tags.book_id IN (?, ?, ?)");
+    const std::string tags_sql = "SELECT book_tags.book_id, tags.id, tags.label FROM tags JOIN book_tags ON "
+                                 "tags.id = book_tags.tag_id WHERE book_tags.book_id";
+    if (is_postgres(f.engine))
+        CHECK(c.statements()[1] == tags_sql + " = ANY(?)");
+    else
+        CHECK(c.statements()[1] == tags_sql + " IN (?, ?, ?)");
     REQUIRE(sorted_ids(books[0]->tags) == std::vector<std::int64_t>{1, 2});
     auto authors = s.query<Author>().order_by(col<&Author::id>).options(ls::selectinload<&Author::profile>).all();
     REQUIRE(c.count() == 4);
@@ -214,7 +233,8 @@ TEST_CASE("raise: touching throws raise_load_error naming the relationship", "[l
 TEST_CASE("raiseload_all reaches every depth not named", "[loader][raise]") {
     fixture f;
     ls::session s{f.engine};
-    auto authors = s.query<Author>().options(ls::selectinload<&Author::books>, ls::raiseload_all).all();
+    auto authors =
+        s.query<Author>().order_by(col<&Author::id>).options(ls::selectinload<&Author::books>, ls::raiseload_all).all();
     REQUIRE(authors[0]->books.size() == 2);
     REQUIRE_THROWS_AS(authors[0]->books[0]->publisher.get(), ls::raise_load_error);
     REQUIRE_THROWS_AS(authors[0]->profile.get(), ls::raise_load_error);
@@ -289,13 +309,14 @@ TEST_CASE("nothing loads twice: loaded holders are not reloaded by a later eager
     fixture f;
     ls::session s{f.engine};
     ls::statement_counter c{f.engine};
-    auto first = s.query<Author>().options(ls::selectinload<&Author::books>).all();
+    auto first = s.query<Author>().order_by(col<&Author::id>).options(ls::selectinload<&Author::books>).all();
     REQUIRE(c.count() == 2);
     first[0]->name = "changed in memory";
-    auto second = s.query<Author>().options(ls::selectinload<&Author::books>).all();
+    auto second = s.query<Author>().order_by(col<&Author::id>).options(ls::selectinload<&Author::books>).all();
     REQUIRE(c.count() == 3);  // the root query only: every collection is loaded already
     REQUIRE(second[0]->name == "changed in memory");  // unflushed change kept
-    auto third = s.query<Author>().options(ls::selectinload<&Author::books>).populate_existing().all();
+    auto third =
+        s.query<Author>().order_by(col<&Author::id>).options(ls::selectinload<&Author::books>).populate_existing().all();
     REQUIRE(c.count() == 5);
     REQUIRE(third[0]->name == "Jane Austen");
 }
@@ -345,7 +366,7 @@ TEST_CASE("untracked reads skip the identity map", "[loader][untracked]") {
     REQUIRE(a[0] != b[0]);
     REQUIRE(s.identity_size() == 0);
     REQUIRE_THROWS_AS(a[0]->books.size(), ls::detached_error);
-    auto eager = s.query<Author>().untracked().options(ls::selectinload<&Author::books>).all();
+    auto eager = s.query<Author>().order_by(col<&Author::id>).untracked().options(ls::selectinload<&Author::books>).all();
     REQUIRE(eager[0]->books.size() == 2);
     REQUIRE(s.identity_size() == 0);
 }

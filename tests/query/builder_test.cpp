@@ -2,9 +2,8 @@
 // values it binds and the rows it returns: predicates, ordering, paging, terminal operations,
 // projections and aggregates, streaming, bulk update / delete, keyset pagination, get().
 // SPDX-License-Identifier: MIT
+#include "support/backend.hpp"
 #include "support/model.hpp"
-
-#include <loadstar/sqlite.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -30,7 +29,7 @@ const std::string book_cols =
 /// books:   1 Emma (1, pub 1), 2 Persuasion (1), 3 Sense and Sensibility (1, pub 2),
 ///          4 Oliver Twist (2, pub 1), 5 Bleak House (2), 6 Agnes Grey (3)
 struct library {
-    ls::engine engine = ls::sqlite::engine(":memory:");
+    ls::engine engine = model::test_engine();
 
     library() {
         model::create_schema(engine);
@@ -53,6 +52,7 @@ struct library {
         s.add(book(5, "Bleak House", 2, std::nullopt));
         s.add(book(6, "Agnes Grey", 3, std::nullopt));
         s.commit();
+        model::sync_identity(engine, {"authors", "publishers", "books"});
     }
 
     static ls::ptr<Author> author(std::int64_t id, std::string name, std::optional<std::string> email = std::nullopt) {
@@ -229,9 +229,12 @@ TEST_CASE("query builder: order_by, limit, offset", "[query][order][paging]") {
     auto paged = s.query<Book>().order_by(ls::col<&Book::id>).limit(2).offset(3);
     CHECK(paged.sql() == book_cols + " ORDER BY books.id LIMIT ? OFFSET ?");
     CHECK(ids(paged.all()) == id_list{4, 5});
-    // SQLite needs a LIMIT before OFFSET: -1 is "no limit".
+    // SQLite needs a LIMIT before OFFSET: -1 is "no limit". PostgreSQL takes OFFSET alone.
     auto offset_only = s.query<Book>().order_by(ls::col<&Book::id>).offset(4);
-    CHECK(offset_only.sql() == book_cols + " ORDER BY books.id LIMIT -1 OFFSET ?");
+    if (model::is_postgres(lib.engine))
+        CHECK(offset_only.sql() == book_cols + " ORDER BY books.id OFFSET ?");
+    else
+        CHECK(offset_only.sql() == book_cols + " ORDER BY books.id LIMIT -1 OFFSET ?");
     CHECK(ids(offset_only.all()) == id_list{5, 6});
     CHECK(ids(s.query<Book>().order_by(ls::col<&Book::id>).limit(0).all()) == id_list{});
     CHECK(ids(s.query<Book>().order_by(ls::col<&Book::id>).offset(10).all()) == id_list{});
@@ -240,7 +243,10 @@ TEST_CASE("query builder: order_by, limit, offset", "[query][order][paging]") {
 
     // for_update() is left out on SQLite (no row locks there).
     auto locked = s.query<Book>().where(ls::col<&Book::id> == 1).for_update();
-    CHECK(locked.sql() == book_cols + " WHERE books.id = ?");
+    if (model::is_postgres(lib.engine))
+        CHECK(locked.sql() == book_cols + " WHERE books.id = ? FOR UPDATE");
+    else
+        CHECK(locked.sql() == book_cols + " WHERE books.id = ?");
     CHECK(ids(locked.all()) == id_list{1});
 
     // Limits and offsets are bound, never spliced (SQLite's "LIMIT -1" is the only literal).
@@ -475,9 +481,14 @@ TEST_CASE("query builder: yield_per streams in batches", "[query][yield_per]") {
         }
         // Batch 1 (books 1-4, authors 1, 2), batch 2 (books 5-6: author 2 is known, 3 is not).
         CHECK(at == std::vector<std::size_t>{1, 1, 1, 1, 3, 3});
-        CHECK(counter.statements() == std::vector<std::string>{author_cols + " WHERE authors.id IN (?, ?)",
-                                                               book_cols + " ORDER BY books.id",
-                                                               author_cols + " WHERE authors.id IN (?)"});
+        if (model::is_postgres(lib.engine))  // one int64 array parameter, whatever the number of keys
+            CHECK(counter.statements() == std::vector<std::string>{author_cols + " WHERE authors.id = ANY(?)",
+                                                                   book_cols + " ORDER BY books.id",
+                                                                   author_cols + " WHERE authors.id = ANY(?)"});
+        else
+            CHECK(counter.statements() == std::vector<std::string>{author_cols + " WHERE authors.id IN (?, ?)",
+                                                                   book_cols + " ORDER BY books.id",
+                                                                   author_cols + " WHERE authors.id IN (?)"});
     }
     SECTION("a batch size of 0 is 1; an empty result yields nothing") {
         std::size_t n = 0;

@@ -1,10 +1,10 @@
-// tests/support/fixture.hpp - a small, fully known data set on an in-memory SQLite engine.
+// tests/support/fixture.hpp - a small, fully known data set on the test engine (SQLite :memory:,
+// or a fresh PostgreSQL schema with LOADSTAR_TEST_BACKEND=postgres: see backend.hpp).
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "backend.hpp"
 #include "model.hpp"
-
-#include <loadstar/sqlite.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -18,7 +18,7 @@ namespace model {
 ///          publisher; tag 1), 3 Oliver Twist (publisher 2; no tags)
 /// employees: 1 Boss; 2 Ann, 3 Bob report to 1; 4 Cy reports to 2.
 struct fixture {
-    ls::engine engine = ls::sqlite::engine(":memory:");
+    ls::engine engine = test_engine();
 
     fixture() {
         create_schema(engine);
@@ -54,6 +54,8 @@ struct fixture {
         ann->reports.push_back(cy);
         s.add(boss);
         s.commit();
+        // Rows were inserted with explicit ids: later generated keys start past them.
+        sync_identity(engine, {"publishers", "tags", "authors", "books", "profiles", "employees"});
     }
 };
 
