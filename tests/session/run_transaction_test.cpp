@@ -9,17 +9,19 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <unistd.h>
+
 namespace {
 struct world {
-    std::string path = (std::filesystem::temp_directory_path() / "loadstar_run_transaction.db").string();
+    std::string path = (std::filesystem::temp_directory_path() /
+                        ("loadstar_run_transaction_" + std::to_string(::getpid()) + ".db"))
+                           .string();
     std::shared_ptr<faults::control> ctl = std::make_shared<faults::control>();
-    ls::engine engine = make();
-    ls::engine make() {
-        std::remove(path.c_str());
-        return ls::engine(faults::driver(path, ctl));
-    }
+    ls::engine engine = faults::engine(path, ctl);
     world() { uow::create_schema(engine); }
-    ~world() { std::remove(path.c_str()); }
+    ~world() {
+        if (!model::on_postgres()) std::remove(path.c_str());
+    }
 };
 }  // namespace
 

@@ -1,12 +1,18 @@
 // tests/support/faulty_driver.hpp - a driver wrapper (built on the driver concept) that fails
-// the k-th statement after it is armed, with a chosen kind of error.
+// the k-th statement after it is armed, with a chosen kind of error, before the statement
+// reaches the database. It wraps the test backend's driver (backend.hpp): an SQLite file, or
+// a fresh PostgreSQL schema with LOADSTAR_TEST_BACKEND=postgres.
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <loadstar/sqlite.hpp>
+#include "backend.hpp"
 
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace faults {
 
@@ -16,11 +22,13 @@ struct control {
     bool armed = false;
     int fail_at = 0;  // 1-based index of the statement to fail, counted while armed
     int seen = 0;
+    std::vector<std::string> sqls;  // the statements seen while armed, the failing one last
     kind what = kind::integrity;
     void arm(int k, kind w) {
         armed = true;
         fail_at = k;
         seen = 0;
+        sqls.clear();
         what = w;
     }
     void disarm() { armed = false; }
@@ -30,6 +38,7 @@ struct control {
         if (dead) throw loadstar::connection_error("faulty: connection is gone");
         if (!armed) return;
         if (sql.rfind("ROLLBACK", 0) == 0) return;
+        sqls.emplace_back(sql);
         if (++seen != fail_at) return;
         armed = false;
         switch (what) {
@@ -58,6 +67,7 @@ public:
     void bind_real(int i, double v) override { in_->bind_real(i, v); }
     void bind_text(int i, std::string_view v) override { in_->bind_text(i, v); }
     void bind_blob(int i, std::span<const std::byte> v) override { in_->bind_blob(i, v); }
+    void bind_int_array(int i, std::span<const std::int64_t> v) override { in_->bind_int_array(i, v); }
     bool step() override {
         if (!started_) {
             started_ = true;
@@ -105,17 +115,35 @@ private:
     bool dead_ = false;  // this connection was "lost"
 };
 
-/// Wraps the SQLite driver; every connection it opens shares one control block.
+/// Wraps a driver (`Inner`); every connection it opens shares one control block. It has no
+/// pipeline (connection::pipeline's default: each statement then runs, and may fail, on its own).
+template <class Inner>
 class driver {
 public:
-    driver(std::string path, std::shared_ptr<control> c) : in_(std::move(path)), c_(std::move(c)) {}
+    driver(Inner in, std::shared_ptr<control> c) : in_(std::move(in)), c_(std::move(c)) {}
     std::unique_ptr<loadstar::connection> connect() { return std::make_unique<connection>(in_.connect(), c_); }
     const loadstar::dialect& sql_dialect() const { return in_.sql_dialect(); }
 
 private:
-    loadstar::sqlite::driver in_;
+    Inner in_;
     std::shared_ptr<control> c_;
 };
-static_assert(loadstar::driver<driver>);
+static_assert(loadstar::driver<driver<loadstar::sqlite::driver>>);
+
+/// An engine over the faulty driver on the test backend: the SQLite file `sqlite_path`
+/// (removed first; SQLite's :memory: would not survive a "lost" connection), or a fresh
+/// PostgreSQL schema.
+inline loadstar::engine engine(const std::string& sqlite_path, std::shared_ptr<control> c) {
+    if (model::on_postgres()) {
+#ifdef LOADSTAR_TEST_HAVE_POSTGRES
+        return loadstar::engine(
+            driver<loadstar::postgres::driver>(loadstar::postgres::driver(model::fresh_pg_schema_conninfo()), std::move(c)));
+#else
+        throw std::runtime_error("LOADSTAR_TEST_BACKEND=postgres, but this test binary was built without libpq");
+#endif
+    }
+    std::remove(sqlite_path.c_str());
+    return loadstar::engine(driver<loadstar::sqlite::driver>(loadstar::sqlite::driver(sqlite_path), std::move(c)));
+}
 
 }  // namespace faults
