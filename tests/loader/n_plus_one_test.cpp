@@ -25,7 +25,7 @@ TEST_CASE("N+1 detector raises past the threshold, naming relationship, count an
     }
 }
 
-TEST_CASE("N+1 detector: off and warn never throw; identity-map hits do not count", "[loader][n_plus_one]") {
+TEST_CASE("N+1 detector: off and warn never throw, and identity-map hits do not count", "[loader][n_plus_one]") {
     fixture f;
     ls::session off{f.engine};
     for (auto& a : off.query<Author>().all()) (void)a->books.size();

@@ -43,7 +43,7 @@ TEST_CASE("run_transaction retries serialization failures in a fresh session", "
     REQUIRE(s.query<uow::Order>().count() == 1);
 }
 
-TEST_CASE("run_transaction gives up after `retries` and rethrows; other errors are not retried", "[session][run_transaction]") {
+TEST_CASE("run_transaction gives up after `retries` and rethrows, and other errors are not retried", "[session][run_transaction]") {
     world w;
     int calls = 0;
     auto failing = [&](ls::session& tx) {
