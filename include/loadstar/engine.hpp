@@ -87,6 +87,10 @@ struct pooled_connection {
         std::uint64_t pipeline = 0;
         std::chrono::nanoseconds share{};
         bool consumed = false;
+        /// Unread, and for this SQL with these values.
+        bool waits_for(std::string_view q, std::span<const value> v) const {
+            return !consumed && sql == q && std::equal(params.begin(), params.end(), v.begin(), v.end());
+        }
     };
     std::unique_ptr<connection> conn;
     std::unordered_map<std::string, cached, string_hash, std::equal_to<>> cache;
@@ -367,8 +371,7 @@ private:
         auto& q = pc.prefetch;
         for (std::size_t n = 0; n < q.size(); ++n) {
             auto& p = q[(pc.prefetch_next + n) % q.size()];
-            if (p.consumed || p.sql != sql || !std::equal(p.params.begin(), p.params.end(), params.begin(), params.end()))
-                continue;
+            if (!p.waits_for(sql, params)) continue;
             p.consumed = true;
             pc.prefetch_next = static_cast<std::size_t>(&p - q.data()) + 1;
             st_ = p.st;
@@ -413,23 +416,21 @@ public:
         : eng_(eng), pc_(pc), start_(pc.prefetch.size()) {
         if (requests.size() < 2 || !eng.sql_dialect().pipelining) return;
         // What an enclosing scope already executed is not sent again.
-        std::vector<const prefetch_request*> todo;
-        todo.reserve(requests.size());
+        std::vector<const prefetch_request*> to_send;
+        to_send.reserve(requests.size());
         for (const auto& r : requests) {
-            const bool parked = std::any_of(pc.prefetch.begin(), pc.prefetch.end(), [&](const auto& p) {
-                return !p.consumed && p.sql == r.sql &&
-                       std::equal(p.params.begin(), p.params.end(), r.params.begin(), r.params.end());
-            });
-            if (!parked) todo.push_back(&r);
+            const bool parked = std::any_of(pc.prefetch.begin(), pc.prefetch.end(),
+                                            [&](const auto& p) { return p.waits_for(r.sql, r.params); });
+            if (!parked) to_send.push_back(&r);
         }
-        if (todo.size() < 2) return;
+        if (to_send.size() < 2) return;
         static std::atomic<std::uint64_t> next_pipeline{0};
         const std::uint64_t id = ++next_pipeline;
         const auto t0 = std::chrono::steady_clock::now();
         std::vector<statement*> sts;
-        sts.reserve(todo.size());
+        sts.reserve(to_send.size());
         try {
-            for (const prefetch_request* rp : todo) {
+            for (const prefetch_request* rp : to_send) {
                 const prefetch_request& r = *rp;
                 pooled_connection::prefetched p;
                 p.sql.assign(r.sql);
@@ -460,7 +461,7 @@ public:
             release(false);
             throw;
         }
-        const auto share = (std::chrono::steady_clock::now() - t0) / static_cast<long>(todo.size());
+        const auto share = (std::chrono::steady_clock::now() - t0) / static_cast<long>(to_send.size());
         for (std::size_t i = start_; i < pc.prefetch.size(); ++i) pc.prefetch[i].share = share;
         pc.prefetch_next = start_;
     }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace model {
@@ -18,9 +19,11 @@ namespace model {
 ///          publisher; tag 1), 3 Oliver Twist (publisher 2; no tags)
 /// employees: 1 Boss; 2 Ann, 3 Bob report to 1; 4 Cy reports to 2.
 struct fixture {
-    ls::engine engine = test_engine();
+    ls::engine engine;
 
-    fixture() {
+    fixture() : fixture(test_engine()) {}
+    /// The data set on a given (empty) engine, e.g. PostgreSQL with particular driver options.
+    explicit fixture(ls::engine e) : engine(std::move(e)) {
         create_schema(engine);
         ls::session s{engine};
         auto pub1 = std::make_shared<Publisher>(Publisher{.id = 1, .name = "T. Egerton"});

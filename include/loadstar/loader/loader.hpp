@@ -681,7 +681,8 @@ struct loader {
             const std::size_t e = std::min(keys.size(), b + size);
             batch bt;
             bt.sql.reserve(prefix.size() + 6 + 3 * (e - b));
-            bt.sql = prefix + " IN (";
+            bt.sql += prefix;
+            bt.sql += " IN (";
             bt.params.reserve(e - b);
             for (std::size_t j = b; j < e; ++j) {
                 bt.sql += j == b ? "?" : ", ?";

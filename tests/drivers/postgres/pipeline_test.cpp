@@ -3,8 +3,7 @@
 // plan shape, the graph, pipelines that fail, and a pipeline large enough to fill both socket
 // buffers.
 // SPDX-License-Identifier: MIT
-#include "support/backend.hpp"
-#include "support/model.hpp"
+#include "support/fixture.hpp"
 
 #include <loadstar/postgres.hpp>
 
@@ -22,49 +21,16 @@ namespace {
 #define LS_REQUIRE_PG() \
     if (!model::require_postgres()) return
 
-/// 3 authors (2, 1 and 0 books), 2 publishers, 2 tags, 1 profile: the fixture of the loader tests.
-ls::engine seeded(ls::postgres::driver_options options = {}) {
-    auto e = ls::postgres::engine(model::fresh_pg_schema_conninfo(), {}, options);
-    create_schema(e);
-    ls::session s{e};
-    auto pub1 = std::make_shared<Publisher>(Publisher{.id = 1, .name = "T. Egerton"});
-    auto pub2 = std::make_shared<Publisher>(Publisher{.id = 2, .name = "Richard Bentley"});
-    auto romance = std::make_shared<Tag>(Tag{.id = 1, .label = "romance"});
-    auto satire = std::make_shared<Tag>(Tag{.id = 2, .label = "satire"});
-    auto jane = std::make_shared<Author>(Author{.id = 1, .name = "Jane Austen"});
-    auto charles = std::make_shared<Author>(Author{.id = 2, .name = "Charles Dickens"});
-    auto anne = std::make_shared<Author>(Author{.id = 3, .name = "Anne Nobody"});
-    auto pp = std::make_shared<Book>(Book{.id = 1, .title = "Pride and Prejudice"});
-    pp->publisher = pub1;
-    pp->tags.push_back(romance);
-    pp->tags.push_back(satire);
-    auto ss = std::make_shared<Book>(Book{.id = 2, .title = "Sense and Sensibility"});
-    ss->tags.push_back(romance);
-    auto ot = std::make_shared<Book>(Book{.id = 3, .title = "Oliver Twist"});
-    ot->publisher = pub2;
-    jane->books.push_back(pp);
-    jane->books.push_back(ss);
-    charles->books.push_back(ot);
-    jane->profile = std::make_shared<Profile>(Profile{.id = 1, .bio = "Hampshire"});
-    s.add(jane);
-    s.add(charles);
-    s.add(anne);
-    s.commit();
-    return e;
-}
-
-std::vector<std::int64_t> book_ids(Author& a) {
-    std::vector<std::int64_t> v;
-    for (auto& b : a.books) v.push_back(b->id);
-    std::sort(v.begin(), v.end());
-    return v;
+/// The loader tests' fixture on a fresh PostgreSQL schema, with these driver options.
+fixture seeded(ls::postgres::driver_options options = {}) {
+    return fixture{ls::postgres::engine(model::fresh_pg_schema_conninfo(), {}, options)};
 }
 
 /// Jane, Charles and Anne with the books, publishers, tags and profile the options loaded.
 void check_graph(const std::vector<ls::ptr<Author>>& authors) {
     REQUIRE(authors.size() == 3);
-    CHECK(book_ids(*authors[0]) == std::vector<std::int64_t>{1, 2});
-    CHECK(book_ids(*authors[1]) == std::vector<std::int64_t>{3});
+    CHECK(sorted_ids(authors[0]->books) == std::vector<std::int64_t>{1, 2});
+    CHECK(sorted_ids(authors[1]->books) == std::vector<std::int64_t>{3});
     CHECK(authors[2]->books.empty());
 }
 
@@ -81,7 +47,8 @@ TEST_CASE("postgres pipeline: sibling selectin loads share one round trip", "[po
     LS_REQUIRE_PG();
     for (bool pipelined : {true, false}) {
         INFO("pipeline " << pipelined);
-        auto e = seeded({.pipeline = pipelined});
+        auto f = seeded({.pipeline = pipelined});
+        auto& e = f.engine;
         ls::session s{e};
         ls::statement_counter c{e};
         auto authors = s.query<Author>()
@@ -107,7 +74,8 @@ TEST_CASE("postgres pipeline: sibling selectin loads share one round trip", "[po
 TEST_CASE("postgres pipeline: the parent query and its subquery loads share one round trip",
           "[postgres][pipeline]") {
     LS_REQUIRE_PG();
-    auto e = seeded();
+    auto f = seeded();
+    auto& e = f.engine;
     {
         ls::session s{e};
         ls::statement_counter c{e};
@@ -156,7 +124,8 @@ TEST_CASE("postgres pipeline: the parent query and its subquery loads share one 
 
 TEST_CASE("postgres pipeline: a mixed plan, width 2 at each depth", "[postgres][pipeline]") {
     LS_REQUIRE_PG();
-    auto e = seeded();
+    auto f = seeded();
+    auto& e = f.engine;
     ls::session s{e};
     ls::statement_counter c{e};
     auto authors = s.query<Author>()
