@@ -4,6 +4,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/dense_map.hpp>
 #include <loadstar/detail/names.hpp>
 #include <loadstar/engine.hpp>
 #include <loadstar/errors.hpp>
@@ -93,7 +94,9 @@ struct identity_map final : identity_map_base {
         ptr<E> obj;
         snapshot_t<E> snap;
     };
-    std::unordered_map<key_type, entry> objects;
+    // Dense storage (see dense_map.hpp): erase moves the last entry into the hole, and any
+    // insert or erase invalidates references into the map.
+    dense_map<key_type, entry> objects;
 
     ptr<E>* find(const key_type& k) {
         auto it = objects.find(k);
@@ -111,7 +114,11 @@ struct identity_map final : identity_map_base {
         if (auto* e = find_entry(k)) e->snap = snapshot_of<E>::capture(*e->obj);
     }
     void detach_all() override {
-        for (auto& [k, e] : objects) detach_holders(*e.obj);
+        for (auto& [k, e] : objects) {
+            // An object only the map holds dies with it: nothing outlives the session to
+            // find its holders bound, so unbinding them would only touch its memory twice.
+            if (e.obj.use_count() > 1) detach_holders(*e.obj);
+        }
     }
     std::size_t size() const override { return objects.size(); }
     void flush_dirty(session_core& s) override { persister<E>::flush_dirty(s, *this); }

@@ -1,0 +1,179 @@
+// loadstar/detail/dense_map.hpp - the hash map behind the identity map: entries stored densely
+// in one vector, an open-addressing index of 8-byte slots beside it.
+//
+// Why not std::unordered_map: hydration inserts one entry per loaded row, and a node-based map
+// pays a heap allocation per entry, pointer-chasing rehashes while it grows, and a walk over
+// scattered nodes at teardown. Profiling a 10,000 x 10 selectin load put the rehash alone at 5%
+// of the run. Here an insert appends to a vector (amortised, moves are cheap), growth rebuilds
+// only the small slot array, and iteration is a linear scan. The layout follows the "dense map"
+// design of open-addressing tables such as ankerl::unordered_dense (values in a vector, an index
+// of (fingerprint, position) slots, linear probing with backward-shift deletion); this is a
+// small implementation of that idea, written for this project.
+//
+// Differences from std::unordered_map that callers rely on (and must): erase(it) moves the last
+// entry into the erased position and returns an iterator to it, so erase-while-iterating visits
+// every entry exactly once; references and iterators are invalidated by any insert or erase.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace loadstar::detail {
+
+template <class K, class V, class Hash = std::hash<K>>
+class dense_map {
+public:
+    using value_type = std::pair<K, V>;
+    using iterator = typename std::vector<value_type>::iterator;
+    using const_iterator = typename std::vector<value_type>::const_iterator;
+
+    iterator begin() noexcept { return items_.begin(); }
+    iterator end() noexcept { return items_.end(); }
+    const_iterator begin() const noexcept { return items_.begin(); }
+    const_iterator end() const noexcept { return items_.end(); }
+    std::size_t size() const noexcept { return items_.size(); }
+    bool empty() const noexcept { return items_.empty(); }
+
+    void reserve(std::size_t n) {
+        items_.reserve(n);
+        if (n * 2 > slots_.size()) rebuild(capacity_for(n));
+    }
+
+    iterator find(const K& k) {
+        if (items_.empty()) return end();
+        const std::uint64_t h = mix(k);
+        for (std::size_t i = home(h);; i = next(i)) {
+            const slot s = slots_[i];
+            if (s.index == 0) return end();
+            if (s.fingerprint == fingerprint(h) && items_[s.index - 1].first == k)
+                return items_.begin() + static_cast<std::ptrdiff_t>(s.index - 1);
+        }
+    }
+    const_iterator find(const K& k) const { return const_cast<dense_map&>(*this).find(k); }
+    std::size_t count(const K& k) const { return find(k) == end() ? 0 : 1; }
+
+    /// Inserts (k, v) unless k is present; returns the entry for k and whether it is new.
+    template <class... A>
+    std::pair<iterator, bool> emplace(const K& k, A&&... a) {
+        return place(k, false, std::forward<A>(a)...);
+    }
+    template <class M>
+    std::pair<iterator, bool> insert_or_assign(const K& k, M&& v) {
+        return place(k, true, std::forward<M>(v));
+    }
+
+    /// Removes the entry at `it`; the last entry moves into its place. Returns an iterator to
+    /// the entry now at that position (end() if `it` was the last).
+    iterator erase(iterator it) {
+        const std::size_t pos = static_cast<std::size_t>(it - items_.begin());
+        unlink(slot_of(pos));
+        const std::size_t last = items_.size() - 1;
+        if (pos != last) {
+            slots_[slot_of(last)].index = static_cast<std::uint32_t>(pos + 1);
+            items_[pos] = std::move(items_[last]);
+        }
+        items_.pop_back();
+        return items_.begin() + static_cast<std::ptrdiff_t>(pos);
+    }
+    std::size_t erase(const K& k) {
+        auto it = find(k);
+        if (it == end()) return 0;
+        erase(it);
+        return 1;
+    }
+    void clear() noexcept {
+        items_.clear();
+        slots_.clear();
+        shift_ = 64;
+    }
+
+private:
+    // index: position in items_ + 1 (0 = empty slot); fingerprint: the hash's top 32 bits,
+    // which also give the slot's home position (its top bits).
+    struct slot {
+        std::uint32_t index = 0;
+        std::uint32_t fingerprint = 0;
+    };
+    std::vector<value_type> items_;
+    std::vector<slot> slots_;
+    int shift_ = 64;  // home = hash >> shift_ (64 - log2(slots))
+
+    static std::uint64_t mix(const K& k) {
+        // Fibonacci hashing over the standard hash: identity hashes of integer keys (ids
+        // 1, 2, 3...) spread over the table instead of clustering in its low slots.
+        return static_cast<std::uint64_t>(Hash{}(k)) * 0x9E3779B97F4A7C15ull;
+    }
+    static std::uint32_t fingerprint(std::uint64_t h) { return static_cast<std::uint32_t>(h >> 32); }
+    std::size_t home(std::uint64_t h) const { return static_cast<std::size_t>(h >> shift_); }
+    std::size_t home_of(slot s) const { return static_cast<std::size_t>((std::uint64_t{s.fingerprint} << 32) >> shift_); }
+    std::size_t next(std::size_t i) const { return (i + 1) & (slots_.size() - 1); }
+
+    static std::size_t capacity_for(std::size_t n) {
+        std::size_t c = 16;
+        while (c < n * 2) c *= 2;  // load factor at most 1/2
+        return c;
+    }
+
+    void rebuild(std::size_t cap) {
+        int bits = 0;
+        while ((std::size_t{1} << bits) < cap) ++bits;
+        slots_.assign(cap, slot{});
+        shift_ = 64 - bits;
+        for (std::size_t p = 0; p < items_.size(); ++p) {
+            const std::uint64_t h = mix(items_[p].first);
+            std::size_t i = home(h);
+            while (slots_[i].index != 0) i = next(i);
+            slots_[i] = slot{static_cast<std::uint32_t>(p + 1), fingerprint(h)};
+        }
+    }
+
+    template <class... A>
+    std::pair<iterator, bool> place(const K& k, bool assign, A&&... a) {
+        if ((items_.size() + 1) * 2 > slots_.size()) rebuild(capacity_for(items_.size() + 1));
+        const std::uint64_t h = mix(k);
+        std::size_t i = home(h);
+        for (;; i = next(i)) {
+            const slot s = slots_[i];
+            if (s.index == 0) break;
+            if (s.fingerprint == fingerprint(h) && items_[s.index - 1].first == k) {
+                auto it = items_.begin() + static_cast<std::ptrdiff_t>(s.index - 1);
+                if (assign) it->second = V(std::forward<A>(a)...);
+                return {it, false};
+            }
+        }
+        items_.emplace_back(std::piecewise_construct, std::forward_as_tuple(k),
+                            std::forward_as_tuple(std::forward<A>(a)...));
+        slots_[i] = slot{static_cast<std::uint32_t>(items_.size()), fingerprint(h)};
+        return {items_.end() - 1, true};
+    }
+
+    /// The slot that points at items_[pos].
+    std::size_t slot_of(std::size_t pos) const {
+        std::size_t i = home(mix(items_[pos].first));
+        while (slots_[i].index != pos + 1) i = next(i);
+        return i;
+    }
+
+    /// Empties slot `hole` and shifts later members of its probe run back, so that every
+    /// entry stays reachable from its home without tombstones.
+    void unlink(std::size_t hole) {
+        for (std::size_t j = next(hole);; j = next(j)) {
+            const slot s = slots_[j];
+            if (s.index == 0) break;
+            const std::size_t h = home_of(s);
+            // s may move into the hole unless its home lies cyclically in (hole, j].
+            const bool stays = hole < j ? (h > hole && h <= j) : (h > hole || h <= j);
+            if (!stays) {
+                slots_[hole] = s;
+                hole = j;
+            }
+        }
+        slots_[hole] = slot{};
+    }
+};
+
+}  // namespace loadstar::detail

@@ -1,0 +1,109 @@
+// The identity map's hash table (detail::dense_map) against std::unordered_map: random
+// inserts, assigns, finds and erases (including erase while iterating) must agree exactly.
+#include <loadstar/detail/dense_map.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+namespace {
+
+template <class K, class MakeKey>
+void agree_with_unordered_map(std::uint32_t seed, MakeKey make_key) {
+    std::mt19937 rng(seed);
+    loadstar::detail::dense_map<K, int> d;
+    std::unordered_map<K, int> ref;
+    for (int step = 0; step < 20000; ++step) {
+        const K k = make_key(rng() % 700);
+        switch (rng() % 5) {
+        case 0:
+        case 1: {
+            const int v = static_cast<int>(rng());
+            const bool fresh = d.emplace(k, v).second;
+            REQUIRE(fresh == ref.emplace(k, v).second);
+            break;
+        }
+        case 2: {
+            const int v = static_cast<int>(rng());
+            d.insert_or_assign(k, v);
+            ref.insert_or_assign(k, v);
+            break;
+        }
+        case 3:
+            REQUIRE(d.erase(k) == ref.erase(k));
+            break;
+        default: {
+            auto it = d.find(k);
+            auto rit = ref.find(k);
+            REQUIRE((it == d.end()) == (rit == ref.end()));
+            if (it != d.end()) {
+                REQUIRE(it->first == k);
+                REQUIRE(it->second == rit->second);
+            }
+        }
+        }
+        REQUIRE(d.size() == ref.size());
+    }
+    // Every entry reachable by its key, iteration covers each exactly once.
+    std::size_t n = 0;
+    for (auto& [k, v] : d) {
+        REQUIRE(ref.at(k) == v);
+        REQUIRE(d.find(k)->second == v);
+        ++n;
+    }
+    REQUIRE(n == ref.size());
+    // Erase while iterating: erase(it) hands back the entry moved into the hole, so the odd
+    // values go and every even one is visited and kept.
+    std::size_t visited = 0;
+    for (auto it = d.begin(); it != d.end();) {
+        ++visited;
+        if (it->second % 2 != 0) it = d.erase(it);
+        else ++it;
+    }
+    REQUIRE(visited == ref.size());
+    std::erase_if(ref, [](const auto& kv) { return kv.second % 2 != 0; });
+    REQUIRE(d.size() == ref.size());
+    for (auto& [k, v] : ref) {
+        auto it = d.find(k);
+        REQUIRE(it != d.end());
+        REQUIRE(it->second == v);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("dense_map agrees with std::unordered_map: sequential integer keys", "[nodb][identity_map]") {
+    for (std::uint32_t seed = 1; seed <= 5; ++seed)
+        agree_with_unordered_map<std::int64_t>(seed, [](std::uint32_t i) { return std::int64_t{i} + 1; });
+}
+
+TEST_CASE("dense_map agrees with std::unordered_map: keys that share their low bits", "[nodb][identity_map]") {
+    // Multiples of 2^20 (identity std::hash): without mixing they would all want one slot.
+    for (std::uint32_t seed = 1; seed <= 5; ++seed)
+        agree_with_unordered_map<std::int64_t>(seed, [](std::uint32_t i) { return std::int64_t{i} << 20; });
+}
+
+TEST_CASE("dense_map agrees with std::unordered_map: string keys", "[nodb][identity_map]") {
+    for (std::uint32_t seed = 1; seed <= 3; ++seed)
+        agree_with_unordered_map<std::string>(seed, [](std::uint32_t i) { return "key-" + std::to_string(i * 7919u); });
+}
+
+TEST_CASE("dense_map reserve, clear and reuse", "[nodb][identity_map]") {
+    loadstar::detail::dense_map<std::int64_t, std::string> d;
+    d.reserve(1000);
+    for (std::int64_t i = 0; i < 1000; ++i) REQUIRE(d.emplace(i, std::to_string(i)).second);
+    REQUIRE(d.size() == 1000);
+    REQUIRE(d.find(999)->second == "999");
+    REQUIRE(d.find(1000) == d.end());
+    d.clear();
+    REQUIRE(d.empty());
+    REQUIRE(d.find(5) == d.end());
+    REQUIRE(d.emplace(5, "five").second);
+    REQUIRE(d.find(5)->second == "five");
+    REQUIRE_FALSE(d.emplace(5, "again").second);
+    d.insert_or_assign(5, "assigned");
+    REQUIRE(d.find(5)->second == "assigned");
+}
