@@ -61,6 +61,20 @@ public:
     virtual double get_real(int column) = 0;
     virtual std::string_view get_text(int column) = 0;
     virtual std::span<const std::byte> get_blob(int column) = 0;
+    /// The column's kind and, if it is an integer, its value: kind() and get_int() in one
+    /// call, for drivers that can answer both with one lookup of the column (hydration asks
+    /// both of every integer column of every row).
+    virtual column_kind read_int(int column, std::int64_t& out) {
+        const column_kind k = kind(column);
+        if (k == column_kind::integer) out = get_int(column);
+        return k;
+    }
+    /// The column's kind and, if it is text, its value (valid until the next step()).
+    virtual column_kind read_text(int column, std::string_view& out) {
+        const column_kind k = kind(column);
+        if (k == column_kind::text) out = get_text(column);
+        return k;
+    }
     /// Rows changed by the last INSERT/UPDATE/DELETE.
     virtual std::int64_t affected_rows() = 0;
 

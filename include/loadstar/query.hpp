@@ -228,11 +228,14 @@ public:
         std::vector<value> params;
         const std::string text = build(params);
         detail::load_context ctx{*this->st_.s};
+        // An explicit join can repeat a row (Author joined to its books): each object is
+        // still returned once, as SQLAlchemy's Query uniques single-entity results.
+        const bool repeats = detail::has_joined_many<Plan>() || !this->st_.joins.empty();
         ctx.tracked = !this->st_.untracked;
-        ctx.dedupe = ctx.tracked || detail::has_eager<Plan>();
+        ctx.dedupe = ctx.tracked || detail::has_eager<Plan>() || repeats;
         ctx.populate_existing = this->st_.populate_existing;
         typename L::node n;
-        n.use_seen = detail::has_joined_many<Plan>();
+        n.use_seen = repeats;
         detail::tail t;
         if constexpr (detail::needs_tail<Plan>()) t = root_tail();
         L::run(ctx, text, params, 0, n, &t, [](statement&, const ptr<E>&) {});
@@ -425,6 +428,7 @@ private:
     detail::tail root_tail() const {
         detail::tail t;
         t.sql = "FROM " + table() + this->st_.joins;
+        t.may_repeat = !this->st_.joins.empty();  // an explicit join can repeat a parent row
         this->st_.render_where(t.sql, t.params);
         if (this->st_.limit || this->st_.offset) append_order(t.sql);
         this->st_.render_paging(t.sql, t.params);
@@ -590,6 +594,7 @@ private:
                 t.params.push_back(detail::to_value((*n.objs[i]).*(meta::pk_member)));
             }
             t.sql += ')';
+            t.may_repeat = false;  // distinct primary keys
         }
         L::post_load(*ctx_, n, &t);
         buffer_ = std::move(n.objs);

@@ -216,6 +216,34 @@ TEST_CASE("subquery: children joined to the parent query reduced to its keys", "
     }
 }
 
+TEST_CASE("subquery: parent rows that repeat still give each child once", "[loader][subquery]") {
+    // The subquery statement repeats a (parent, child) pair whenever the parent's rows repeat:
+    // an explicit join to a to-many, or a many-to-one's target reached from several children.
+    fixture f;
+    ls::session s{f.engine};
+    ls::statement_counter c{f.engine};
+    auto authors = s.query<Author>()
+                       .join<&Author::books>()
+                       .where(col<&Author::id> == 1)
+                       .options(ls::subqueryload<&Author::books>)
+                       .all();
+    REQUIRE(c.count() == 2);
+    REQUIRE(ids(authors) == std::vector<std::int64_t>{1});
+    REQUIRE(sorted_ids(authors[0]->books) == std::vector<std::int64_t>{1, 2});
+
+    ls::session s2{f.engine};
+    c.reset();
+    auto books = s2.query<Book>()
+                     .order_by(col<&Book::id>)
+                     .options(ls::subqueryload<&Book::author>.then(ls::subqueryload<&Author::books>))
+                     .all();
+    REQUIRE(c.count() == 3);
+    REQUIRE(books[0]->author.get() == books[1]->author.get());  // books 1 and 2 share author 1
+    REQUIRE(sorted_ids(books[0]->author->books) == std::vector<std::int64_t>{1, 2});
+    REQUIRE(sorted_ids(books[2]->author->books) == std::vector<std::int64_t>{3});
+    REQUIRE(c.count() == 3);
+}
+
 TEST_CASE("raise: touching throws raise_load_error naming the relationship", "[loader][raise]") {
     fixture f;
     ls::session s{f.engine};

@@ -218,36 +218,40 @@ void read_column(statement& st, int c, T& out, std::string_view where) {
     }
 }
 
-/// read_column for a plain (non-deferred) member.
+/// Reads a non-optional value into `out`; false (out untouched) if the column is NULL.
+/// Integer and text columns ask the driver for kind and value in one call.
 template <class T>
-void read_value(statement& st, int c, T& out, std::string_view where) {
-    const column_kind k = st.kind(c);
-    if constexpr (is_optional_v<T>) {
-        if (k == column_kind::null) {
-            out.reset();
-            return;
+bool read_present(statement& st, int c, T& out, std::string_view where) {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        std::int64_t v = 0;
+        const column_kind k = st.read_int(c, v);
+        if (k == column_kind::null) return false;
+        if (k != column_kind::integer) bad_read(where, k, cpp_name<T>());
+        if constexpr (std::is_signed_v<T>) {
+            if constexpr (!std::is_same_v<T, std::int64_t>)
+                if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max())
+                    bad_read(where, k, cpp_name<T>(), std::to_string(v) + " (out of range)");
+        } else {
+            if (v < 0 || static_cast<std::uint64_t>(v) > std::numeric_limits<T>::max())
+                bad_read(where, k, cpp_name<T>(), std::to_string(v) + " (out of range)");
         }
-        typename T::value_type v{};
-        read_value(st, c, v, where);
-        out = std::move(v);
+        out = static_cast<T>(v);
+        return true;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        std::string_view v;
+        const column_kind k = st.read_text(c, v);
+        if (k == column_kind::null) return false;
+        if (k != column_kind::text) bad_read(where, k, "std::string");
+        out.assign(v);
+        return true;
     } else {
-        if (k == column_kind::null) bad_read(where, k, cpp_name<T>(), "(use std::optional for a nullable column)");
+        const column_kind k = st.kind(c);
+        if (k == column_kind::null) return false;
         if constexpr (std::is_same_v<T, bool>) {
             if (k != column_kind::integer) bad_read(where, k, "bool");
             const auto v = st.get_int(c);
             if (v != 0 && v != 1) bad_read(where, k, "bool", std::to_string(v));
             out = v == 1;
-        } else if constexpr (std::is_integral_v<T>) {
-            if (k != column_kind::integer) bad_read(where, k, cpp_name<T>());
-            const std::int64_t v = st.get_int(c);
-            if constexpr (std::is_signed_v<T>) {
-                if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max())
-                    bad_read(where, k, cpp_name<T>(), std::to_string(v) + " (out of range)");
-            } else {
-                if (v < 0 || static_cast<std::uint64_t>(v) > std::numeric_limits<T>::max())
-                    bad_read(where, k, cpp_name<T>(), std::to_string(v) + " (out of range)");
-            }
-            out = static_cast<T>(v);
         } else if constexpr (std::is_floating_point_v<T>) {
             double d;
             if (k == column_kind::real) d = st.get_real(c);
@@ -265,9 +269,6 @@ void read_value(statement& st, int c, T& out, std::string_view where) {
                 if (d != 0 && static_cast<float>(d) == 0) bad_read(where, k, "float", "(underflows to 0)");
             }
             out = static_cast<T>(d);
-        } else if constexpr (std::is_same_v<T, std::string>) {
-            if (k != column_kind::text) bad_read(where, k, "std::string");
-            out.assign(st.get_text(c));
         } else if constexpr (std::is_same_v<T, blob>) {
             if (k != column_kind::blob) bad_read(where, k, "blob");
             const auto b = st.get_blob(c);
@@ -278,15 +279,27 @@ void read_value(statement& st, int c, T& out, std::string_view where) {
         } else {
             static_assert(dependent_false<T>, "loadstar: unsupported column type");
         }
+        return true;
+    }
+}
+
+/// read_column for a plain (non-deferred) member: NULL only into a std::optional.
+template <class T>
+void read_value(statement& st, int c, T& out, std::string_view where) {
+    if constexpr (is_optional_v<T>) {
+        typename T::value_type v{};
+        if (read_present(st, c, v, where)) out = std::move(v);
+        else out.reset();
+    } else {
+        if (!read_present(st, c, out, where))
+            bad_read(where, column_kind::null, cpp_name<T>(), "(use std::optional for a nullable column)");
     }
 }
 
 /// Reads a key column for grouping (no optional; NULL gives false).
 template <class K>
 bool read_key(statement& st, int c, K& out, std::string_view where) {
-    if (st.kind(c) == column_kind::null) return false;
-    read_column(st, c, out, where);
-    return true;
+    return read_present(st, c, out, where);
 }
 
 }  // namespace loadstar::detail

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -88,28 +89,42 @@ public:
     void clear() noexcept {
         items_.clear();
         slots_.clear();
-        shift_ = 64;
     }
 
 private:
-    // index: position in items_ + 1 (0 = empty slot); fingerprint: the hash's top 32 bits,
-    // which also give the slot's home position (its top bits).
+    // index: position in items_ + 1 (0 = empty slot); fingerprint: the hash's low 32 bits,
+    // which also give the slot's home position (tables stay below 2^32 slots).
     struct slot {
         std::uint32_t index = 0;
         std::uint32_t fingerprint = 0;
     };
     std::vector<value_type> items_;
     std::vector<slot> slots_;
-    int shift_ = 64;  // home = hash >> shift_ (64 - log2(slots))
 
-    static std::uint64_t mix(const K& k) {
-        // Fibonacci hashing over the standard hash: identity hashes of integer keys (ids
-        // 1, 2, 3...) spread over the table instead of clustering in its low slots.
-        return static_cast<std::uint64_t>(Hash{}(k)) * 0x9E3779B97F4A7C15ull;
+    static std::uint64_t scramble(std::uint64_t x) {  // splitmix64's finaliser
+        x ^= x >> 30;
+        x *= 0xBF58476D1CE4E5B9ull;
+        x ^= x >> 27;
+        x *= 0x94D049BB133111EBull;
+        return x ^ (x >> 31);
     }
-    static std::uint32_t fingerprint(std::uint64_t h) { return static_cast<std::uint32_t>(h >> 32); }
-    std::size_t home(std::uint64_t h) const { return static_cast<std::size_t>(h >> shift_); }
-    std::size_t home_of(slot s) const { return static_cast<std::size_t>((std::uint64_t{s.fingerprint} << 32) >> shift_); }
+    /// The slot hash; its low bits pick the home slot. Integer keys keep their low three bits
+    /// (XORed with a scramble of the rest): eight consecutive ids share one 64-byte line of
+    /// slots, and rows mostly arrive in id order, so a load of 100,000 rows misses the cache
+    /// once per eight lookups instead of once per lookup (the slot load was 10% of a selectin
+    /// load with a fully scrambled hash). Groups of eight still land at scrambled places, so
+    /// keys with patterns in their low bits (multiples of 2^20) spread like any others.
+    static std::uint64_t mix(const K& k) {
+        if constexpr (std::is_integral_v<K>) {
+            const auto u = static_cast<std::uint64_t>(k);
+            return u ^ (scramble(u >> 3) << 3);
+        } else {
+            return scramble(static_cast<std::uint64_t>(Hash{}(k)));
+        }
+    }
+    static std::uint32_t fingerprint(std::uint64_t h) { return static_cast<std::uint32_t>(h); }
+    std::size_t home(std::uint64_t h) const { return static_cast<std::size_t>(h) & (slots_.size() - 1); }
+    std::size_t home_of(slot s) const { return std::size_t{s.fingerprint} & (slots_.size() - 1); }
     std::size_t next(std::size_t i) const { return (i + 1) & (slots_.size() - 1); }
 
     static std::size_t capacity_for(std::size_t n) {
@@ -119,10 +134,7 @@ private:
     }
 
     void rebuild(std::size_t cap) {
-        int bits = 0;
-        while ((std::size_t{1} << bits) < cap) ++bits;
         slots_.assign(cap, slot{});
-        shift_ = 64 - bits;
         for (std::size_t p = 0; p < items_.size(); ++p) {
             const std::uint64_t h = mix(items_[p].first);
             std::size_t i = home(h);

@@ -49,6 +49,9 @@ struct session_core;
 
 struct identity_map_base {
     virtual ~identity_map_base() = default;
+    /// Drops the objects only this map holds (the first step of detach_all below: what they
+    /// held may then be held by its map alone too).
+    virtual void release_unshared() = 0;
     /// Unbinds every object's holders from the session (close / expunge_all).
     virtual void detach_all() = 0;
     virtual std::size_t size() const = 0;
@@ -113,11 +116,15 @@ struct identity_map final : identity_map_base {
     void resnap(const key_type& k) {
         if (auto* e = find_entry(k)) e->snap = snapshot_of<E>::capture(*e->obj);
     }
+    void release_unshared() override {
+        for (auto& [k, e] : objects)
+            if (e.obj.use_count() == 1) e.obj.reset();
+    }
     void detach_all() override {
         for (auto& [k, e] : objects) {
             // An object only the map holds dies with it: nothing outlives the session to
             // find its holders bound, so unbinding them would only touch its memory twice.
-            if (e.obj.use_count() > 1) detach_holders(*e.obj);
+            if (e.obj && e.obj.use_count() > 1) detach_holders(*e.obj);
         }
     }
     std::size_t size() const override { return objects.size(); }
@@ -247,6 +254,12 @@ struct session_core {
     }
 
     void detach_all() {
+        // Objects nothing outside the session holds go first (parents before the children
+        // their holders kept alive), so what is left to unbind is what the caller kept.
+        for (auto& m : maps)
+            if (m) m->release_unshared();
+        for (auto& m : maps)
+            if (m) m->release_unshared();
         for (auto& m : maps)
             if (m) m->detach_all();
         maps.clear();

@@ -158,18 +158,26 @@ struct tail {
     std::string sql;
     std::vector<value> params;
     int depth = 0;
+    /// Whether these FROM/WHERE can yield one row more than once (a join to a to-many, a
+    /// many-to-one's shared targets). If not, a subquery load built on it cannot deliver a
+    /// (parent, child) pair twice and skips the duplicate check per child. True unless known.
+    bool may_repeat = true;
 };
 
 template <class Plan>
 struct loader;
 
-/// Adds a loaded child to a holder being filled (to-many: once; to-one: set).
+/// Adds a loaded child to a holder being filled (to-many: once; to-one: set). `may_repeat`:
+/// the statement can deliver this child to this holder twice, so look for it first (a linear
+/// scan; statements that cannot repeat a pair skip it).
 template <class R>
-void attach(typename R::holder& holder, ptr<typename R::target> child) {
+void attach(typename R::holder& holder, ptr<typename R::target> child, bool may_repeat = true) {
     if constexpr (R::to_many) {
         auto& items = holder_access<typename R::holder>::items(holder);
-        if (!items.empty() && items.back() == child) return;
-        if (std::find(items.begin(), items.end(), child) != items.end()) return;
+        if (may_repeat) {
+            if (!items.empty() && items.back() == child) return;
+            if (std::find(items.begin(), items.end(), child) != items.end()) return;
+        }
         items.push_back(std::move(child));
     } else {
         holder_access<typename R::holder>::set(holder, std::move(child));
@@ -362,11 +370,20 @@ struct loader {
     }
 
     // ---- hydration -------------------------------------------------------------------------------
-    static void read_columns(statement& st, int base, E& obj) {
+    /// Reads the selected columns into obj; `pk`, when given, is the primary key already read
+    /// from this row (hydrate reads it first to look the object up), so it is not read twice.
+    static void read_columns(statement& st, int base, E& obj, const pk_type* pk = nullptr) {
         for_each_index<meta::column_count>([&](auto i) {
             using C = typename meta::template column_t<i>;
-            if constexpr (selected<i.value>)
+            if constexpr (selected<i.value>) {
+                if constexpr (i.value == meta::pk_index && std::is_same_v<typename C::type, pk_type>) {
+                    if (pk) {
+                        obj.*(C::member) = *pk;
+                        return;
+                    }
+                }
                 read_column(st, base + sel_index<i.value>, obj.*(C::member), column_label<E, i>());
+            }
         });
     }
     /// Arms the deferred columns this plan leaves out, so they load on first touch.
@@ -438,7 +455,7 @@ struct loader {
                 }
             } else {
                 obj = std::make_shared<E>();
-                read_columns(st, base, *obj);
+                read_columns(st, base, *obj, &pk);
                 if (ctx.tracked) m.insert(pk, obj);
                 else m.insert_untracked(pk, obj);
                 fresh = true;
@@ -446,7 +463,7 @@ struct loader {
             }
         } else {
             obj = std::make_shared<E>();
-            read_columns(st, base, *obj);
+            read_columns(st, base, *obj, &pk);
             fresh = true;
         }
         if (first_in_node) {
@@ -542,6 +559,7 @@ struct loader {
         std::vector<E*> owners;
         tail ct;
         std::string sql;
+        bool may_repeat = true;  // the statement can deliver one (owner, child) pair twice
     };
     template <std::size_t I>
     static auto job_for() {
@@ -631,6 +649,9 @@ struct loader {
         r.sql = "FROM (SELECT " + K::parent_key_sql(quote_ident(meta::table_name())) + " AS k " + t.sql + ") AS " +
                 anon + K::join_sql("JOIN", tbl, sec, anon + ".k");
         r.params = t.params;
+        // Children repeat when their parents' rows do, and a many-to-one's or a
+        // many-to-many's target can be reached from several parents.
+        r.may_repeat = t.may_repeat || K::kind == relation::belongs_to || K::kind == relation::many_to_many;
         return r;
     }
 
@@ -771,6 +792,7 @@ struct loader {
                 const std::string from = K::kind == relation::belongs_to ? t : K::from_child(t, s);
                 ct.sql = "FROM " + from + " WHERE " + K::child_key_sql(t, s) + b.sql.substr(prefix.size());
                 ct.params = b.params;
+                ct.may_repeat = K::kind == relation::many_to_many;
             }
             return ct;
         };
@@ -790,6 +812,9 @@ struct loader {
                 holder_access<typename R::holder>::add(o->*(R::member), it == found.end() ? ptr<T>{} : it->second);
             }
         } else {
+            // Each owner's key is in one batch and a child row comes once per key, unless a
+            // link table lists a pair twice or the child's own joined to-many repeats its row.
+            constexpr bool may_repeat = K::kind == relation::many_to_many || has_joined_many<typename RP::child_plan>();
             for (auto& b : job.batches) {
                 typename CL::node cn;
                 tail ct = child_tail_of(b);
@@ -798,7 +823,7 @@ struct loader {
                     key_type k{};
                     read_column(st, 0, k, "relationship key");
                     auto it = job.by_key.find(k);
-                    if (it != job.by_key.end()) attach<R>(it->second->*(R::member), child);
+                    if (it != job.by_key.end()) attach<R>(it->second->*(R::member), child, may_repeat);
                 });
             }
         }
@@ -820,6 +845,8 @@ struct loader {
         if (job.owners.empty()) return;
         job.ct = child_tail<I>(t);
         job.sql = subquery_sql<I>(job.ct);
+        job.may_repeat = t.may_repeat || rel_keys<E, I>::kind == relation::many_to_many ||
+                         has_joined_many<typename rp<I>::child_plan>();
     }
 
     template <std::size_t I>
@@ -832,26 +859,24 @@ struct loader {
         using key_type = typename K::key_type;
         if (job.owners.empty()) return;
         typename CL::node cn;
-        std::unordered_map<key_type, std::vector<ptr<T>>> by_key;
+        // The owners by key (a many-to-one's owners share keys); each row's child goes
+        // straight into its owners' holders.
+        std::unordered_map<key_type, std::vector<E*>> by_key;
+        by_key.reserve(job.owners.size());
+        for (E* o : job.owners) {
+            key_type k{};
+            if (K::parent_key(*o, k)) by_key[k].push_back(o);
+            else holder_access<typename R::holder>::clear(o->*(R::member));
+        }
         const tail* next = needs_tail<typename RP::child_plan>() ? &job.ct : nullptr;
         CL::run(ctx, job.sql, job.ct.params, 1, cn, next, [&](statement& st, const ptr<T>& child) {
             if (!child) return;
             key_type k{};
             read_column(st, 0, k, "relationship key");
-            auto& v = by_key[k];
-            if (v.empty() || v.back() != child) v.push_back(child);
-        });
-        for (E* o : job.owners) {
-            key_type k{};
-            auto& holder = o->*(R::member);
-            if (!K::parent_key(*o, k)) {
-                holder_access<typename R::holder>::clear(holder);
-                continue;
-            }
             auto it = by_key.find(k);
-            if (it == by_key.end()) continue;
-            for (auto& c : it->second) attach<R>(holder, c);
-        }
+            if (it == by_key.end()) return;
+            for (E* o : it->second) attach<R>(o->*(R::member), child, job.may_repeat);
+        });
         mark_loaded<I>(job.owners);
     }
 };
@@ -908,6 +933,7 @@ void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const s
         const std::string sec = K::secondary_name();
         ct.sql = "FROM " + K::from_child(t, sec) + text.substr(text.rfind(" WHERE "));
         ct.params = params;
+        ct.may_repeat = K::kind == relation::many_to_many;
     }
     typename CL::node cn;
     holder_access<typename R::holder>::clear(holder);
