@@ -938,8 +938,11 @@ void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const s
     typename CL::node cn;
     holder_access<typename R::holder>::clear(holder);
     link.state = holder_state::loading;
+    // One parent key: a child comes once unless a link table lists the pair twice or the
+    // child's own joined to-many repeats its row.
+    constexpr bool may_repeat = K::kind == relation::many_to_many || has_joined_many<LazyPlan>();
     CL::run(ctx, sql(), params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
-        if (child) attach<R>(holder, child);
+        if (child) attach<R>(holder, child, may_repeat);
     });
     link.state = holder_state::loaded;
 }
