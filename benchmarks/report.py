@@ -270,6 +270,11 @@ def render(args):
                "the same run. Raw baselines are hand-written sqlite3 C API code "
                "running the same SQL into plain structs (`std::string` members, `std::vector` children), "
                "with their prepared statements kept across runs.\n")
+    if sa_ctx.get("date") and ctx.get("date") and sa_ctx["date"][:10] != ctx["date"][:10]:
+        # BENCH_SA=0 reuses an earlier sqlalchemy.json: say so, since SQLAlchemy-to-loadstar
+        # ratios then divide figures of two runs (SQLAlchemy's do not depend on loadstar's code).
+        out.append(f"SQLAlchemy's figures are from an earlier run ({sa_ctx['date']}, same machine and data); "
+                   "ratios to SQLAlchemy divide medians of the two runs.\n")
     load, cpus = ctx.get("load_avg", [0])[0], ctx.get("num_cpus", 0)
     if cpus and load > cpus:
         out.append(f"**The machine was busy** (load average {load:.1f} on {cpus} CPUs while the suite started): "
