@@ -85,6 +85,8 @@ public:
     double get_real(int i) override { return in_->get_real(i); }
     std::string_view get_text(int i) override { return in_->get_text(i); }
     std::span<const std::byte> get_blob(int i) override { return in_->get_blob(i); }
+    loadstar::column_kind read_int(int i, std::int64_t& out) override { return in_->read_int(i, out); }
+    loadstar::column_kind read_text(int i, std::string_view& out) override { return in_->read_text(i, out); }
     std::int64_t affected_rows() override { return in_->affected_rows(); }
 
 private:
