@@ -39,11 +39,6 @@ public:
     std::size_t size() const noexcept { return items_.size(); }
     bool empty() const noexcept { return items_.empty(); }
 
-    void reserve(std::size_t n) {
-        items_.reserve(n);
-        if (n * 2 > slots_.size()) rebuild(capacity_for(n));
-    }
-
     iterator find(const K& k) {
         if (items_.empty()) return end();
         const std::uint64_t h = mix(k);
@@ -55,7 +50,6 @@ public:
         }
     }
     const_iterator find(const K& k) const { return const_cast<dense_map&>(*this).find(k); }
-    std::size_t count(const K& k) const { return find(k) == end() ? 0 : 1; }
 
     /// Inserts (k, v) unless k is present; returns the entry for k and whether it is new.
     template <class... A>
@@ -79,16 +73,6 @@ public:
         }
         items_.pop_back();
         return items_.begin() + static_cast<std::ptrdiff_t>(pos);
-    }
-    std::size_t erase(const K& k) {
-        auto it = find(k);
-        if (it == end()) return 0;
-        erase(it);
-        return 1;
-    }
-    void clear() noexcept {
-        items_.clear();
-        slots_.clear();
     }
 
 private:

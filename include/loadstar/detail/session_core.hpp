@@ -256,10 +256,10 @@ struct session_core {
     void detach_all() {
         // Objects nothing outside the session holds go first (parents before the children
         // their holders kept alive), so what is left to unbind is what the caller kept.
-        for (auto& m : maps)
-            if (m) m->release_unshared();
-        for (auto& m : maps)
-            if (m) m->release_unshared();
+        // Two passes: a parent's map may come after its children's.
+        for (int pass = 0; pass < 2; ++pass)
+            for (auto& m : maps)
+                if (m) m->release_unshared();
         for (auto& m : maps)
             if (m) m->detach_all();
         maps.clear();

@@ -184,6 +184,13 @@ void attach(typename R::holder& holder, ptr<typename R::target> child, bool may_
     }
 }
 
+/// Whether one parent key's statement can deliver the same child twice: a link table may list
+/// a pair twice, and a child's own joined to-many repeats its row once per grandchild.
+template <class K, class ChildPlan>
+constexpr bool children_may_repeat() {
+    return K::kind == relation::many_to_many || has_joined_many<ChildPlan>();
+}
+
 // ---- which many-to-one holders hold their target weakly ---------------------------------------
 
 template <class E, std::size_t I, class T, std::size_t J>
@@ -812,9 +819,8 @@ struct loader {
                 holder_access<typename R::holder>::add(o->*(R::member), it == found.end() ? ptr<T>{} : it->second);
             }
         } else {
-            // Each owner's key is in one batch and a child row comes once per key, unless a
-            // link table lists a pair twice or the child's own joined to-many repeats its row.
-            constexpr bool may_repeat = K::kind == relation::many_to_many || has_joined_many<typename RP::child_plan>();
+            // Each owner's key is in exactly one batch.
+            constexpr bool may_repeat = children_may_repeat<K, typename RP::child_plan>();
             for (auto& b : job.batches) {
                 typename CL::node cn;
                 tail ct = child_tail_of(b);
@@ -845,8 +851,7 @@ struct loader {
         if (job.owners.empty()) return;
         job.ct = child_tail<I>(t);
         job.sql = subquery_sql<I>(job.ct);
-        job.may_repeat = t.may_repeat || rel_keys<E, I>::kind == relation::many_to_many ||
-                         has_joined_many<typename rp<I>::child_plan>();
+        job.may_repeat = t.may_repeat || children_may_repeat<rel_keys<E, I>, typename rp<I>::child_plan>();
     }
 
     template <std::size_t I>
@@ -861,11 +866,11 @@ struct loader {
         typename CL::node cn;
         // The owners by key (a many-to-one's owners share keys); each row's child goes
         // straight into its owners' holders.
-        std::unordered_map<key_type, std::vector<E*>> by_key;
+        std::unordered_multimap<key_type, E*> by_key;
         by_key.reserve(job.owners.size());
         for (E* o : job.owners) {
             key_type k{};
-            if (K::parent_key(*o, k)) by_key[k].push_back(o);
+            if (K::parent_key(*o, k)) by_key.emplace(k, o);
             else holder_access<typename R::holder>::clear(o->*(R::member));
         }
         const tail* next = needs_tail<typename RP::child_plan>() ? &job.ct : nullptr;
@@ -873,9 +878,8 @@ struct loader {
             if (!child) return;
             key_type k{};
             read_column(st, 0, k, "relationship key");
-            auto it = by_key.find(k);
-            if (it == by_key.end()) return;
-            for (E* o : it->second) attach<R>(o->*(R::member), child, job.may_repeat);
+            for (auto [it, end] = by_key.equal_range(k); it != end; ++it)
+                attach<R>(it->second->*(R::member), child, job.may_repeat);
         });
         mark_loaded<I>(job.owners);
     }
@@ -938,11 +942,8 @@ void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const s
     typename CL::node cn;
     holder_access<typename R::holder>::clear(holder);
     link.state = holder_state::loading;
-    // One parent key: a child comes once unless a link table lists the pair twice or the
-    // child's own joined to-many repeats its row.
-    constexpr bool may_repeat = K::kind == relation::many_to_many || has_joined_many<LazyPlan>();
     CL::run(ctx, sql(), params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
-        if (child) attach<R>(holder, child, may_repeat);
+        if (child) attach<R>(holder, child, children_may_repeat<K, LazyPlan>());
     });
     link.state = holder_state::loaded;
 }
