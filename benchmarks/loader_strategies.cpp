@@ -105,7 +105,10 @@ public:
             sqlite3_close(db_);
             throw std::runtime_error(msg);
         }
-        exec(db_, "PRAGMA foreign_keys = ON");  // as loadstar's connections do
+        // As loadstar's connections do (on a file loadstar's engine has already made it WAL,
+        // which is the file's own setting, and synchronous=NORMAL goes with WAL).
+        exec(db_, "PRAGMA foreign_keys = ON");
+        exec(db_, "PRAGMA synchronous = NORMAL");
     }
     raw_db(const raw_db&) = delete;
     raw_db& operator=(const raw_db&) = delete;

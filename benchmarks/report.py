@@ -225,6 +225,44 @@ def fmt_ms(v):
     return f"{v:.3f}"
 
 
+def concurrency_section(res):
+    """summary.md lines for bench_sqlite_concurrency's results (sqlite_concurrency.json), if any:
+    transactions and reads per second, loadstar against hand-written sqlite3 in the same run."""
+    path = os.path.join(res, "sqlite_concurrency.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        data = json.load(f)
+    rate, blocked = {}, {}
+    for b in data.get("benchmarks", []):
+        if b.get("aggregate_name", "median") != "median" or b.get("error_occurred"):
+            continue
+        name = b.get("run_name", b["name"])
+        rate[name] = b.get("items_per_second")
+        if "readers_blocked" in b:
+            blocked[name] = b["readers_blocked"]
+    out = ["## SQLite under concurrent sessions\n",
+           "`bench_sqlite_concurrency`, one file, loadstar's defaults (WAL, synchronous=NORMAL, BEGIN "
+           "IMMEDIATE for writes, 5 s busy timeout) and hand-written sqlite3 code with the same settings, "
+           "same run, medians. A transfer reads two accounts, writes both and logs a row; a read loads every "
+           "account in one transaction while one more thread runs transfers.\n",
+           "| case | threads | loadstar /s | raw /s | loadstar / raw | reads that waited > 50 ms (loadstar, raw) |",
+           "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for case, label in (("transfer", "transfer transactions"), ("read_while_writing", "reads while writing")):
+        for name in sorted(k for k in rate if k.startswith(f"{case}/loadstar/")):
+            suffix = name[len(f"{case}/loadstar/"):]
+            raw_name = f"{case}/raw/{suffix}"
+            a, r = rate.get(name), rate.get(raw_name)
+            threads = suffix.split("threads:")[-1].split("/")[0] if "threads:" in suffix else "1"
+            ratio = f"{a / r:.2f}" if a and r else "n/a"
+            waited = ""
+            if name in blocked or raw_name in blocked:
+                waited = f"{blocked.get(name, 0):.0f}, {blocked.get(raw_name, 0):.0f}"
+            out.append(f"| {label} | {threads} | {a or 0:,.0f} | {r or 0:,.0f} | {ratio} | {waited} |")
+    out.append("")
+    return out
+
+
 def render(args):
     res = args.results
     ls, ctx = load_medians(os.path.join(res, "loader_strategies.json"))
@@ -396,6 +434,8 @@ def render(args):
             out.append(f"\nraise: a refused touch (`raise_load_error` thrown and caught) costs "
                        f"{', '.join(costs)} (raise minus the same load without touches).")
         out.append("")
+
+    out.extend(concurrency_section(res))
 
     # Rows, projections, bulk.
     out.append("## Many rows\n")

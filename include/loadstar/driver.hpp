@@ -35,6 +35,14 @@ struct dialect {
                 type_text = "TEXT", type_blob = "BLOB", type_timestamp = "TIMESTAMP";
     /// Appended to an integral primary key's column definition so the database generates it.
     std::string generated_key = "PRIMARY KEY";
+    /// Transaction control, chosen by the session when its transaction begins:
+    /// `begin_read` when its first statement reads, `begin_write` when the transaction is
+    /// known to write (its first statement writes, `run_transaction`, or
+    /// `session_options::transaction == transaction_mode::write`), `begin_read_only` for a
+    /// read-only session. SQLite's `BEGIN IMMEDIATE` takes the write lock at the start, waiting
+    /// out the busy timeout, where a transaction that read first would be refused at once when
+    /// it tries to write (SQLITE_BUSY: a reader cannot wait for the write lock).
+    std::string begin_read = "BEGIN", begin_write = "BEGIN", begin_read_only = "BEGIN";
 };
 
 /// A prepared statement. Parameter and column indexes are 0-based. Drivers translate their

@@ -49,6 +49,12 @@ LOADSTAR_DEFINE_ERROR(pool_timeout_error)
 LOADSTAR_DEFINE_ERROR(stale_data_error)
 /// The database aborted the transaction for serialization (SQLSTATE 40001 / 40P01); retry it.
 LOADSTAR_DEFINE_ERROR(serialization_error)
+/// The database was busy or locked and did not free up in time: SQLite's SQLITE_BUSY /
+/// SQLITE_LOCKED (the busy timeout ran out, or a read transaction could not become a write
+/// transaction because another connection wrote since it began), PostgreSQL's lock_not_available
+/// (SQLSTATE 55P03, e.g. `lock_timeout` or NOWAIT). The transaction can be run again:
+/// `run_transaction` does so.
+LOADSTAR_DEFINE_ERROR(busy_error)
 /// The session's N+1 detector, in `raise` mode, saw one relationship lazy-load too often.
 LOADSTAR_DEFINE_ERROR(n_plus_one_error)
 /// Misuse of the API that the types could not catch (e.g. flushing an object of another session).

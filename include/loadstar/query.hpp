@@ -199,8 +199,9 @@ public:
         return *this;
     }
 
-    /// SELECT ... FOR UPDATE (PostgreSQL); SQLite has no row locks and its writer lock is
-    /// taken by the transaction, so there the clause is left out.
+    /// SELECT ... FOR UPDATE (PostgreSQL). A transaction not begun yet begins as a write
+    /// transaction: on SQLite, which has no row locks, that takes the database's write lock
+    /// (BEGIN IMMEDIATE) and the clause itself is left out.
     query& for_update() {
         this->st_.for_update = true;
         return *this;
@@ -227,6 +228,9 @@ public:
     std::vector<ptr<E>> all() const {
         std::vector<value> params;
         const std::string text = build(params);
+        // FOR UPDATE says the transaction will write: begin it as a write transaction (on
+        // SQLite, which has no row locks, that is where the write lock is taken).
+        if (this->st_.for_update) this->st_.s->connection(true);
         detail::load_context ctx{*this->st_.s};
         // An explicit join can repeat a row (Author joined to its books): each object is
         // still returned once, as SQLAlchemy's Query uniques single-entity results.
@@ -331,7 +335,7 @@ public:
         this->st_.render_where(sql, params);
         const bool returning = this->st_.sql_dialect().supports_returning;
         if (returning) sql += " RETURNING " + pk_sql();
-        auto& pc = this->st_.s->connection();
+        auto& pc = this->st_.s->connection(/*write=*/true);
         detail::cursor c(*this->st_.s->eng, pc, sql, params);
         std::int64_t n = 0;
         if (returning) {
@@ -368,7 +372,7 @@ public:
         this->st_.render_where(sql, params);
         const bool returning = this->st_.sql_dialect().supports_returning;
         if (returning) sql += " RETURNING " + pk_sql();
-        auto& pc = this->st_.s->connection();
+        auto& pc = this->st_.s->connection(/*write=*/true);
         detail::cursor c(*this->st_.s->eng, pc, sql, params);
         if (!returning) return c.run();
         std::int64_t n = 0;
@@ -564,7 +568,7 @@ private:
         ctx_->tracked = !q_.st_.untracked;
         ctx_->dedupe = ctx_->tracked || detail::has_eager<Plan>();
         ctx_->populate_existing = q_.st_.populate_existing;
-        auto& pc = q_.st_.s->connection();
+        auto& pc = q_.st_.s->connection(q_.st_.for_update);
         cursor_.emplace(*q_.st_.s->eng, pc, sql_, params_);
         done_ = false;
     }

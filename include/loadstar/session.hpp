@@ -808,10 +808,24 @@ public:
         s.flushing = false;
     }
 
-    /// flush() and COMMIT. Objects stay in the identity map with their values.
+    /// flush() and COMMIT. Objects stay in the identity map with their values. If the database
+    /// refuses the COMMIT (busy_error: SQLite's busy timeout ran out), the transaction is
+    /// rolled back as rollback() does and the error is rethrown: what it wrote is gone, and
+    /// the session says so (its new objects are transient again).
     void commit() {
         flush();
-        core_->commit();
+        try {
+            core_->commit();
+        } catch (const connection_error&) {
+            throw;  // the transaction went with the connection (lose_connection)
+        } catch (...) {
+            try {
+                rollback();
+            } catch (...) {
+                core_->lose_connection();
+            }
+            throw;
+        }
     }
 
     /// ROLLBACK. Pending objects and recorded changes are dropped; objects the transaction
@@ -1130,11 +1144,15 @@ inline void savepoint::rollback() {
 }
 
 /// Runs `fn(session&)` in a fresh session and commits; when the database aborts the
-/// transaction for serialization (SQLSTATE 40001 / 40P01, loadstar::serialization_error), runs
-/// it again in another fresh session, up to `retries` more times: the client-side retry
+/// transaction for serialization (SQLSTATE 40001 / 40P01, loadstar::serialization_error) or is
+/// busy (loadstar::busy_error: SQLite's busy timeout ran out, PostgreSQL's lock_not_available),
+/// runs it again in another fresh session, up to `retries` more times: the client-side retry
 /// protocol CockroachDB and YugabyteDB require, and PostgreSQL's SERIALIZABLE level expects.
-/// `fn` must be safe to run more than once (no side effects outside the session). Returns
-/// what `fn` returns; rethrows the last serialization_error, and any other error at once.
+/// The transaction begins as a write transaction (transaction_mode::write: on SQLite BEGIN
+/// IMMEDIATE, so reading and then writing cannot be refused on lock upgrade) unless
+/// `options.transaction` says read_only. `fn` must be safe to run more than once (no side
+/// effects outside the session). Returns what `fn` returns; rethrows the last retryable error,
+/// and any other error at once.
 ///
 /// ```cpp
 /// ls::run_transaction(engine, [&](ls::session& tx) {
@@ -1144,6 +1162,7 @@ inline void savepoint::rollback() {
 /// ```
 template <class F>
 auto run_transaction(const engine& e, F&& fn, int retries = 5, session_options options = {}) {
+    if (options.transaction == transaction_mode::automatic) options.transaction = transaction_mode::write;
     for (int attempt = 0;; ++attempt) {
         session s{e, options};
         try {
@@ -1157,6 +1176,8 @@ auto run_transaction(const engine& e, F&& fn, int retries = 5, session_options o
                 return result;
             }
         } catch (const serialization_error&) {
+            if (attempt >= retries) throw;
+        } catch (const busy_error&) {
             if (attempt >= retries) throw;
         }
     }

@@ -263,12 +263,16 @@ TEST_CASE("engine: on_statement reports sql, params, rows, duration and counted"
     std::vector<recorded> ev, control;
     for (const auto& x : rec.events) (x.counted ? ev : control).push_back(x);
     REQUIRE(control.size() >= 4);
-    CHECK(control.front().sql == "BEGIN");
+    // The session's first statement writes: a write transaction (SQLite: BEGIN IMMEDIATE);
+    // after the first COMMIT it reads first: a read transaction (BEGIN).
+    const auto& d = e.sql_dialect();
+    CHECK(control.front().sql == d.begin_write);
+    CHECK(std::count_if(control.begin(), control.end(), [&](const recorded& x) { return x.sql == d.begin_read; }) >= 1);
     CHECK(control.back().sql == "COMMIT");
     CHECK(std::count_if(control.begin(), control.end(), [](const recorded& x) { return x.sql == "COMMIT"; }) == 2);
     for (const auto& c : control) {
         INFO(c.sql);
-        const bool is_control = c.sql == "BEGIN" || c.sql == "COMMIT" || c.sql.rfind("SAVEPOINT ", 0) == 0 ||
+        const bool is_control = c.sql == d.begin_read || c.sql == d.begin_write || c.sql == "COMMIT" || c.sql.rfind("SAVEPOINT ", 0) == 0 ||
                                 c.sql.rfind("RELEASE SAVEPOINT ", 0) == 0;
         CHECK(is_control);
         CHECK(c.params.empty());
@@ -283,7 +287,7 @@ TEST_CASE("engine: on_statement reports sql, params, rows, duration and counted"
                            "UPDATE authors SET name = ? WHERE authors.id = ? RETURNING authors.id",
                        });
     // The events come in execution order: BEGIN first, each COMMIT after the writes it commits.
-    CHECK(rec.events.front().sql == "BEGIN");
+    CHECK(rec.events.front().sql == d.begin_write);
     CHECK(rec.events.back().sql == "COMMIT");
     auto position = [&](const std::string& sql, std::size_t nth = 0) {
         for (std::size_t i = 0; i < rec.events.size(); ++i)

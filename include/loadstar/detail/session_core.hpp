@@ -27,8 +27,27 @@ namespace loadstar {
 /// What the session does when one relationship lazy-loads more often than the threshold.
 enum class n_plus_one_mode { off, warn, raise };
 
+/// How a session's transactions begin (see dialect::begin_read / begin_write).
+enum class transaction_mode {
+    /// A transaction whose first statement reads begins as a read transaction (no write lock:
+    /// on SQLite it never blocks a writer); one whose first statement writes begins as a write
+    /// transaction (SQLite: BEGIN IMMEDIATE). A read transaction that then writes asks for the
+    /// write lock at that point; SQLite refuses at once with busy_error if another connection
+    /// holds it or wrote since the transaction began (roll back and run it again, as
+    /// run_transaction does; or say `write` up front).
+    automatic,
+    /// Every transaction begins as a write transaction (SQLite: BEGIN IMMEDIATE): the write
+    /// lock is taken first, so a read-then-write transaction cannot fail on lock upgrade; other
+    /// writers wait (busy timeout). run_transaction's default.
+    write,
+    /// Every transaction begins read-only (PostgreSQL: BEGIN READ ONLY); flushing anything
+    /// throws usage_error before any statement.
+    read_only,
+};
+
 /// Per-session settings: `ls::session s{engine, {.n_plus_one = ls::n_plus_one_mode::raise}}`.
 struct session_options {
+    transaction_mode transaction = transaction_mode::automatic;
     n_plus_one_mode n_plus_one = n_plus_one_mode::off;
     std::size_t n_plus_one_threshold = 10;
     /// Prefix of the SAVEPOINT names the session issues (flush and begin_nested).
@@ -181,16 +200,22 @@ struct session_core {
     std::vector<std::function<void()>> tx_inserted;
     std::vector<std::function<void()>> tx_deleted;
 
-    /// The connection, with a transaction begun (autobegin, as SQLAlchemy's session does).
-    pooled_connection& connection() {
+    /// The connection, with a transaction begun (autobegin, as SQLAlchemy's session does):
+    /// a read or a write transaction as options.transaction and `write` say.
+    pooled_connection& connection(bool write = false) {
         if (closed) throw detached_error("loadstar: the session is closed");
+        if (write && options.transaction == transaction_mode::read_only)
+            throw usage_error("loadstar: this session is read-only (session_options::transaction); it cannot write");
         if (conn && in_transaction && !conn.get().conn->alive()) {
             lose_connection();
             throw connection_error("loadstar: the connection was lost; its transaction was rolled back", 0, "08006");
         }
         if (!conn) conn = lease(eng);
         if (!in_transaction) {
-            run_control("BEGIN");
+            const dialect& d = eng->sql_dialect();
+            run_control(options.transaction == transaction_mode::read_only ? d.begin_read_only
+                        : write || options.transaction == transaction_mode::write ? d.begin_write
+                                                                                  : d.begin_read);
             in_transaction = true;
         }
         return conn.get();
@@ -199,7 +224,7 @@ struct session_core {
     /// The connection for a write. During a flush the first write opens the flush's SAVEPOINT,
     /// so a flush with nothing to write issues nothing at all.
     pooled_connection& write_connection() {
-        auto& pc = connection();
+        auto& pc = connection(true);
         if (flushing && flush_savepoint.empty()) {
             std::string name = savepoint_name(++savepoint_counter);
             run_control("SAVEPOINT " + name);
@@ -238,9 +263,11 @@ struct session_core {
 
     void commit() {
         if (in_transaction) {
+            // The transaction ends only when COMMIT succeeds: a refused COMMIT (SQLite: busy,
+            // a deferred constraint) leaves it open for session::commit to roll back.
+            run_control("COMMIT");
             in_transaction = false;
             savepoint_depth = 0;
-            run_control("COMMIT");
         }
         tx_inserted.clear();
         tx_deleted.clear();

@@ -8,16 +8,65 @@
 
 #include <sqlite3.h>
 
-#include <atomic>
+#include <unistd.h>
+
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
 
 namespace loadstar::sqlite {
 
+/// How the driver sets up each connection. The defaults are for an application: many sessions
+/// of one process (and other processes) sharing one database file. Each default and its reason:
+///
+/// | setting | default | why |
+/// | --- | --- | --- |
+/// | `journal_mode` | `"wal"` | readers never block the writer and the writer never blocks readers; a session that only read cannot make another's COMMIT wait or fail |
+/// | `synchronous` | `""`: `NORMAL` under WAL, else `FULL` | under WAL, NORMAL loses no integrity on a crash, only the last transactions on a power cut, and saves an fsync per commit |
+/// | `foreign_keys` | `true` | SQLite ignores declared foreign keys unless told otherwise |
+/// | `busy_timeout` | 5 s | a writer waits this long for another writer's transaction (short sleeps, see below) before busy_error |
+/// | `immediate_writes` | `true` | write transactions begin `BEGIN IMMEDIATE`: the write lock first, so a transaction that reads and then writes cannot be refused at the upgrade (SQLite answers SQLITE_BUSY there at once, whatever the timeout) |
+/// | `journal_size_limit` | 64 MiB | the WAL file is truncated back to this after a checkpoint instead of keeping its largest size |
+/// | `wal_autocheckpoint` | 1000 pages | a commit that leaves the WAL this long copies it back into the database (PASSIVE: it never waits for readers) |
+///
+/// Anchors: Rails 7.1/8 ship WAL, synchronous NORMAL, a 64 MiB journal_size_limit, foreign keys
+/// and IMMEDIATE transactions as their SQLite defaults; Django 5.1 added `transaction_mode` and
+/// `init_command` for the same reasons.
+///
+/// Through a URL: `sqlite:///app.db?journal_mode=delete&busy_timeout=2000&immediate_writes=false`.
+struct options {
+    std::string journal_mode = "wal";   ///< wal, delete, truncate, persist, memory or off
+    std::string synchronous;            ///< off, normal, full, extra; empty: normal under WAL, else full
+    bool foreign_keys = true;
+    std::chrono::milliseconds busy_timeout{5000};  ///< 0: fail at once with busy_error
+    bool immediate_writes = true;       ///< write transactions BEGIN IMMEDIATE
+    std::int64_t journal_size_limit = 64 * 1024 * 1024;  ///< bytes; -1: no limit
+    int wal_autocheckpoint = 1000;      ///< pages; 0: never checkpoint automatically
+};
+
 namespace detail {
+
+inline bool one_of(std::string_view v, std::initializer_list<std::string_view> allowed) {
+    for (auto a : allowed)
+        if (v == a) return true;
+    return false;
+}
+
+/// Checks the settings that end up in PRAGMA text: only known words ever reach the SQL.
+inline void check_options(const options& o) {
+    if (!one_of(o.journal_mode, {"wal", "delete", "truncate", "persist", "memory", "off"}))
+        throw usage_error("loadstar/sqlite: journal_mode '" + o.journal_mode +
+                          "' is not one of wal, delete, truncate, persist, memory, off");
+    if (!o.synchronous.empty() && !one_of(o.synchronous, {"off", "normal", "full", "extra"}))
+        throw usage_error("loadstar/sqlite: synchronous '" + o.synchronous + "' is not one of off, normal, full, extra");
+    if (o.busy_timeout.count() < 0) throw usage_error("loadstar/sqlite: busy_timeout must not be negative");
+}
 
 [[noreturn]] inline void raise(sqlite3* db, int rc, std::string_view what) {
     const int ext = db ? sqlite3_extended_errcode(db) : rc;
@@ -27,6 +76,15 @@ namespace detail {
     msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     switch (ext & 0xff) {
     case SQLITE_CONSTRAINT: throw integrity_error(msg, ext);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        if (ext == SQLITE_BUSY_SNAPSHOT)
+            msg += " (this transaction read before it wrote, and another connection wrote since: roll back and "
+                   "run it again, as run_transaction does, or begin it as a write transaction)";
+        else if ((ext & 0xff) == SQLITE_BUSY)
+            msg += " (another connection holds the lock: the busy timeout ran out, or this transaction read before "
+                   "it wrote, and SQLite does not wait for the write lock then: begin it as a write transaction)";
+        throw busy_error(msg, ext);
     case SQLITE_CANTOPEN:
     case SQLITE_NOTADB:
     case SQLITE_IOERR: throw connection_error(msg, ext);
@@ -118,7 +176,7 @@ private:
 
 class connection final : public loadstar::connection {
 public:
-    connection(const std::string& uri, int flags) {
+    connection(const std::string& uri, int flags, const options& o) : busy_timeout_(o.busy_timeout) {
         const int rc = sqlite3_open_v2(uri.c_str(), &db_, flags, nullptr);
         if (rc != SQLITE_OK) {
             std::string msg = "loadstar/sqlite: cannot open '" + uri + "': " +
@@ -127,9 +185,23 @@ public:
             throw connection_error(msg, rc);
         }
         sqlite3_extended_result_codes(db_, 1);
-        sqlite3_busy_timeout(db_, 5000);
-        execute("PRAGMA foreign_keys = ON");
+        try {
+            sqlite3_busy_handler(db_, busy_timeout_.count() > 0 ? &on_busy : nullptr, this);
+            // Per connection (journal_mode is the database's and is set once, by the driver).
+            execute(o.foreign_keys ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF");
+            const std::string sync = !o.synchronous.empty() ? o.synchronous
+                                     : o.journal_mode == "wal" ? "normal"
+                                                               : "full";
+            execute("PRAGMA synchronous = " + sync);
+            execute("PRAGMA journal_size_limit = " + std::to_string(o.journal_size_limit));
+            execute("PRAGMA wal_autocheckpoint = " + std::to_string(o.wal_autocheckpoint));
+        } catch (...) {
+            sqlite3_close_v2(db_);
+            throw;
+        }
     }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
     ~connection() override { sqlite3_close_v2(db_); }
 
     std::unique_ptr<loadstar::statement> prepare(std::string_view sql) override {
@@ -151,34 +223,94 @@ public:
         return static_cast<std::size_t>(sqlite3_limit(db_, SQLITE_LIMIT_VARIABLE_NUMBER, -1));
     }
     sqlite3* native() const noexcept { return db_; }
+    /// PRAGMA journal_mode: sets it and returns what the database now uses ("memory" for an
+    /// in-memory database, whatever was asked).
+    std::string set_journal_mode(const std::string& mode) {
+        auto st = prepare("PRAGMA journal_mode = " + mode);
+        std::string got = st->step() ? std::string(st->get_text(0)) : std::string{};
+        st->reset();
+        return got;
+    }
 
 private:
+    /// The busy handler: SQLite calls it while another connection holds the lock this one
+    /// needs. sqlite3_busy_timeout() sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms
+    /// between attempts, so a waiter often sleeps long after a short transaction released the
+    /// lock; these sleeps start at 50 us and grow to 2 ms, within the same overall timeout.
+    /// Only the thread using the connection runs it (one thread at a time uses a connection).
+    static int on_busy(void* self, int attempt) {
+        auto& c = *static_cast<connection*>(self);
+        const auto now = std::chrono::steady_clock::now();
+        if (attempt == 0) c.busy_since_ = now;
+        const auto waited = now - c.busy_since_;
+        if (waited >= c.busy_timeout_) return 0;
+        static constexpr int steps_us[] = {50, 100, 200, 500, 1000, 2000};
+        const auto step = std::chrono::microseconds(steps_us[attempt < 5 ? attempt : 5]);
+        const auto left = c.busy_timeout_ - waited;
+        std::this_thread::sleep_for(step < left ? std::chrono::nanoseconds(step) : std::chrono::nanoseconds(left));
+        return 1;
+    }
+
     sqlite3* db_ = nullptr;
+    std::chrono::milliseconds busy_timeout_;
+    std::chrono::steady_clock::time_point busy_since_{};
 };
 
-inline std::string memory_uri() {
-    static std::atomic<unsigned long> counter{0};
-    return "file:loadstar-memory-" + std::to_string(++counter) + "-" +
-           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) +
-           "?mode=memory&cache=shared";
-}
+/// A private directory (mode 0700) in RAM (/dev/shm where it exists, else $TMPDIR or /tmp)
+/// holding the file of one ":memory:" engine; removed with the engine.
+class ram_directory {
+public:
+    ram_directory() {
+        std::string base = "/dev/shm";
+        if (::access(base.c_str(), W_OK | X_OK) != 0) {
+            const char* t = std::getenv("TMPDIR");
+            base = t && *t ? t : "/tmp";
+        }
+        std::string tmpl = base + "/loadstar-memory-XXXXXX";
+        if (!::mkdtemp(tmpl.data()))
+            throw connection_error("loadstar/sqlite: cannot create a directory for a ':memory:' database in " + base);
+        dir_ = std::move(tmpl);
+    }
+    ram_directory(const ram_directory&) = delete;
+    ram_directory& operator=(const ram_directory&) = delete;
+    ~ram_directory() {
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((path() + suffix).c_str());
+        ::rmdir(dir_.c_str());
+    }
+    std::string path() const { return dir_ + "/db.sqlite"; }
+
+private:
+    std::string dir_;
+};
 
 }  // namespace detail
 
-/// The SQLite driver. A path of ":memory:" (or empty) opens a private in-memory database
-/// that every pooled connection of this engine shares (shared cache, named per engine).
+/// The SQLite driver. A path of ":memory:" (or empty) opens a private database that lives in
+/// RAM for as long as the engine does: a file in a private directory under /dev/shm (else
+/// $TMPDIR), in WAL mode like any file, so that the engine's pooled connections get WAL's
+/// snapshots (a reading session never blocks another session's commit) instead of shared
+/// cache's table locks ("database table is locked"). A `file:` URI is opened as given (e.g.
+/// `file:x?mode=memory&cache=shared` for SQLite's own shared-cache memory database).
 class driver {
 public:
-    explicit driver(std::string path) {
+    explicit driver(std::string path, options o = {}) : options_(std::move(o)) {
+        detail::check_options(options_);
         flags_ = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
         if (path.empty() || path == ":memory:") {
-            uri_ = detail::memory_uri();
-            flags_ |= SQLITE_OPEN_URI;
-            // The database lives as long as one connection to it does: keep one open.
+            ram_ = std::make_shared<detail::ram_directory>();
+            uri_ = ram_->path();
         } else {
             uri_ = std::move(path);
+            if (uri_.starts_with("file:")) flags_ |= SQLITE_OPEN_URI;
         }
-        anchor_ = std::make_shared<detail::connection>(uri_, flags_);
+        // One connection stays open while the driver lives: it sets the journal mode once
+        // (it belongs to the database file), and it keeps a shared-cache memory database alive.
+        anchor_ = std::make_shared<detail::connection>(uri_, flags_, options_);
+        const std::string mode = anchor_->set_journal_mode(options_.journal_mode);
+        const bool in_memory = mode == "memory" && options_.journal_mode != "memory";
+        if (mode != options_.journal_mode && !in_memory)
+            throw connection_error("loadstar/sqlite: '" + uri_ + "' refused journal_mode=" + options_.journal_mode +
+                                   " (it uses " + (mode.empty() ? std::string("none") : mode) + ")");
         dialect_.name = "sqlite";
         dialect_.dollar_placeholders = false;
         dialect_.supports_returning = sqlite3_libversion_number() >= 3035000;
@@ -186,16 +318,24 @@ public:
         dialect_.supports_arrays = false;
         dialect_.max_bind_parameters = anchor_->max_variables();
         dialect_.generated_key = "PRIMARY KEY";
+        dialect_.begin_read = "BEGIN";
+        dialect_.begin_write = options_.immediate_writes ? "BEGIN IMMEDIATE" : "BEGIN";
+        dialect_.begin_read_only = "BEGIN";
     }
 
     std::unique_ptr<loadstar::connection> connect() {
-        return std::make_unique<detail::connection>(uri_, flags_);
+        return std::make_unique<detail::connection>(uri_, flags_, options_);
     }
     const dialect& sql_dialect() const { return dialect_; }
+    const options& settings() const noexcept { return options_; }
+    /// The file the engine's connections open (for ":memory:", the file in RAM).
+    const std::string& path() const noexcept { return uri_; }
 
 private:
+    options options_;
     std::string uri_;
     int flags_ = 0;
+    std::shared_ptr<detail::ram_directory> ram_;       // destroyed last: after every connection
     std::shared_ptr<detail::connection> anchor_;
     dialect dialect_;
 };
@@ -206,19 +346,66 @@ static_assert(loadstar::driver<driver>);
 ///
 /// ```cpp
 /// auto engine = loadstar::sqlite::engine("app.db");
+/// auto strict = loadstar::sqlite::engine("app.db", {}, {.busy_timeout = std::chrono::seconds(1)});
 /// ```
-/// Throws loadstar::connection_error if the file cannot be opened.
-inline loadstar::engine engine(std::string path, pool_options options = {}) {
-    return loadstar::engine(driver(std::move(path)), options);
+/// Throws loadstar::connection_error if the file cannot be opened, usage_error for a bad option.
+inline loadstar::engine engine(std::string path, pool_options pool = {}, options o = {}) {
+    return loadstar::engine(driver(std::move(path), std::move(o)), pool);
 }
 
 namespace detail {
+
+inline bool parse_bool(std::string_view key, std::string_view v) {
+    if (one_of(v, {"true", "1", "on", "yes"})) return true;
+    if (one_of(v, {"false", "0", "off", "no"})) return false;
+    throw usage_error("loadstar/sqlite: URL parameter " + std::string(key) + "=" + std::string(v) +
+                      ": expected true or false");
+}
+inline std::int64_t parse_int(std::string_view key, std::string_view v) {
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || end != v.data() + v.size() || v.empty())
+        throw usage_error("loadstar/sqlite: URL parameter " + std::string(key) + "=" + std::string(v) +
+                          ": expected an integer");
+    return n;
+}
+
+/// Splits `path?key=value&...` into the path and the driver options; unknown keys are errors.
+inline std::string take_url_options(std::string_view rest, options& o) {
+    const auto q = rest.find('?');
+    std::string path(rest.substr(0, q));
+    if (q == std::string_view::npos) return path;
+    std::string_view query = rest.substr(q + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        const auto eq = item.find('=');
+        const std::string_view key = item.substr(0, eq);
+        const std::string_view v = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+        if (key == "journal_mode") o.journal_mode = std::string(v);
+        else if (key == "synchronous") o.synchronous = std::string(v);
+        else if (key == "foreign_keys") o.foreign_keys = parse_bool(key, v);
+        else if (key == "busy_timeout") o.busy_timeout = std::chrono::milliseconds(parse_int(key, v));
+        else if (key == "immediate_writes") o.immediate_writes = parse_bool(key, v);
+        else if (key == "journal_size_limit") o.journal_size_limit = parse_int(key, v);
+        else if (key == "wal_autocheckpoint") o.wal_autocheckpoint = static_cast<int>(parse_int(key, v));
+        else
+            throw usage_error("loadstar/sqlite: unknown URL parameter '" + std::string(key) +
+                              "' (journal_mode, synchronous, foreign_keys, busy_timeout, immediate_writes, "
+                              "journal_size_limit, wal_autocheckpoint)");
+    }
+    return path;
+}
+
 inline const bool scheme_registered = [] {
     loadstar::detail::scheme_registry()["sqlite"] = [](std::string_view rest) {
-        // sqlite:///relative.db, sqlite:////absolute.db, sqlite:// or sqlite:///:memory:
-        std::string path(rest);
+        // sqlite:///relative.db, sqlite:////absolute.db, sqlite:// or sqlite:///:memory:,
+        // each optionally followed by ?journal_mode=delete&busy_timeout=2000...
+        options o;
+        std::string path = take_url_options(rest, o);
         if (!path.empty() && path.front() == '/') path.erase(0, 1);
-        return sqlite::engine(path);
+        return sqlite::engine(path, {}, std::move(o));
     };
     return true;
 }();
