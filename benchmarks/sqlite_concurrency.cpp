@@ -158,16 +158,19 @@ struct shared_run {
 std::mutex runs_mutex;
 std::unique_ptr<shared_run> current;  // guarded by runs_mutex between runs; read-only inside one
 
+/// Thread 0's set-up: a fresh database and an engine whose pool has room for every thread.
+void start_run(const std::string& name) {
+    std::lock_guard lock(runs_mutex);
+    current = std::make_unique<shared_run>();
+    current->path = fresh_bank(name);
+    current->engine =
+        std::make_unique<ls::engine>(ls::sqlite::engine(current->path, {.pool_size = 8, .max_overflow = 8}));
+}
+
 enum class impl { raw, loadstar };
 
 void transfer(benchmark::State& state, impl which) {
-    if (state.thread_index() == 0) {
-        std::lock_guard lock(runs_mutex);
-        current = std::make_unique<shared_run>();
-        current->path = fresh_bank(which == impl::raw ? "raw" : "loadstar");
-        current->engine = std::make_unique<ls::engine>(
-            ls::sqlite::engine(current->path, {.pool_size = 8, .max_overflow = 8}));
-    }
+    if (state.thread_index() == 0) start_run(which == impl::raw ? "raw" : "loadstar");
     std::unique_ptr<raw_bank> raw;
     std::mt19937 rng(static_cast<unsigned>(state.thread_index() + 1));
     std::uniform_int_distribution<std::int64_t> account(1, bank::accounts), amount(1, 50);
@@ -191,11 +194,7 @@ void transfer(benchmark::State& state, impl which) {
 
 void read_while_writing(benchmark::State& state, impl which) {
     if (state.thread_index() == 0) {
-        std::lock_guard lock(runs_mutex);
-        current = std::make_unique<shared_run>();
-        current->path = fresh_bank(which == impl::raw ? "raw-read" : "loadstar-read");
-        current->engine = std::make_unique<ls::engine>(
-            ls::sqlite::engine(current->path, {.pool_size = 8, .max_overflow = 8}));
+        start_run(which == impl::raw ? "raw-read" : "loadstar-read");
         current->writer = std::thread([run = current.get()] {
             raw_bank w(run->path);
             std::mt19937 rng(99);

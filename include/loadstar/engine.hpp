@@ -502,6 +502,28 @@ inline void execute_control(engine_state& eng, pooled_connection& pc, std::strin
     }
 }
 
+/// Walks the query string of a URL's remainder (`path?key=value&key=value`): `take(key, value)`
+/// returns true for a parameter it consumed. Returns the part before '?', followed by the
+/// parameters nobody took (`?k=v&...`), for the database's own parser.
+template <class Take>
+std::string take_url_parameters(std::string_view rest, Take&& take) {
+    const auto q = rest.find('?');
+    std::string out(rest.substr(0, q));
+    if (q == std::string_view::npos) return out;
+    std::string kept;
+    std::string_view query = rest.substr(q + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        const auto eq = item.find('=');
+        const std::string_view val = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+        if (!take(item.substr(0, eq), val)) kept += (kept.empty() ? "" : "&") + std::string(item);
+    }
+    if (!kept.empty()) out += "?" + kept;
+    return out;
+}
+
 using engine_factory = std::function<engine(std::string_view rest)>;
 inline std::map<std::string, engine_factory, std::less<>>& scheme_registry() {
     static std::map<std::string, engine_factory, std::less<>> registry;

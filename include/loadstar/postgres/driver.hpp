@@ -1133,31 +1133,18 @@ namespace detail {
 /// Takes loadstar's own parameters out of a URL's query string (libpq would refuse them):
 /// `prepared_statements` and `binary_results`, each `true/false/1/0/on/off/yes/no`.
 inline std::string take_url_options(std::string_view rest, driver_options& o) {
-    const auto q = rest.find('?');
-    if (q == std::string_view::npos) return std::string(rest);
-    std::string out(rest.substr(0, q));
-    std::string kept;
-    std::string_view query = rest.substr(q + 1);
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const std::string_view item = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        const auto eq = item.find('=');
-        const std::string_view key = item.substr(0, eq);
-        const std::string_view val = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+    return loadstar::detail::take_url_parameters(rest, [&](std::string_view key, std::string_view val) {
         bool* target = key == "prepared_statements" ? &o.prepared_statements
                        : key == "binary_results"    ? &o.binary_results
                                                     : nullptr;
-        if (!target) {
-            kept += (kept.empty() ? "" : "&") + std::string(item);
-            continue;
-        }
+        if (!target) return false;  // libpq's own parameter
         if (val == "true" || val == "1" || val == "on" || val == "yes") *target = true;
         else if (val == "false" || val == "0" || val == "off" || val == "no") *target = false;
-        else throw error("loadstar/postgres: URL parameter " + std::string(item) + ": expected true or false");
-    }
-    if (!kept.empty()) out += "?" + kept;
-    return out;
+        else
+            throw error("loadstar/postgres: URL parameter " + std::string(key) + "=" + std::string(val) +
+                        ": expected true or false");
+        return true;
+    });
 }
 
 inline const bool scheme_registered = [] {

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace loadstar::sqlite {
 
@@ -202,7 +204,10 @@ public:
     }
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
-    ~connection() override { sqlite3_close_v2(db_); }
+    ~connection() override {
+        for (auto& [text, st] : control_) sqlite3_finalize(st);
+        sqlite3_close_v2(db_);
+    }
 
     std::unique_ptr<loadstar::statement> prepare(std::string_view sql) override {
         sqlite3_stmt* st = nullptr;
@@ -212,6 +217,15 @@ public:
         return std::make_unique<statement>(db_, st);
     }
     void execute(std::string_view sql) override {
+        if (sqlite3_stmt* st = control_statement(sql)) {
+            // Transaction control comes back on every session: prepared once, re-stepped
+            // (sqlite3_exec would parse BEGIN and COMMIT each time: a quarter of a short
+            // read-only session's time).
+            const int rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (rc != SQLITE_DONE && rc != SQLITE_ROW) raise(db_, rc, sql);
+            return;
+        }
         std::string s(sql);
         char* err = nullptr;
         const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
@@ -251,7 +265,27 @@ private:
         return 1;
     }
 
+    /// The prepared statement for a transaction-control text (BEGIN..., COMMIT, ROLLBACK...,
+    /// SAVEPOINT, RELEASE), or nullptr for anything else (DDL, PRAGMA: run once, not kept).
+    /// At most 32 texts are kept (savepoint names repeat per session: a few in practice).
+    sqlite3_stmt* control_statement(std::string_view sql) {
+        static constexpr std::string_view kinds[] = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT ", "RELEASE "};
+        bool control = false;
+        for (auto k : kinds) control = control || sql.starts_with(k);
+        if (!control) return nullptr;
+        for (auto& [text, st] : control_)
+            if (text == sql) return st;
+        if (control_.size() >= 32) return nullptr;
+        sqlite3_stmt* st = nullptr;
+        const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                          &st, nullptr);
+        if (rc != SQLITE_OK) raise(db_, rc, sql);
+        control_.emplace_back(std::string(sql), st);
+        return st;
+    }
+
     sqlite3* db_ = nullptr;
+    std::vector<std::pair<std::string, sqlite3_stmt*>> control_;
     std::chrono::milliseconds busy_timeout_;
     std::chrono::steady_clock::time_point busy_since_{};
 };
@@ -370,19 +404,10 @@ inline std::int64_t parse_int(std::string_view key, std::string_view v) {
     return n;
 }
 
-/// Splits `path?key=value&...` into the path and the driver options; unknown keys are errors.
+/// Takes the driver options out of `path?key=value&...` and returns the path; an unknown key is
+/// an error (SQLite would not read it).
 inline std::string take_url_options(std::string_view rest, options& o) {
-    const auto q = rest.find('?');
-    std::string path(rest.substr(0, q));
-    if (q == std::string_view::npos) return path;
-    std::string_view query = rest.substr(q + 1);
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const std::string_view item = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        const auto eq = item.find('=');
-        const std::string_view key = item.substr(0, eq);
-        const std::string_view v = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+    return loadstar::detail::take_url_parameters(rest, [&](std::string_view key, std::string_view v) {
         if (key == "journal_mode") o.journal_mode = std::string(v);
         else if (key == "synchronous") o.synchronous = std::string(v);
         else if (key == "foreign_keys") o.foreign_keys = parse_bool(key, v);
@@ -394,8 +419,8 @@ inline std::string take_url_options(std::string_view rest, options& o) {
             throw usage_error("loadstar/sqlite: unknown URL parameter '" + std::string(key) +
                               "' (journal_mode, synchronous, foreign_keys, busy_timeout, immediate_writes, "
                               "journal_size_limit, wal_autocheckpoint)");
-    }
-    return path;
+        return true;
+    });
 }
 
 inline const bool scheme_registered = [] {
