@@ -541,7 +541,10 @@ inline std::map<std::string, engine_factory, std::less<>>& scheme_registry() {
 class engine {
 public:
     /// Wraps any type satisfying loadstar::driver.
-    template <driver D>
+    /// (Not for engine itself: checking driver<engine> while engine's copy constructor is
+    /// being chosen recurses, and Clang reports it as an error.)
+    template <class D>
+        requires(!std::is_same_v<D, engine> && driver<D>)
     explicit engine(D d, pool_options options = {})
         : state_(std::make_shared<detail::engine_state>(
               std::make_unique<detail::driver_model<D>>(std::move(d)), options)) {}
