@@ -31,29 +31,6 @@ enum class object_state { transient, pending, persistent, deleted, detached };
 
 namespace detail {
 
-inline void touch(holder_link& link, const std::source_location& where) {
-    if (link.mode == holder_mode::raise)
-        throw raise_load_error("loadstar: " + (link.vt ? link.vt->name() : std::string("relationship")) +
-                               " is not loaded and its loader strategy is raise (touched at " +
-                               where.file_name() + ":" + std::to_string(where.line()) + ")");
-    if (!link.core || !link.vt) {
-        throw detached_error("loadstar: " + (link.vt ? link.vt->name() : std::string("a relationship")) +
-                             " is not loaded and its object is not attached to an open session");
-    }
-    link.vt->lazy_load(*link.core, link.owner, where);
-}
-
-inline void record_change(holder_link& link, const void* holder, std::shared_ptr<void> original) {
-    if (!link.core || !link.vt || !link.vt->changed) return;
-    link.core->changes.emplace(holder, change_record{link.owner, &link, link.vt, std::move(original)});
-    link.recorded = true;
-}
-
-inline void note_linked(holder_link& link, const void* item, bool added) {
-    if (link.core && link.vt && link.vt->linked && !link.core->flushing)
-        link.vt->linked(*link.core, link.owner, item, added);
-}
-
 template <class E>
 using default_plan = plan<E, type_list<>, false, type_list<>>;
 
@@ -608,6 +585,7 @@ void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& 
 /// appends to `jane->books` if that collection is loaded.
 template <class E, std::size_t I>
 void back_link(session_core& s, void* owner, const void* item, bool added) {
+    if (s.flushing) return;  // a flush writes the links it makes; it does not echo them
     using meta = entity_meta<E>;
     using R = typename meta::template relationship_t<I>;
     using T = typename R::target;

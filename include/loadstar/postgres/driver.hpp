@@ -25,6 +25,7 @@
 //   carries the SQLSTATE and the server's message (and DETAIL).
 // - Whole results are fetched per statement (libpq's default): yield_per bounds hydration and
 //   the identity map per batch, not the client-side result buffer.
+#pragma once
 
 #include <loadstar/driver.hpp>
 #include <loadstar/engine.hpp>
