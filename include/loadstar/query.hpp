@@ -46,7 +46,7 @@ struct query_state {
             params.emplace_back(*limit);
         }
         if (offset) {
-            if (!limit && sql_dialect().name == "sqlite") sql += " LIMIT -1";
+            if (!limit) sql += sql_dialect().offset_without_limit;
             sql += " OFFSET ?";
             params.emplace_back(*offset);
         }

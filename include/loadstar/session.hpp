@@ -447,7 +447,9 @@ struct persister {
                 for (const auto& c : children_of<I>(h))
                     if (c) s.on_success.push_back([&s, c] { persister<T>::forget(s, c); });
             } else if constexpr (R::cascade_delete) {
-                (void)h.size();  // load the children to delete them first
+                // Load the children to delete them first (a has_one holder has get(), not size()).
+                if constexpr (requires { h.size(); }) (void)h.size();
+                else (void)h.get();
                 for (const auto& c : children_of<I>(h)) persister<T>::remove(s, c);
             } else {
                 if (!h.loaded()) return;  // the database's foreign key decides

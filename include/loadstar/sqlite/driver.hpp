@@ -186,6 +186,8 @@ public:
         dialect_.supports_arrays = false;
         dialect_.max_bind_parameters = anchor_->max_variables();
         dialect_.generated_key = "PRIMARY KEY";
+        dialect_.generated_key_type = "INTEGER";   // the rowid, whatever the member's width
+        dialect_.offset_without_limit = " LIMIT -1";  // no OFFSET without LIMIT
     }
 
     std::unique_ptr<loadstar::connection> connect() {
