@@ -163,6 +163,24 @@ struct plan {
     static_assert(check_options<E, Opts>::ok);
 };
 
+template <class E, std::size_t... I>
+constexpr bool eager_default_in(std::index_sequence<I...>) {
+    return (is_eager(to_kind(entity_meta<E>::template relationship_t<I>::default_strategy)) || ... || false);
+}
+/// Does some relationship of E load eagerly unless told otherwise (default_loader<joined>...)?
+template <class E>
+inline constexpr bool has_eager_default =
+    eager_default_in<E>(std::make_index_sequence<entity_meta<E>::relationship_count>{});
+
+/// The plan of E in the one form that every plan loading the same way shares, so that the
+/// loader of a plan is instantiated once, not once per path that reaches it: the path only
+/// decides whether a default eager loader would cycle, so a plan without options whose entity
+/// has no default eager loader drops it (nothing at this level, hence below, is eager), and
+/// raise-all means nothing to an entity without relationships.
+template <class E, class Opts, bool RaiseAll, class Path>
+using plan_of = plan<E, Opts, RaiseAll && (entity_meta<E>::relationship_count != 0),
+                     std::conditional_t<std::is_same_v<Opts, type_list<>> && !has_eager_default<E>, type_list<>, Path>>;
+
 template <class C, class Opts>
 struct column_deferred_by;
 template <class C, class... Os>
@@ -195,9 +213,9 @@ struct rel_plan {
             ? load_kind::lazy
             : to_kind(R::default_strategy);
     using child_opts = typename opt_traits<std::conditional_t<named, opt, int>>::children;
-    using child_plan = plan<T, child_opts, P::raise_all, here>;
+    using child_plan = plan_of<T, child_opts, P::raise_all, here>;
     /// A lazy load is a statement of its own: the path starts afresh.
-    using lazy_plan = plan<T, child_opts, P::raise_all, type_list<>>;
+    using lazy_plan = plan_of<T, child_opts, P::raise_all, type_list<>>;
     static constexpr std::size_t batch = opt_traits<std::conditional_t<named, opt, int>>::batch;
 };
 
