@@ -682,6 +682,28 @@ public:
         static_assert(detail::require_mapped<E>::ok);
         return loadstar::query<E>(*core_);
     }
+    template <class E>
+        requires(!mapped_entity<E>)
+    detail::unmapped_query query() {
+        static_assert(detail::require_mapped<E>::ok);  // the one error for an unmapped E
+        return {};
+    }
+    template <class E, class K>
+        requires(!mapped_entity<E>)
+    ptr<E> get(const K&) {
+        static_assert(detail::require_mapped<E>::ok);
+        return nullptr;
+    }
+    template <class E>
+        requires(!mapped_entity<E>)
+    void add(const ptr<E>&) {
+        static_assert(detail::require_mapped<E>::ok);
+    }
+    template <class E>
+        requires(!mapped_entity<E>)
+    void remove(const ptr<E>&) {
+        static_assert(detail::require_mapped<E>::ok);
+    }
 
     /// The object with this primary key: from the identity map without SQL, else one SELECT;
     /// nullptr if there is none.

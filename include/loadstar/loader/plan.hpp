@@ -151,6 +151,28 @@ struct check_options<E, type_list<Os...>> {
     static constexpr bool ok = (check_option<E, Os, type_list<Os...>>() && ... && true);
 };
 
+/// The whole option tree of a query on E, checked where options() is written: each option
+/// against the entity at its place in the path, then its then(...) children against the
+/// relationship's target (a plan checks only its own level, and a child plan is instantiated
+/// only when the loader reaches it).
+template <class E, class Opts>
+struct check_option_tree;
+template <class E, class O>
+constexpr bool check_option_children() {
+    if constexpr (opt_traits<O>::names_member) {
+        constexpr std::size_t i = entity_meta<E>::template relationship_of<opt_traits<O>::member>();
+        if constexpr (i == npos) return true;  // option_path_check reports it
+        else return check_option_tree<typename entity_meta<E>::template relationship_t<i>::target,
+                                      typename opt_traits<O>::children>::ok;
+    } else {
+        return true;
+    }
+}
+template <class E, class... Os>
+struct check_option_tree<E, type_list<Os...>> {
+    static constexpr bool ok = check_options<E, type_list<Os...>>::ok && (check_option_children<E, Os>() && ... && true);
+};
+
 /// The plan for loading entity E: the options that apply at this level, whether every
 /// unnamed relationship raises, and the entities above it in this load (to stop default
 /// eager loaders from cycling, as SQLAlchemy's join_depth does).
