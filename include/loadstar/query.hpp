@@ -46,7 +46,7 @@ struct query_state {
             params.emplace_back(*limit);
         }
         if (offset) {
-            if (!limit && sql_dialect().name == "sqlite") sql += " LIMIT -1";
+            if (!limit) sql += sql_dialect().offset_without_limit;
             sql += " OFFSET ?";
             params.emplace_back(*offset);
         }
@@ -181,7 +181,8 @@ public:
                       "loadstar: options() takes loader options (selectinload<&E::m>, ...)");
         using P = detail::plan<E, typename detail::type_list_cat<typename Plan::options, detail::type_list<Opts...>>::type,
                                Plan::raise_all || (std::is_same_v<Opts, raiseload_all_t> || ...), detail::type_list<>>;
-        // Check the plan here, where the options are written, not at all() / one().
+        // Check the options here, where they are written, not at all() / one(): the whole tree.
+        static_assert(detail::check_option_tree<E, typename P::options>::ok);
         static_assert(detail::loader<P>::width() > 0);
         return query<E, P>(this->st_);
     }
@@ -293,7 +294,12 @@ public:
     /// `s.query<Author>().columns<&Author::id, &Author::name>().all()`.
     template <auto... Members>
     auto columns() const {
-        return columns(col<Members>...);
+        if constexpr ((detail::is_mapped_column<Members>() && ...)) {
+            return columns(col<Members>...);
+        } else {  // column_member_check's one message, then nothing more
+            static_assert((detail::column_member_check<Members>::ok && ...));
+            return detail::unmapped_query{};
+        }
     }
     /// Projection to tuples of expressions (columns, aggregates).
     template <class... X>
