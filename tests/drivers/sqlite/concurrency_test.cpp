@@ -205,7 +205,7 @@ TEST_CASE("sqlite: a transaction begins IMMEDIATE when it is known to write", "[
                                               "SAVEPOINT loadstar_sp_1", "RELEASE SAVEPOINT loadstar_sp_1", "COMMIT"});
 }
 
-TEST_CASE("sqlite: busy and locked are ls::busy_error; the session stays usable", "[sqlite][concurrency]") {
+TEST_CASE("sqlite: busy and locked are ls::busy_error, and the session stays usable", "[sqlite][concurrency]") {
     temp_db f("busy");
     auto e = ls::sqlite::engine(f.path, {}, {.busy_timeout = 100ms});
     bank::open_accounts(e);
