@@ -150,6 +150,8 @@ template <class Row>
 class projection;
 template <class E, class Plan>
 class stream;
+template <class E, class Plan, class Args>
+class typed_query;
 
 /// A query for entity E, loading relationships as `Plan` says (built from `options(...)`).
 ///
@@ -185,6 +187,15 @@ public:
         static_assert(detail::check_option_tree<E, typename P::options>::ok);
         static_assert(detail::loader<P>::width() > 0);
         return query<E, P>(this->st_);
+    }
+
+    /// The same query, returning typed views whose type carries the plan (loadstar/typed.hpp):
+    /// reading a relationship or deferred column the plan does not load does not compile.
+    /// Takes ls::allow_lazy<&T::member...> (loads the program accepts) and ls::allow_cartesian
+    /// (two joined collections at one level, which is refused otherwise).
+    template <class... Args>
+    auto typed(Args...) const {
+        return typed_query<E, Plan, detail::type_list<Args...>>(*this);
     }
 
     /// Inner-joins the target of relationship `Member` (of E), so that where / order_by may
@@ -622,3 +633,5 @@ private:
 };
 
 }  // namespace loadstar
+
+#include <loadstar/typed.hpp>  // typed(): the views (it includes this header first)

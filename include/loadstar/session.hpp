@@ -876,6 +876,18 @@ public:
         if constexpr (I != detail::npos) load_holders<E, I>(objs, where);
     }
 
+    /// load<&T::member>() of typed views (query::typed()): loads as above and returns the same
+    /// objects as views whose plan has the relationship loaded, so that get<&T::member>()
+    /// compiles on them.
+    template <auto Member, class View>
+    typed_results<typename View::template with_loaded<Member>> load(
+        typed_results<View> objs, const std::source_location& where = std::source_location::current()) {
+        static_assert(std::is_same_v<detail::member_class_t<Member>, typename View::entity>,
+                      "loadstar: session::load<&T::member>(views): T is not the views' entity");
+        load<Member>(objs.objects(), where);
+        return typed_results<typename View::template with_loaded<Member>>(std::move(objs).objects());
+    }
+
 private:
     template <class E, std::size_t I, class Range>
     void load_holders(const Range& objs, const std::source_location& where) {
