@@ -263,6 +263,34 @@ def concurrency_section(res):
     return out
 
 
+def typed_section(res):
+    """summary.md lines for bench_typed_plans (typed_plans.json): typed views against the
+    untyped query, same data, same run, median CPU time."""
+    path = os.path.join(res, "typed_plans.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        data = json.load(f)
+    cpu = {}
+    for b in data.get("benchmarks", []):
+        if b.get("aggregate_name", "median") != "median" or b.get("error_occurred"):
+            continue
+        cpu[b.get("run_name", b["name"])] = b["cpu_time"], b.get("time_unit", "ns"), b.get("counters", b).get("checksum", b.get("checksum"))
+    out = ["## Typed plans\n",
+           "`bench_typed_plans`: a selectin load of authors with 10 books each and a walk over every book, "
+           "through typed views and through the untyped query (the same checksum), SQLite file, median CPU.\n",
+           "| case | authors | untyped | typed | typed / untyped |", "| --- | ---: | ---: | ---: | ---: |"]
+    for case in ("walk", "load_walk"):
+        for n in ("1000", "10000"):
+            u, t = cpu.get(f"{case}/untyped/authors:{n}"), cpu.get(f"{case}/typed/authors:{n}")
+            if not u or not t:
+                continue
+            out.append(f"| {case.replace('_', ' + ')} | {int(n):,} | {u[0]:,.0f} {u[1]} | {t[0]:,.0f} {t[1]} | "
+                       f"{t[0] / u[0]:.2f} |")
+    out.append("")
+    return out
+
+
 def render(args):
     res = args.results
     ls, ctx = load_medians(os.path.join(res, "loader_strategies.json"))
@@ -436,6 +464,7 @@ def render(args):
         out.append("")
 
     out.extend(concurrency_section(res))
+    out.extend(typed_section(res))
 
     # Rows, projections, bulk.
     out.append("## Many rows\n")

@@ -3,7 +3,10 @@
 #   cmake -DBUILD_DIR=<build tree> -DTARGET=<target> -DSOURCE=<file.cpp> [-DCONFIG=<cfg>]
 #         -P compile_fail.cmake
 # Builds TARGET and succeeds only if the build fails AND its output matches every
-# `// expect: <regex>` line of SOURCE (CMake regex syntax). Otherwise prints the output.
+# `// expect: <regex>` line of SOURCE (CMake regex syntax) AND, if SOURCE has a line
+# `// max-lines: <N>`, the compiler's diagnostics are at most N lines (the build tool's own
+# lines, such as ninja's progress, FAILED: and the command, are not counted): one mistake,
+# one error, not a cascade. Otherwise prints the output.
 cmake_minimum_required(VERSION 3.21)
 
 foreach(var IN ITEMS BUILD_DIR TARGET SOURCE)
@@ -25,6 +28,11 @@ while(rest MATCHES "//[ \t]*expect:[ \t]*([^\r\n]*)")
 endwhile()
 if(count EQUAL 0)
     message(FATAL_ERROR "${SOURCE}: no '// expect: <regex>' line")
+endif()
+file(STRINGS "${SOURCE}" max_lines_line REGEX "//[ \t]*max-lines:[ \t]*[0-9]+")
+set(max_lines "")
+if(max_lines_line MATCHES "max-lines:[ \t]*([0-9]+)")
+    set(max_lines "${CMAKE_MATCH_1}")
 endif()
 
 set(config_args "")
@@ -52,4 +60,26 @@ foreach(i RANGE ${last})
         fail("${TARGET} failed to compile (output above), but not with '${regex_${i}}'")
     endif()
 endforeach()
+if(NOT max_lines STREQUAL "")
+    # The compiler's lines: all but the build tool's (progress, FAILED:, the command line).
+    # Walked with string(FIND), not as a CMake list: diagnostics hold ';' and unbalanced '['.
+    set(rest "${output}\n")
+    set(diagnostics 0)
+    while(NOT rest STREQUAL "")
+        string(FIND "${rest}" "\n" eol)
+        string(SUBSTRING "${rest}" 0 ${eol} line)
+        math(EXPR eol "${eol} + 1")
+        string(SUBSTRING "${rest}" ${eol} -1 rest)
+        if(line STREQUAL "" OR line MATCHES "^\\[[0-9]+/[0-9]+\\]" OR line MATCHES "^(FAILED:|ninja:|g?make)"
+           OR line MATCHES "CMakeFiles/${TARGET}\\.dir/")
+            continue()
+        endif()
+        math(EXPR diagnostics "${diagnostics} + 1")
+    endwhile()
+    if(diagnostics GREATER max_lines)
+        fail("${TARGET} failed to compile with the expected message, but in ${diagnostics} lines of diagnostics (output above); at most ${max_lines} are allowed")
+    endif()
+    message(STATUS "${TARGET} failed to compile as expected, in ${diagnostics} lines of diagnostics (at most ${max_lines})")
+    return()
+endif()
 message(STATUS "${TARGET} failed to compile as expected")

@@ -20,7 +20,8 @@ enum class column_kind { null, integer, real, text, blob };
 
 /// What the SQL generator needs to know about a database.
 struct dialect {
-    std::string name;                    ///< "sqlite", "postgresql", or a user driver's name
+    std::string name;                    ///< "sqlite", "postgresql", or a user driver's name:
+                                         ///< for messages only, the SQL never depends on it
     bool dollar_placeholders = false;    ///< `$1, $2` (libpq) instead of `?` (SQLite); the
                                          ///< generator always writes `?`, the driver rewrites
     bool supports_returning = true;      ///< INSERT/UPDATE/DELETE ... RETURNING
@@ -43,6 +44,22 @@ struct dialect {
     /// out the busy timeout, where a transaction that read first would be refused at once when
     /// it tries to write (SQLITE_BUSY: a reader cannot wait for the write lock).
     std::string begin_read = "BEGIN", begin_write = "BEGIN", begin_read_only = "BEGIN";
+    /// The column type of a generated integral key whatever the member's width (SQLite:
+    /// "INTEGER", so that the key is the rowid); empty: the member's type, as for any column.
+    std::string generated_key_type;
+    /// Written before ` OFFSET ?` when a query has an offset and no limit (SQLite accepts no
+    /// OFFSET without LIMIT: " LIMIT -1"); empty: OFFSET alone, as standard SQL has it.
+    std::string offset_without_limit;
+    /// Appended to `DROP TABLE IF EXISTS <table>` by drop_all (PostgreSQL: " CASCADE", so a
+    /// cycle of foreign keys goes with its tables).
+    std::string drop_table_suffix;
+    /// For a database that resolves REFERENCES when CREATE TABLE runs (PostgreSQL): the
+    /// statement that adds a foreign key to a table created later, once both exist, and does
+    /// nothing when the constraint is already there (create_all is idempotent). `table` and
+    /// `constraint` come quoted, `clause` is `FOREIGN KEY (...) REFERENCES ...`. Null: every
+    /// key stays in its CREATE TABLE (SQLite checks references only when rows are written).
+    std::string (*add_foreign_key)(std::string_view table, std::string_view constraint,
+                                   std::string_view clause) = nullptr;
 };
 
 /// A prepared statement. Parameter and column indexes are 0-based. Drivers translate their

@@ -9,7 +9,7 @@
 
 #include <concepts>
 #include <cstdint>
-#include <ranges>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -25,12 +25,29 @@ concept expression = std::is_base_of_v<expr_tag, std::remove_cvref_t<T>>;
 template <class T>
 inline constexpr bool is_int_like_v = std::is_integral_v<T> && !std::is_same_v<T, bool>;
 
+/// The value type of col<M> for an M that is not a mapped column: column_member_check has
+/// reported it, and this type compares with anything, so no second error follows.
+struct not_a_column {};
+
+/// Is Member a mapped column of a mapped entity? (Never instantiates entity_meta of an
+/// unmapped class.)
+template <auto Member>
+constexpr bool is_mapped_column() {
+    if constexpr (!std::is_member_object_pointer_v<decltype(Member)>) return false;
+    else if constexpr (!mapped_entity<member_class_t<Member>>) return false;
+    else return entity_meta<member_class_t<Member>>::template column_of<Member>() != npos;
+}
+template <auto Member>
+using column_value_t =
+    std::conditional_t<is_mapped_column<Member>(), unwrap_deferred_t<member_type_t<Member>>, not_a_column>;
+
 /// May a column (or expression) of type C be compared with a value or expression of type V?
 template <class C, class V>
 constexpr bool comparable() {
     using c = unwrap_optional_t<unwrap_deferred_t<std::remove_cvref_t<C>>>;
     using v = unwrap_optional_t<std::decay_t<V>>;
-    if constexpr (std::is_same_v<c, bool>) return std::is_same_v<v, bool>;
+    if constexpr (std::is_same_v<c, not_a_column> || std::is_same_v<v, not_a_column>) return true;
+    else if constexpr (std::is_same_v<c, bool>) return std::is_same_v<v, bool>;
     else if constexpr (is_int_like_v<c>) return is_int_like_v<v>;
     else if constexpr (std::is_floating_point_v<c>) return is_int_like_v<v> || std::is_floating_point_v<v>;
     else if constexpr (std::is_same_v<c, std::string>)
@@ -203,9 +220,11 @@ struct value_expr : detail::expr_tag {
     null_test<Derived> is_not_null() const { return {{}, self(), true}; }
 
     /// `col.in(range)`: membership in a list of values, each bound.
-    template <std::ranges::input_range R>
+    template <class R>
+        requires requires(const R& r) { std::begin(r) != std::end(r); }
     in_expr<Derived> in(const R& values) const {
-        static_assert(detail::comparison_check<T, std::ranges::range_value_t<R>>::ok);
+        // (std::begin/end, not <ranges>: that header costs every TU a third of a second)
+        static_assert(detail::comparison_check<T, std::remove_cvref_t<decltype(*std::begin(values))>>::ok);
         in_expr<Derived> e{{}, self(), {}};
         for (const auto& v : values) e.values.push_back(detail::to_value(v));
         return e;
@@ -234,12 +253,14 @@ private:
 
 /// A mapped column: `ls::col<&Author::name>`.
 template <auto Member>
-struct column_ref : value_expr<column_ref<Member>, detail::unwrap_deferred_t<detail::member_type_t<Member>>> {
+struct column_ref : value_expr<column_ref<Member>, detail::column_value_t<Member>> {
     using entity = detail::member_class_t<Member>;
     using type = detail::member_type_t<Member>;
     static constexpr auto member = Member;
     static constexpr bool static_text = true;
-    void render(std::string& out) const { out += detail::qualified_column<Member>(); }
+    void render(std::string& out) const {
+        if constexpr (detail::is_mapped_column<Member>()) out += detail::qualified_column<Member>();
+    }
     void collect(std::vector<value>&) const {}
 };
 
@@ -247,7 +268,11 @@ namespace detail {
 template <auto Member>
 struct column_member_check {
     static_assert(std::is_member_object_pointer_v<decltype(Member)>, "loadstar: col<> takes a data member pointer");
-    static_assert(entity_meta<member_class_t<Member>>::template column_of<Member>() != npos,
+    static_assert(!std::is_member_object_pointer_v<decltype(Member)> || mapped_entity<member_class_t<Member>>,
+                  "loadstar: col<> names a member of an entity that is not mapped: specialize "
+                  "loadstar::mapping<Entity> (see column_member_check<&Entity::member> below)");
+    static_assert(!std::is_member_object_pointer_v<decltype(Member)> || !mapped_entity<member_class_t<Member>> ||
+                      is_mapped_column<Member>(),
                   "loadstar: this member is not a mapped column of its entity (see "
                   "column_member_check<&Entity::member> below)");
     static constexpr bool ok = true;

@@ -132,6 +132,22 @@ struct first_back<O, Os...> : std::conditional_t<back_flag<O>::value, back_flag<
     static constexpr bool present = back_flag<O>::value || first_back<Os...>::present;
 };
 
+/// back_populates<&T::m> of a relationship whose target is Target: m must be a relationship
+/// holder (many<...> / one<...>) of Target. Checked where the mapping is written; a wrong one
+/// is then ignored (valid == false), so the message is the only error.
+template <class Back, class Target, bool Present = Back::present>
+struct back_populates_check {
+    static constexpr bool valid = false;
+};
+template <class Back, class Target>
+struct back_populates_check<Back, Target, true> {
+    using H = member_type_t<Back::member>;
+    static constexpr bool valid = (holder_traits<H>::is_many || holder_traits<H>::is_one) &&
+                                  std::is_same_v<member_class_t<Back::member>, Target>;
+    static_assert(valid, "loadstar: back_populates names a member that is not a relationship (ls::many<T> / "
+                         "ls::one<T>) of the relationship's target (see back_populates_check<..., Target> below)");
+};
+
 template <class O>
 struct loader_flag {
     static constexpr bool value = false;
@@ -221,7 +237,8 @@ struct relationship_def : detail::relationship_tag {
     static constexpr auto member = Member;
     static constexpr bool to_many = detail::holder_traits<holder>::is_many;
     static constexpr strategy default_strategy = detail::default_strategy_of<Options...>();
-    using back = detail::first_back<Options...>;
+    using back = std::conditional_t<detail::back_populates_check<detail::first_back<Options...>, target>::valid,
+                                    detail::first_back<Options...>, detail::first_back<>>;
     static constexpr bool cascade_delete =
         (std::is_same_v<Options, cascade_delete_t> || ...) || (std::is_same_v<Options, cascade_delete_orphan_t> || ...);
     static constexpr bool delete_orphan = (std::is_same_v<Options, cascade_delete_orphan_t> || ...);
@@ -310,6 +327,58 @@ struct require_mapped {
                   "loadstar: this entity is not mapped: specialize loadstar::mapping<Entity> with a "
                   "static constexpr table (see require_mapped<Entity> below)");
     static constexpr bool ok = true;
+};
+
+/// What session::query<E>() returns for an E that is not mapped, after require_mapped's one
+/// static_assert: it takes every query call and converts to anything, so that the message is
+/// the only error (instead of 150 lines from the loader instantiated for an unmapped type).
+struct unmapped_query {
+    template <class... A>
+    unmapped_query where(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query order_by(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query limit(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query offset(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query options(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query all(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query first(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query one(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query count(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query exists(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query group_by(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query having(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query update(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query remove(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query untracked(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query populate_existing(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query for_update(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query yield_per(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query sql(const A&...) const { return {}; }
+    template <class... A>
+    unmapped_query scalar(const A&...) const { return {}; }
+    template <auto... M, class... A>
+    unmapped_query columns(const A&...) const { return {}; }
+    template <auto M>
+    unmapped_query join() const { return {}; }
+    template <class T>
+    operator T() const { return T{}; }  // NOLINT: implicit on purpose
 };
 
 template <class Tuple, class Tag>

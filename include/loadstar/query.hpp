@@ -46,7 +46,7 @@ struct query_state {
             params.emplace_back(*limit);
         }
         if (offset) {
-            if (!limit && sql_dialect().name == "sqlite") sql += " LIMIT -1";
+            if (!limit) sql += sql_dialect().offset_without_limit;
             sql += " OFFSET ?";
             params.emplace_back(*offset);
         }
@@ -150,6 +150,8 @@ template <class Row>
 class projection;
 template <class E, class Plan>
 class stream;
+template <class E, class Plan, class Args>
+class typed_query;
 
 /// A query for entity E, loading relationships as `Plan` says (built from `options(...)`).
 ///
@@ -181,9 +183,19 @@ public:
                       "loadstar: options() takes loader options (selectinload<&E::m>, ...)");
         using P = detail::plan<E, typename detail::type_list_cat<typename Plan::options, detail::type_list<Opts...>>::type,
                                Plan::raise_all || (std::is_same_v<Opts, raiseload_all_t> || ...), detail::type_list<>>;
-        // Check the plan here, where the options are written, not at all() / one().
+        // Check the options here, where they are written, not at all() / one(): the whole tree.
+        static_assert(detail::check_option_tree<E, typename P::options>::ok);
         static_assert(detail::loader<P>::width() > 0);
         return query<E, P>(this->st_);
+    }
+
+    /// The same query, returning typed views whose type carries the plan (loadstar/typed.hpp):
+    /// reading a relationship or deferred column the plan does not load does not compile.
+    /// Takes ls::allow_lazy<&T::member...> (loads the program accepts) and ls::allow_cartesian
+    /// (two joined collections at one level, which is refused otherwise).
+    template <class... Args>
+    auto typed(Args...) const {
+        return typed_query<E, Plan, detail::type_list<Args...>>(*this);
     }
 
     /// Inner-joins the target of relationship `Member` (of E), so that where / order_by may
@@ -293,7 +305,12 @@ public:
     /// `s.query<Author>().columns<&Author::id, &Author::name>().all()`.
     template <auto... Members>
     auto columns() const {
-        return columns(col<Members>...);
+        if constexpr ((detail::is_mapped_column<Members>() && ...)) {
+            return columns(col<Members>...);
+        } else {  // column_member_check's one message, then nothing more
+            static_assert((detail::column_member_check<Members>::ok && ...));
+            return detail::unmapped_query{};
+        }
     }
     /// Projection to tuples of expressions (columns, aggregates).
     template <class... X>
@@ -616,3 +633,5 @@ private:
 };
 
 }  // namespace loadstar
+
+#include <loadstar/typed.hpp>  // typed(): the views (it includes this header first)

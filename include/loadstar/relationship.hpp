@@ -19,6 +19,7 @@ namespace loadstar {
 namespace detail {
 
 struct session_core;
+struct holder_link;
 
 /// Per (relationship, nested plan): how a holder of that relationship loads itself.
 struct rel_vtable {
@@ -30,6 +31,8 @@ struct rel_vtable {
     void (*linked)(session_core&, void* owner, const void* item, bool added);
     /// Loads the unloaded holders of several owners at once (session::load); null: one by one.
     void (*lazy_load_many)(session_core&, std::span<void* const> owners, const std::source_location&) = nullptr;
+    /// Keeps a holder's content from before its first change in the session (record_change).
+    void (*record)(session_core&, holder_link&, const void* holder, std::shared_ptr<void> original) = nullptr;
 };
 
 // loading: an eager load of the current statement fills it; claimed: a selectin/subquery load
@@ -51,13 +54,29 @@ struct holder_link {
 };
 
 /// Loads an unloaded holder through its session, or throws raise_load_error / detached_error.
-/// Defined in session.hpp.
-void touch(holder_link& link, const std::source_location& where);
+inline void touch(holder_link& link, const std::source_location& where) {
+    if (link.mode == holder_mode::raise)
+        throw raise_load_error("loadstar: " + (link.vt ? link.vt->name() : std::string("relationship")) +
+                               " is not loaded and its loader strategy is raise (touched at " +
+                               where.file_name() + ":" + std::to_string(where.line()) + ")");
+    if (!link.core || !link.vt) {
+        throw detached_error("loadstar: " + (link.vt ? link.vt->name() : std::string("a relationship")) +
+                             " is not loaded and its object is not attached to an open session");
+    }
+    link.vt->lazy_load(*link.core, link.owner, where);
+}
 /// Before a bound holder is modified: the session keeps its original content (for the
-/// adds and removes a flush writes). Defined in session.hpp.
-void record_change(holder_link& link, const void* holder, std::shared_ptr<void> original);
-/// After an item was added to / removed from a bound holder: back_populates, in memory.
-void note_linked(holder_link& link, const void* item, bool added);
+/// adds and removes a flush writes).
+inline void record_change(holder_link& link, const void* holder, std::shared_ptr<void> original) {
+    if (!link.core || !link.vt || !link.vt->changed || !link.vt->record) return;
+    link.vt->record(*link.core, link, holder, std::move(original));
+    link.recorded = true;
+}
+/// After an item was added to / removed from a bound holder: back_populates, in memory
+/// (`linked` does nothing while its session flushes).
+inline void note_linked(holder_link& link, const void* item, bool added) {
+    if (link.core && link.vt && link.vt->linked) link.vt->linked(*link.core, link.owner, item, added);
+}
 
 template <class H>
 struct holder_access;

@@ -53,8 +53,8 @@ void column_ddl(const dialect& d, table_ddl& t, std::string& body, std::vector<s
     const std::string cn = quote_ident(meta::template column_name<I>());
     std::string def = cn + " ";
     if constexpr (C::generated) {
-        def += d.name == "sqlite" ? std::string("INTEGER PRIMARY KEY")
-                                  : type_name(d, sql_type_of<typename C::type>()) + " " + d.generated_key;
+        def += (d.generated_key_type.empty() ? type_name(d, sql_type_of<typename C::type>()) : d.generated_key_type) +
+               " " + d.generated_key;
     } else {
         def += type_name(d, sql_type_of<typename C::type>());
         if constexpr (C::is_primary_key) def += " PRIMARY KEY";
@@ -156,12 +156,12 @@ inline std::vector<table_ddl> dependency_order(std::vector<table_ddl> in) {
     return out;
 }
 
-/// PostgreSQL refuses a FOREIGN KEY to a table that does not exist yet (SQLite checks
-/// references only when rows are written): in a cycle, the key to the table created later is
-/// added once every table exists, by a named `ALTER TABLE ... ADD CONSTRAINT` that a second
-/// create_all skips (no ADD CONSTRAINT IF NOT EXISTS there, hence the DO block).
+/// A database that resolves REFERENCES at CREATE TABLE (PostgreSQL) refuses a FOREIGN KEY to a
+/// table that does not exist yet (SQLite checks references only when rows are written): in a
+/// cycle, the key to the table created later is added once every table exists, by the
+/// dialect's add_foreign_key statement (named, and skipped by a second create_all).
 inline void defer_forward_keys(const dialect& d, std::vector<table_ddl>& tables) {
-    if (d.name != "postgresql" || tables.empty()) return;
+    if (!d.add_foreign_key || tables.empty()) return;
     std::set<std::string> created, names;
     for (auto& t : tables) names.insert(t.name);
     std::vector<std::string> alters;
@@ -173,9 +173,8 @@ inline void defer_forward_keys(const dialect& d, std::vector<table_ddl>& tables)
             std::string& create = t.statements.front();
             const std::string piece = ",\n    " + clause;
             if (const auto at = create.find(piece); at != std::string::npos) create.erase(at, piece.size());
-            alters.push_back("DO $loadstar$ BEGIN ALTER TABLE " + quote_ident(t.name) + " ADD CONSTRAINT " +
-                             quote_ident("ls_fk_" + t.name + "_" + std::to_string(k)) + " " + clause +
-                             "; EXCEPTION WHEN duplicate_object THEN NULL; END $loadstar$");
+            alters.push_back(d.add_foreign_key(quote_ident(t.name), quote_ident("ls_fk_" + t.name + "_" + std::to_string(k)),
+                                               clause));
         }
     }
     for (auto& a : alters) tables.back().statements.push_back(std::move(a));
@@ -212,8 +211,7 @@ void drop_all(const engine& e) {
     for (auto it = tables.rbegin(); it != tables.rend(); ++it)
         detail::execute_control(*e.state(), l.get(),
                                 "DROP TABLE IF EXISTS " + detail::quote_ident(it->name) +
-                                    // a cycle of foreign keys: drop the constraints with the table
-                                    (e.sql_dialect().name == "postgresql" ? " CASCADE" : ""));
+                                    e.sql_dialect().drop_table_suffix);
 }
 
 }  // namespace loadstar

@@ -31,29 +31,6 @@ enum class object_state { transient, pending, persistent, deleted, detached };
 
 namespace detail {
 
-inline void touch(holder_link& link, const std::source_location& where) {
-    if (link.mode == holder_mode::raise)
-        throw raise_load_error("loadstar: " + (link.vt ? link.vt->name() : std::string("relationship")) +
-                               " is not loaded and its loader strategy is raise (touched at " +
-                               where.file_name() + ":" + std::to_string(where.line()) + ")");
-    if (!link.core || !link.vt) {
-        throw detached_error("loadstar: " + (link.vt ? link.vt->name() : std::string("a relationship")) +
-                             " is not loaded and its object is not attached to an open session");
-    }
-    link.vt->lazy_load(*link.core, link.owner, where);
-}
-
-inline void record_change(holder_link& link, const void* holder, std::shared_ptr<void> original) {
-    if (!link.core || !link.vt || !link.vt->changed) return;
-    link.core->changes.emplace(holder, change_record{link.owner, &link, link.vt, std::move(original)});
-    link.recorded = true;
-}
-
-inline void note_linked(holder_link& link, const void* item, bool added) {
-    if (link.core && link.vt && link.vt->linked && !link.core->flushing)
-        link.vt->linked(*link.core, link.owner, item, added);
-}
-
 template <class E>
 using default_plan = plan<E, type_list<>, false, type_list<>>;
 
@@ -470,7 +447,9 @@ struct persister {
                 for (const auto& c : children_of<I>(h))
                     if (c) s.on_success.push_back([&s, c] { persister<T>::forget(s, c); });
             } else if constexpr (R::cascade_delete) {
-                (void)h.size();  // load the children to delete them first
+                // Load the children to delete them first (a has_one holder has get(), not size()).
+                if constexpr (requires { h.size(); }) (void)h.size();
+                else (void)h.get();
                 for (const auto& c : children_of<I>(h)) persister<T>::remove(s, c);
             } else {
                 if (!h.loaded()) return;  // the database's foreign key decides
@@ -608,6 +587,7 @@ void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& 
 /// appends to `jane->books` if that collection is loaded.
 template <class E, std::size_t I>
 void back_link(session_core& s, void* owner, const void* item, bool added) {
+    if (s.flushing) return;  // a flush writes the links it makes; it does not echo them
     using meta = entity_meta<E>;
     using R = typename meta::template relationship_t<I>;
     using T = typename R::target;
@@ -701,6 +681,28 @@ public:
     loadstar::query<E> query() {
         static_assert(detail::require_mapped<E>::ok);
         return loadstar::query<E>(*core_);
+    }
+    template <class E>
+        requires(!mapped_entity<E>)
+    detail::unmapped_query query() {
+        static_assert(detail::require_mapped<E>::ok);  // the one error for an unmapped E
+        return {};
+    }
+    template <class E, class K>
+        requires(!mapped_entity<E>)
+    ptr<E> get(const K&) {
+        static_assert(detail::require_mapped<E>::ok);
+        return nullptr;
+    }
+    template <class E>
+        requires(!mapped_entity<E>)
+    void add(const ptr<E>&) {
+        static_assert(detail::require_mapped<E>::ok);
+    }
+    template <class E>
+        requires(!mapped_entity<E>)
+    void remove(const ptr<E>&) {
+        static_assert(detail::require_mapped<E>::ok);
     }
 
     /// The object with this primary key: from the identity map without SQL, else one SELECT;
@@ -872,6 +874,18 @@ public:
         static_assert(I != detail::npos,
                       "loadstar: session::load<&T::member>: the member is not a relationship mapped for T");
         if constexpr (I != detail::npos) load_holders<E, I>(objs, where);
+    }
+
+    /// load<&T::member>() of typed views (query::typed()): loads as above and returns the same
+    /// objects as views whose plan has the relationship loaded, so that get<&T::member>()
+    /// compiles on them.
+    template <auto Member, class View>
+    typed_results<typename View::template with_loaded<Member>> load(
+        typed_results<View> objs, const std::source_location& where = std::source_location::current()) {
+        static_assert(std::is_same_v<detail::member_class_t<Member>, typename View::entity>,
+                      "loadstar: session::load<&T::member>(views): T is not the views' entity");
+        load<Member>(objs.objects(), where);
+        return typed_results<typename View::template with_loaded<Member>>(std::move(objs).objects());
     }
 
 private:

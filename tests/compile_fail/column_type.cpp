@@ -2,6 +2,7 @@
 // column<> of a member whose type is not a column type.
 // expect: this member is not a column type
 // expect: column_type_check<&Poll::votes>
+// max-lines: 20
 #include <loadstar/loadstar.hpp>
 
 #include <cstdint>

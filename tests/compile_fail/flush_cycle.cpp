@@ -1,6 +1,7 @@
 // NOT NULL foreign keys in a cycle: no row could ever be inserted first.
 // expect: NOT NULL foreign keys form a cycle
 // expect: insert_cycle_check<(cyc::)?Egg>
+// max-lines: 20
 #include <loadstar/loadstar.hpp>
 #include <loadstar/sqlite.hpp>
 

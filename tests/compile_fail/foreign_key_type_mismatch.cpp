@@ -3,6 +3,7 @@
 // the foreign-key member and the key.
 // expect: the type of this foreign key column differs from the type of the key it references
 // expect: foreign_key_check<&Book::author_id, &Author::id>
+// max-lines: 20
 #include <loadstar/loadstar.hpp>
 
 #include <cstdint>

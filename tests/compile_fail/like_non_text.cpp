@@ -2,6 +2,7 @@
 // like() on an integer column fails to compile, naming the column.
 // expect: like\(\) needs a text \(std::string\) column
 // expect: column_ref<&model::Author::id>
+// max-lines: 20
 #include "../support/model.hpp"
 
 int main() {

@@ -2,6 +2,7 @@
 // yield_per with a joined to-many load: one parent's rows could straddle two batches.
 // expect: yield_per cannot be combined with a joined load of a to-many relationship
 // expect: &model::Author::books
+// max-lines: 20
 #include "../support/model.hpp"
 
 int main() {

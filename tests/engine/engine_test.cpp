@@ -741,6 +741,29 @@ TEST_CASE("fake driver: writes, generated keys and scripted failures", "[engine]
                       [](const std::string& x) { return x.rfind("ROLLBACK", 0) == 0; }));
 }
 
+TEST_CASE("fake driver: a third-party dialect decides paging, key DDL and DROP", "[engine][fake][dialect][nodb]") {
+    // Nothing compares dialect names: a driver written elsewhere gets SQLite's or PostgreSQL's
+    // SQL by filling the same fields theirs do.
+    fake::driver drv;
+    drv.dialect().name = "acme";
+    drv.dialect().type_bigint = "BIGINT";
+    drv.dialect().generated_key_type = "INTEGER";  // wins over the member's type
+    drv.dialect().offset_without_limit = " LIMIT -1";
+    drv.dialect().drop_table_suffix = " CASCADE";
+    auto log = drv.log();
+    ls::engine e{drv};
+    ls::session s{e};
+    CHECK_THAT(s.query<Author>().offset(5).sql(), Catch::Matchers::EndsWith(" LIMIT -1 OFFSET ?"));
+    CHECK_THAT(s.query<Author>().limit(2).offset(5).sql(), Catch::Matchers::EndsWith(" LIMIT ? OFFSET ?"));
+    ls::create_all<Author>(e);
+    REQUIRE_FALSE(log->executed.empty());
+    CHECK_THAT(log->executed.front(), Catch::Matchers::Contains("id INTEGER PRIMARY KEY,"));
+    log->clear();
+    ls::drop_all<Author>(e);
+    CHECK(std::find(log->executed.begin(), log->executed.end(), "DROP TABLE IF EXISTS authors CASCADE") !=
+          log->executed.end());
+}
+
 TEST_CASE("fake driver: a dialect without RETURNING uses affected rows", "[engine][fake][dialect][nodb]") {
     fake::driver drv;
     drv.dialect().supports_returning = false;

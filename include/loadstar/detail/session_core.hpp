@@ -344,5 +344,10 @@ struct session_core {
     }
 };
 
+// rel_vtable::record: the holder's content before its first change, kept for the flush.
+inline void record_holder_change(session_core& s, holder_link& link, const void* holder, std::shared_ptr<void> original) {
+    s.changes.emplace(holder, change_record{link.owner, &link, link.vt, std::move(original)});
+}
+
 }  // namespace detail
 }  // namespace loadstar

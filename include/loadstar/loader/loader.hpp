@@ -238,7 +238,8 @@ struct lazy_loader {
     static void load_many(session_core& s, std::span<void* const> owners, const std::source_location& where);
     static const std::string& sql();
     static const std::string& name() { return member_name<entity_meta<E>::template relationship_t<I>::member>(); }
-    static constexpr rel_vtable vt{&name, &load, &cascade_changed<E, I>, &back_link<E, I>, &load_many};
+    static constexpr rel_vtable vt{&name, &load, &cascade_changed<E, I>, &back_link<E, I>, &load_many,
+                                   &record_holder_change};
 };
 
 /// Loads one deferred column on first touch: SELECT col FROM table WHERE pk = ?.

@@ -151,6 +151,28 @@ struct check_options<E, type_list<Os...>> {
     static constexpr bool ok = (check_option<E, Os, type_list<Os...>>() && ... && true);
 };
 
+/// The whole option tree of a query on E, checked where options() is written: each option
+/// against the entity at its place in the path, then its then(...) children against the
+/// relationship's target (a plan checks only its own level, and a child plan is instantiated
+/// only when the loader reaches it).
+template <class E, class Opts>
+struct check_option_tree;
+template <class E, class O>
+constexpr bool check_option_children() {
+    if constexpr (opt_traits<O>::names_member) {
+        constexpr std::size_t i = entity_meta<E>::template relationship_of<opt_traits<O>::member>();
+        if constexpr (i == npos) return true;  // option_path_check reports it
+        else return check_option_tree<typename entity_meta<E>::template relationship_t<i>::target,
+                                      typename opt_traits<O>::children>::ok;
+    } else {
+        return true;
+    }
+}
+template <class E, class... Os>
+struct check_option_tree<E, type_list<Os...>> {
+    static constexpr bool ok = check_options<E, type_list<Os...>>::ok && (check_option_children<E, Os>() && ... && true);
+};
+
 /// The plan for loading entity E: the options that apply at this level, whether every
 /// unnamed relationship raises, and the entities above it in this load (to stop default
 /// eager loaders from cycling, as SQLAlchemy's join_depth does).
@@ -162,6 +184,24 @@ struct plan {
     static constexpr bool raise_all = RaiseAll;
     static_assert(check_options<E, Opts>::ok);
 };
+
+template <class E, std::size_t... I>
+constexpr bool eager_default_in(std::index_sequence<I...>) {
+    return (is_eager(to_kind(entity_meta<E>::template relationship_t<I>::default_strategy)) || ... || false);
+}
+/// Does some relationship of E load eagerly unless told otherwise (default_loader<joined>...)?
+template <class E>
+inline constexpr bool has_eager_default =
+    eager_default_in<E>(std::make_index_sequence<entity_meta<E>::relationship_count>{});
+
+/// The plan of E in the one form that every plan loading the same way shares, so that the
+/// loader of a plan is instantiated once, not once per path that reaches it: the path only
+/// decides whether a default eager loader would cycle, so a plan without options whose entity
+/// has no default eager loader drops it (nothing at this level, hence below, is eager), and
+/// raise-all means nothing to an entity without relationships.
+template <class E, class Opts, bool RaiseAll, class Path>
+using plan_of = plan<E, Opts, RaiseAll && (entity_meta<E>::relationship_count != 0),
+                     std::conditional_t<std::is_same_v<Opts, type_list<>> && !has_eager_default<E>, type_list<>, Path>>;
 
 template <class C, class Opts>
 struct column_deferred_by;
@@ -195,9 +235,9 @@ struct rel_plan {
             ? load_kind::lazy
             : to_kind(R::default_strategy);
     using child_opts = typename opt_traits<std::conditional_t<named, opt, int>>::children;
-    using child_plan = plan<T, child_opts, P::raise_all, here>;
+    using child_plan = plan_of<T, child_opts, P::raise_all, here>;
     /// A lazy load is a statement of its own: the path starts afresh.
-    using lazy_plan = plan<T, child_opts, P::raise_all, type_list<>>;
+    using lazy_plan = plan_of<T, child_opts, P::raise_all, type_list<>>;
     static constexpr std::size_t batch = opt_traits<std::conditional_t<named, opt, int>>::batch;
 };
 

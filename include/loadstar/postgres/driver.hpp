@@ -25,6 +25,7 @@
 //   carries the SQLSTATE and the server's message (and DETAIL).
 // - Whole results are fetched per statement (libpq's default): yield_per bounds hydration and
 //   the identity map per batch, not the client-side result buffer.
+#pragma once
 
 #include <loadstar/driver.hpp>
 #include <loadstar/engine.hpp>
@@ -1098,6 +1099,12 @@ public:
         dialect_.begin_read = "BEGIN";
         dialect_.begin_write = "BEGIN";
         dialect_.begin_read_only = "BEGIN READ ONLY";
+        dialect_.drop_table_suffix = " CASCADE";  // a cycle's foreign keys go with the table
+        // REFERENCES must name an existing table; no ADD CONSTRAINT IF NOT EXISTS, hence the DO block.
+        dialect_.add_foreign_key = [](std::string_view table, std::string_view constraint, std::string_view clause) {
+            return "DO $loadstar$ BEGIN ALTER TABLE " + std::string(table) + " ADD CONSTRAINT " + std::string(constraint) +
+                   " " + std::string(clause) + "; EXCEPTION WHEN duplicate_object THEN NULL; END $loadstar$";
+        };
     }
 
     /// Opens a connection. Throws loadstar::connection_error (SQLSTATE 08001) if it cannot.

@@ -355,6 +355,8 @@ public:
         dialect_.begin_read = "BEGIN";
         dialect_.begin_write = options_.immediate_writes ? "BEGIN IMMEDIATE" : "BEGIN";
         dialect_.begin_read_only = "BEGIN";
+        dialect_.generated_key_type = "INTEGER";   // the rowid, whatever the member's width
+        dialect_.offset_without_limit = " LIMIT -1";  // no OFFSET without LIMIT
     }
 
     std::unique_ptr<loadstar::connection> connect() {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Links loadstar::sqlite and opens a session: the headers, the targets and their
-// dependencies (fmt, SQLite3, C++20) all reach a consumer.
+// dependencies (SQLite3, C++20) all reach a consumer.
 #include <loadstar/loadstar.hpp>
 #include <loadstar/sqlite.hpp>
 
