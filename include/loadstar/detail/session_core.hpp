@@ -180,10 +180,16 @@ struct session_core {
     // transient again) and objects it deleted (they come back).
     std::vector<std::function<void()>> tx_inserted;
     std::vector<std::function<void()>> tx_deleted;
+    // A flush (or bulk_insert) of the open transaction wrote something; if its connection is
+    // lost, that work is lost with it and the session refuses to go on (tx_lost) until
+    // rollback(): a later commit must not succeed as if it had been written.
+    bool tx_wrote = false;
+    bool tx_lost = false;
 
     /// The connection, with a transaction begun (autobegin, as SQLAlchemy's session does).
     pooled_connection& connection() {
         if (closed) throw detached_error("loadstar: the session is closed");
+        check_tx();
         if (conn && in_transaction && !conn.get().conn->alive()) {
             lose_connection();
             throw connection_error("loadstar: the connection was lost; its transaction was rolled back", 0, "08006");
@@ -194,6 +200,14 @@ struct session_core {
             in_transaction = true;
         }
         return conn.get();
+    }
+
+    /// Throws while the session's transaction is lost (see tx_lost).
+    void check_tx() const {
+        if (tx_lost)
+            throw connection_error("loadstar: the connection was lost with a transaction that had flushed "
+                                   "changes; they were not committed (objects it inserted are transient "
+                                   "again): call rollback() before using the session again", 0, "08006");
     }
 
     /// The connection for a write. During a flush the first write opens the flush's SAVEPOINT,
@@ -209,6 +223,7 @@ struct session_core {
     }
 
     void run_control(std::string_view sql) {
+        if (!conn) throw connection_error("loadstar: the connection was lost; its transaction was rolled back", 0, "08006");
         try {
             execute_control(*eng, conn.get(), sql);
         } catch (const connection_error&) {
@@ -224,6 +239,27 @@ struct session_core {
         savepoint_depth = 0;
         conn.mark_broken();
         conn.release();
+        if (tx_wrote) tx_lost = true;
+        tx_wrote = false;
+        // During a flush, the flush undoes its own work first (flush() calls undo_lost_tx).
+        if (!flushing) undo_lost_tx();
+    }
+
+    /// What the lost transaction wrote is undone in memory, newest first: objects it inserted
+    /// become transient, objects it deleted come back (as after a rollback).
+    void undo_lost_tx() noexcept {
+        undo_tx(0, 0);
+    }
+    /// Undoes, newest first, the inserts and deletes of the transaction after the marks.
+    void undo_tx(std::size_t inserted_mark, std::size_t deleted_mark) noexcept {
+        while (tx_inserted.size() > inserted_mark) {
+            try { tx_inserted.back()(); } catch (...) {}
+            tx_inserted.pop_back();
+        }
+        while (tx_deleted.size() > deleted_mark) {
+            try { tx_deleted.back()(); } catch (...) {}
+            tx_deleted.pop_back();
+        }
     }
 
     template <class E>
@@ -237,6 +273,7 @@ struct session_core {
     std::string savepoint_name(std::size_t n) const { return options.savepoint_prefix + std::to_string(n); }
 
     void commit() {
+        check_tx();
         if (in_transaction) {
             in_transaction = false;
             savepoint_depth = 0;
@@ -244,8 +281,11 @@ struct session_core {
         }
         tx_inserted.clear();
         tx_deleted.clear();
+        tx_wrote = false;
     }
     void rollback() {
+        tx_wrote = false;
+        tx_lost = false;
         if (in_transaction) {
             in_transaction = false;
             savepoint_depth = 0;
