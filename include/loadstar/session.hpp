@@ -501,7 +501,9 @@ struct persister {
                             persister<T>::forget(s, c, std::move(f));
                         });
             } else if constexpr (R::cascade_delete) {
-                (void)h.size();  // load the children to delete them first
+                // Load the children to delete them first (a collection, or the one object).
+                if constexpr (R::to_many) (void)h.size();
+                else (void)h.get();
                 for (const auto& c : children_of<I>(h)) persister<T>::remove(s, c);
             } else {
                 if (!h.loaded()) return;  // the database's foreign key decides
@@ -1038,6 +1040,17 @@ private:
                 if (detail::persister<E>::key_set(r) == with_pk) part.push_back(&r);
             if (part.empty()) continue;
             const std::size_t ncols = meta::column_count - (with_pk ? 0 : 1);
+            if (ncols == 0) {
+                // Only a generated key: nothing to list, a row per statement
+                // (INSERT ... DEFAULT VALUES takes no VALUES list, and COPY no empty one).
+                const std::string& sql = detail::persister<E>::insert_sql(false);
+                for (std::size_t i = 0; i < part.size(); ++i) {
+                    detail::cursor c(*s.eng, pc, sql, {});
+                    c.run();
+                }
+                done += part.size();
+                continue;
+            }
             if (copy(pc, part, with_pk, ncols)) {
                 done += part.size();
                 continue;

@@ -9,6 +9,7 @@
 namespace {
 thread_local long countdown = 0;
 thread_local bool has_fired = false;
+thread_local long count = 0;
 }  // namespace
 
 namespace alloc_faults {
@@ -17,9 +18,11 @@ void fail_nth(long n) noexcept {
     has_fired = false;
 }
 bool fired() noexcept { return has_fired; }
+long allocations() noexcept { return count; }
 }  // namespace alloc_faults
 
 void* operator new(std::size_t n) {
+    ++count;
     if (countdown > 0 && --countdown == 0) {
         has_fired = true;
         throw std::bad_alloc();

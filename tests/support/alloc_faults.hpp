@@ -11,5 +11,7 @@ namespace alloc_faults {
 void fail_nth(long n) noexcept;
 /// True when an armed failure has fired since the last fail_nth().
 bool fired() noexcept;
+/// Allocations (operator new) this thread made so far.
+long allocations() noexcept;
 
 }  // namespace alloc_faults
