@@ -76,6 +76,19 @@ void bind_holders(session_core& s, E& o) {
     });
 }
 
+/// Runs a write of `table`; an integrity_error the driver raised without naming its table
+/// (SQLite's FOREIGN KEY failures) is raised again naming it.
+template <class F>
+decltype(auto) naming_table(std::string_view table, F&& write) {
+    try {
+        return write();
+    } catch (const integrity_error& e) {
+        if (!e.table().empty()) throw;
+        throw integrity_error(std::string(e.what()) + " [table " + std::string(table) + "]", e.native_code(),
+                              e.sqlstate(), std::string(table), e.constraint(), e.column());
+    }
+}
+
 template <class T>
 bool set_undoable(session_core& s, T& field, const T& v) {
     if (field == v) return false;
@@ -247,8 +260,10 @@ struct persister {
         static const std::string del = "DELETE FROM " + quote_ident(sec.table) + " WHERE " + quote_ident(sec.local) +
                                        " = ? AND " + quote_ident(sec.remote) + " = ?";
         const value params[] = {to_value(o.*(meta::pk_member)), to_value(t.*(entity_meta<T>::pk_member))};
-        cursor c(*s.eng, s.write_connection(), add ? ins : del, params);
-        c.run();
+        naming_table(sec.table, [&] {
+            cursor c(*s.eng, s.write_connection(), add ? ins : del, params);
+            c.run();
+        });
     }
 
     static const std::string& insert_sql(bool with_pk) {
@@ -291,7 +306,7 @@ struct persister {
         static const std::string returning_sql =
             insert_sql(false) + " RETURNING " + quote_ident(meta::template column_name<meta::pk_index>());
         const std::string& sql = generate ? (returning ? returning_sql : insert_sql(false)) : insert_sql(true);
-        {
+        naming_table(meta::table_name(), [&] {
             cursor c(*s.eng, s.write_connection(), sql, params);
             if (returning) {
                 if (!c.next()) throw error("loadstar: INSERT ... RETURNING returned no row");
@@ -303,7 +318,7 @@ struct persister {
                 c.run();
                 if (generate) throw usage_error("loadstar: this driver cannot return generated keys (no RETURNING)");
             }
-        }
+        });
         const pk_type key = o.*(meta::pk_member);
         auto& m = s.map<E>();
         if (m.find(key)) throw integrity_error("loadstar: another " + type_name<E>() + " with this key is already in the session");
@@ -399,11 +414,10 @@ struct persister {
         params.push_back(to_value(o.*(meta::pk_member)));
         if constexpr (has_version) params.push_back(to_value(o.*(meta::template column_t<meta::version_index>::member)));
         const std::string& sql = update_sql(mask);
-        std::int64_t n;
-        {
+        const std::int64_t n = naming_table(meta::table_name(), [&] {
             cursor c(*s.eng, s.write_connection(), sql, params);
-            n = c.run();
-        }
+            return c.run();
+        });
         if constexpr (has_version) {
             if (n == 0)
                 throw stale_data_error("loadstar: UPDATE of " + type_name<E>() + " matched no row: its version moved (" +
@@ -436,11 +450,10 @@ struct persister {
         }();
         std::vector<value> params{to_value((*obj).*(meta::pk_member))};
         if constexpr (has_version) params.push_back(to_value((*obj).*(meta::template column_t<meta::version_index>::member)));
-        std::int64_t n;
-        {
+        const std::int64_t n = naming_table(meta::table_name(), [&] {
             cursor c(*s.eng, s.write_connection(), sql, params);
-            n = c.run();
-        }
+            return c.run();
+        });
         if (n == 0 && has_version)
             throw stale_data_error("loadstar: DELETE of " + type_name<E>() + " matched no row: its version moved");
         // Out of the identity map at once (the database may hand its key to a row inserted
