@@ -434,6 +434,22 @@ struct persister {
         });
     }
 
+    /// A child left its parent's collection (no delete-orphan) but its foreign key column J
+    /// cannot hold NULL in C++: write the NULL, as SQLAlchemy does. The database refuses it
+    /// (the column is NOT NULL) with an integrity_error naming it, and the flush is undone;
+    /// the removal is never silently dropped.
+    template <std::size_t J>
+    static void write_null_key(session_core& s, const E& o) {
+        static const std::string sql = "UPDATE " + quote_ident(meta::table_name()) + " SET " +
+                                       quote_ident(meta::template column_name<J>()) + " = NULL WHERE " +
+                                       quote_ident(meta::template column_name<meta::pk_index>()) + " = ?";
+        const value params[] = {to_value(o.*(meta::pk_member))};
+        naming_table(meta::table_name(), [&] {
+            cursor c(*s.eng, s.write_connection(), sql, params);
+            c.run();
+        });
+    }
+
     // ---- DELETE ---------------------------------------------------------------------------------
     static void remove_erased(session_core& s, const std::shared_ptr<void>& p) { remove(s, std::static_pointer_cast<E>(p)); }
 
@@ -619,6 +635,15 @@ void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& 
                 using F = std::remove_cvref_t<decltype(fk)>;
                 if constexpr (is_optional_v<F>) {
                     if (fk && *fk == (*obj).*(meta::pk_member)) set_undoable(s, fk, F{});
+                } else {
+                    // Decided once every change was seen: the child may have moved to another
+                    // parent in the same flush.
+                    const auto parent_key = (*obj).*(meta::pk_member);
+                    s.after_changes.push_back([&s, c, parent_key] {
+                        if ((*c).*(K::key) == parent_key && persister<T>::is_persistent(s, *c) &&
+                            !s.flush_deleted.count(c.get()))
+                            persister<T>::template write_null_key<K::fk_col>(s, *c);
+                    });
                 }
             }
         }
@@ -645,6 +670,14 @@ void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& 
                 auto& fk = (*before).*(K::key);
                 using F = std::remove_cvref_t<decltype(fk)>;
                 if constexpr (is_optional_v<F>) set_undoable(s, fk, F{});
+                else {
+                    const auto parent_key = (*obj).*(meta::pk_member);
+                    s.after_changes.push_back([&s, c = before, parent_key] {
+                        if ((*c).*(K::key) == parent_key && persister<T>::is_persistent(s, *c) &&
+                            !s.flush_deleted.count(c.get()))
+                            persister<T>::template write_null_key<K::fk_col>(s, *c);
+                    });
+                }
             }
         }
     }
@@ -826,6 +859,7 @@ public:
                 }
                 c.undo.clear();
                 c.on_success.clear();
+                c.after_changes.clear();
                 c.flush_seen.clear();
                 c.flush_in_progress.clear();
                 c.flush_deleted.clear();
@@ -839,12 +873,14 @@ public:
         s.flush_deleted.clear();
         s.undo.clear();
         s.on_success.clear();
+        s.after_changes.clear();
         try {
             for (auto& d : s.deleted) s.flush_deleted.insert(d.object.get());
             auto pending = s.pending;
             for (auto& p : pending) p.run(s, p.object);
             auto changes = s.changes;
             for (auto& [holder, rec] : changes) rec.vt->changed(s, rec.owner, rec.original);
+            for (std::size_t i = 0; i < s.after_changes.size(); ++i) s.after_changes[i]();
             for (auto& m : s.maps)
                 if (m) m->flush_dirty(s);
             s.flush_deleted.clear();

@@ -192,3 +192,65 @@ TEST_CASE("graph: move-assigning into an unloaded raise-mode holder throws raise
     CHECK_THROWS_AS(book->author = ls::one<model::Author>(nullptr), ls::raise_load_error);
     CHECK(book->author_id == jane->id);
 }
+
+TEST_CASE("graph: removing a child from a collection without delete-orphan writes its key NULL", "[session][uow]") {
+    auto e = model::test_engine();
+    model::create_schema(e);
+    std::int64_t jane_id = 0, charles_id = 0;
+    {
+        ls::session s{e};
+        auto jane = std::make_shared<model::Author>(model::Author{.name = "Jane"});
+        jane->books.push_back(std::make_shared<model::Book>(model::Book{.title = "Emma"}));
+        jane->books.push_back(std::make_shared<model::Book>(model::Book{.title = "Persuasion"}));
+        auto charles = std::make_shared<model::Author>(model::Author{.name = "Charles"});
+        s.add(jane);
+        s.add(charles);
+        s.commit();
+        jane_id = jane->id;
+        charles_id = charles->id;
+    }
+    auto author_of = [&](const std::string& title) {
+        ls::session s{e};
+        return s.query<model::Book>().where(ls::col<&model::Book::title> == title).one()->author_id;
+    };
+    {
+        // Book.author_id is NOT NULL: the database refuses the NULL, the flush is undone.
+        ls::session s{e};
+        auto jane = s.get<model::Author>(jane_id);
+        auto emma = jane->books[0];
+        REQUIRE(emma->title == "Emma");
+        ls::statement_counter c{e};
+        jane->books.erase(jane->books.begin());
+        try {
+            s.commit();
+            FAIL("the removal was dropped silently");
+        } catch (const ls::integrity_error& err) {
+            CHECK(err.table() == "books");
+            CHECK(err.column() == "author_id");
+        }
+        CHECK(c.statements() == std::vector<std::string>{"UPDATE books SET author_id = NULL WHERE id = ?"});
+        CHECK(emma->author_id == jane_id);
+        CHECK(s.state(emma) == ls::object_state::persistent);
+        // Put back, nothing is left to write.
+        jane->books.push_back(emma);
+        c.reset();
+        s.commit();
+        CHECK(c.count() == 0);
+        CHECK(author_of("Emma") == jane_id);
+    }
+    {
+        // Moved to another parent in the same flush: no NULL, one UPDATE to the new parent.
+        ls::session s{e};
+        auto jane = s.get<model::Author>(jane_id);
+        auto charles = s.get<model::Author>(charles_id);
+        (void)charles->books.size();
+        auto emma = jane->books[0];
+        ls::statement_counter c{e};
+        jane->books.erase(jane->books.begin());
+        charles->books.push_back(emma);
+        s.commit();
+        CHECK(c.statements() == std::vector<std::string>{"UPDATE books SET author_id = ? WHERE id = ?"});
+        CHECK(author_of("Emma") == charles_id);
+        CHECK(author_of("Persuasion") == jane_id);
+    }
+}

@@ -176,6 +176,7 @@ struct session_core {
     std::unordered_set<const void*> flush_deleted;
     std::vector<std::function<void()>> undo;
     std::vector<std::function<void()>> on_success;
+    std::vector<std::function<void()>> after_changes;  // run once every recorded change was seen
     // What the open transaction wrote, for rollback: objects it inserted (they become
     // transient again) and objects it deleted (they come back).
     std::vector<std::function<void()>> tx_inserted;
