@@ -117,9 +117,20 @@ public:
             while (!idle_.empty()) {
                 auto pc = std::move(idle_.back());
                 idle_.pop_back();
-                if (usable(*pc)) return pc;
-                --open_;  // recycled or dead: close it (outside the pool's count)
-                pc.reset();
+                // The checks may do I/O (pre_ping is a round trip) and closing a connection
+                // does: neither under the pool's mutex. The connection counts as open
+                // meanwhile, so nobody else opens one in its place.
+                lock.unlock();
+                bool ok = false;
+                try {
+                    ok = usable(*pc);
+                } catch (...) {
+                }
+                if (ok) return pc;
+                pc.reset();  // recycled or dead: close it
+                lock.lock();
+                --open_;
+                cv_.notify_one();
             }
             if (open_ < options_.pool_size + options_.max_overflow) {
                 ++open_;
@@ -156,12 +167,12 @@ public:
         std::unique_lock lock(mutex_);
         if (discard || idle_.size() >= options_.pool_size) {
             --open_;
+            cv_.notify_one();
             lock.unlock();
-            pc.reset();
-            lock.lock();
-        } else {
-            idle_.push_back(std::move(pc));
+            pc.reset();  // closing is I/O: outside the mutex
+            return;
         }
+        idle_.push_back(std::move(pc));
         cv_.notify_one();
     }
 
@@ -174,16 +185,28 @@ public:
     bool echo() const noexcept { return echo_.load(std::memory_order_relaxed); }
 
     listener_id add_listener(std::function<void(const statement_event&)> fn) {
+        auto entry = std::make_shared<listener_entry>();
+        entry->fn = std::move(fn);
         std::lock_guard lock(listeners_mutex_);
         const listener_id id = ++next_listener_;
-        listeners_.emplace(id, std::move(fn));
+        listeners_.emplace(id, std::move(entry));
         has_listeners_.store(true, std::memory_order_release);
         return id;
     }
+    /// After this returns the listener is not running and is never called again, except
+    /// where it is running on this very thread (a listener may remove itself, or another
+    /// listener, from inside its call: that call finishes normally).
     void remove_listener(listener_id id) {
-        std::lock_guard lock(listeners_mutex_);
-        listeners_.erase(id);
+        std::unique_lock lock(listeners_mutex_);
+        auto it = listeners_.find(id);
+        if (it == listeners_.end()) return;
+        std::shared_ptr<listener_entry> entry = std::move(it->second);
+        listeners_.erase(it);
         has_listeners_.store(!listeners_.empty(), std::memory_order_release);
+        entry->removed.store(true, std::memory_order_release);
+        const std::size_t mine = static_cast<std::size_t>(
+            std::count(running_here().begin(), running_here().end(), entry.get()));
+        listeners_cv_.wait(lock, [&] { return entry->running == mine; });
     }
 
     /// True when somebody wants statement events (listeners or echo).
@@ -191,11 +214,38 @@ public:
         return has_listeners_.load(std::memory_order_acquire) || echo();
     }
 
+    /// Calls the listeners outside their mutex (a snapshot taken under it), so a listener may
+    /// add or remove listeners, and listeners of different threads run concurrently.
     void emit(const statement_event& e) {
         if (echo()) print(e);
         if (!has_listeners_.load(std::memory_order_acquire)) return;
-        std::lock_guard lock(listeners_mutex_);
-        for (auto& [id, fn] : listeners_) fn(e);
+        // Until the end of this call the snapshot's entries count as running on this thread
+        // (remove_listener from inside a listener does not wait for them).
+        auto& here = running_here();
+        std::vector<std::shared_ptr<listener_entry>> snapshot;
+        {
+            std::lock_guard lock(listeners_mutex_);
+            snapshot.reserve(listeners_.size());  // may throw: nothing is counted yet
+            here.reserve(here.size() + listeners_.size());
+            for (auto& [id, entry] : listeners_) {
+                ++entry->running;
+                snapshot.push_back(entry);
+                here.push_back(entry.get());
+            }
+        }
+        struct done_guard {
+            engine_state& eng;
+            std::vector<std::shared_ptr<listener_entry>>& entries;
+            std::vector<const void*>& here;
+            ~done_guard() {
+                here.resize(here.size() - entries.size());
+                std::lock_guard lock(eng.listeners_mutex_);
+                for (auto& en : entries) --en->running;
+                eng.listeners_cv_.notify_all();
+            }
+        } done{*this, snapshot, here};
+        for (auto& entry : snapshot)
+            if (!entry->removed.load(std::memory_order_acquire)) entry->fn(e);
     }
 
 private:
@@ -239,8 +289,19 @@ private:
     std::vector<std::unique_ptr<pooled_connection>> idle_;
     std::size_t open_ = 0;
     std::atomic<bool> echo_{false};
+    struct listener_entry {
+        std::function<void(const statement_event&)> fn;
+        std::size_t running = 0;  // calls in progress (guarded by listeners_mutex_)
+        std::atomic<bool> removed{false};
+    };
+    /// The listeners this thread is inside of, innermost last.
+    static std::vector<const void*>& running_here() {
+        thread_local std::vector<const void*> v;
+        return v;
+    }
     std::mutex listeners_mutex_;
-    std::map<listener_id, std::function<void(const statement_event&)>> listeners_;
+    std::condition_variable listeners_cv_;
+    std::map<listener_id, std::shared_ptr<listener_entry>> listeners_;
     std::atomic<bool> has_listeners_{false};
     listener_id next_listener_ = 0;
 };

@@ -29,8 +29,26 @@ private:
         using error::error;         \
     };
 
-/// A constraint failed: UNIQUE, NOT NULL, FOREIGN KEY, CHECK, PRIMARY KEY.
-LOADSTAR_DEFINE_ERROR(integrity_error)
+/// A constraint failed: UNIQUE, NOT NULL, FOREIGN KEY, CHECK, PRIMARY KEY. Names the table, and
+/// the constraint or column(s), where the database says (empty where it does not: SQLite names
+/// no constraint, and no column of a FOREIGN KEY failure).
+class integrity_error : public error {
+public:
+    using error::error;
+    integrity_error(const std::string& message, int native_code, std::string sqlstate, std::string table,
+                    std::string constraint, std::string column)
+        : error(message, native_code, std::move(sqlstate)), table_(std::move(table)),
+          constraint_(std::move(constraint)), column_(std::move(column)) {}
+    /// The table whose constraint failed, e.g. "books".
+    const std::string& table() const noexcept { return table_; }
+    /// The constraint's name, e.g. "books_author_id_fkey" (PostgreSQL).
+    const std::string& constraint() const noexcept { return constraint_; }
+    /// The column, or the columns separated by ", ", e.g. "email" or "a, b".
+    const std::string& column() const noexcept { return column_; }
+
+private:
+    std::string table_, constraint_, column_;
+};
 /// `one()` found no row.
 LOADSTAR_DEFINE_ERROR(no_result_error)
 /// `one()` found more than one row.

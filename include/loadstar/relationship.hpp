@@ -114,8 +114,27 @@ public:
         }
         return *this;
     }
-    many(many&& o) noexcept : many(static_cast<const many&>(o)) {}
-    many& operator=(many&& o) noexcept { return *this = static_cast<const many&>(o); }
+    /// Takes the objects over without copying (and is not bound to any session, as a copy).
+    /// A holder bound to a session (an object of the identity map) is never emptied behind
+    /// its session's back: moving from it leaves it as it was, sharing the objects (ptrs are
+    /// copied into a new vector, which may allocate; entities in containers are never bound).
+    many(many&& o) noexcept : items_(o.link_.core ? container{} : std::move(o.items_)) {
+        if (o.link_.core) items_ = o.items_;
+        link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
+                                                                      : detail::holder_state::unloaded;
+    }
+    /// As copy assignment (a bound holder loads what it held and records it for the flush, so
+    /// it may load, allocate and throw: not noexcept), but takes the objects of an unbound
+    /// source without copying.
+    many& operator=(many&& o) {
+        if (this != &o) {
+            ensure(std::source_location::current());
+            before_change();
+            if (o.link_.core) items_ = o.items_;
+            else items_ = std::move(o.items_);
+        }
+        return *this;
+    }
 
     iterator begin(std::source_location w = std::source_location::current()) { ensure(w); return items_.begin(); }
     iterator end(std::source_location w = std::source_location::current()) { ensure(w); return items_.end(); }
@@ -200,9 +219,22 @@ public:
         link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
                                                                       : detail::holder_state::unloaded;
     }
-    one(one&& o) noexcept : one(static_cast<const one&>(o)) {}
+    /// Takes the target over, not bound to any session. A bound source keeps its target
+    /// (shared: no allocation either way).
+    one(one&& o) noexcept : strong_(o.value()), has_target_(strong_ != nullptr) {
+        link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
+                                                                      : detail::holder_state::unloaded;
+        if (!o.link_.core) o.set(nullptr);
+    }
     one& operator=(const one& o) { return *this = o.value(); }
-    one& operator=(one&& o) noexcept { return *this = o.value(); }
+    /// As copy assignment: a bound holder may load its original target first, so this may
+    /// throw (not noexcept). An unbound source is emptied once the assignment succeeded.
+    one& operator=(one&& o) {
+        if (this == &o) return *this;
+        *this = o.value();
+        if (!o.link_.core) o.set(nullptr);
+        return *this;
+    }
     one& operator=(ptr<T> p) {
         if (link_.core) {
             if (link_.state != detail::holder_state::loaded) (void)get();  // the original, for the flush

@@ -15,7 +15,10 @@
 #include <algorithm>
 #include <bitset>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <source_location>
 #include <span>
 #include <string>
@@ -48,6 +51,19 @@ void bind_holders(session_core& s, E& o) {
         link.recorded = false;
         weaken<E, i.value>(o.*(R::member));
     });
+}
+
+/// Runs a write of `table`; an integrity_error the driver raised without naming its table
+/// (SQLite's FOREIGN KEY failures) is raised again naming it.
+template <class F>
+decltype(auto) naming_table(std::string_view table, F&& write) {
+    try {
+        return write();
+    } catch (const integrity_error& e) {
+        if (!e.table().empty()) throw;
+        throw integrity_error(std::string(e.what()) + " [table " + std::string(table) + "]", e.native_code(),
+                              e.sqlstate(), std::string(table), e.constraint(), e.column());
+    }
 }
 
 template <class T>
@@ -221,8 +237,10 @@ struct persister {
         static const std::string del = "DELETE FROM " + quote_ident(sec.table) + " WHERE " + quote_ident(sec.local) +
                                        " = ? AND " + quote_ident(sec.remote) + " = ?";
         const value params[] = {to_value(o.*(meta::pk_member)), to_value(t.*(entity_meta<T>::pk_member))};
-        cursor c(*s.eng, s.write_connection(), add ? ins : del, params);
-        c.run();
+        naming_table(sec.table, [&] {
+            cursor c(*s.eng, s.write_connection(), add ? ins : del, params);
+            c.run();
+        });
     }
 
     static const std::string& insert_sql(bool with_pk) {
@@ -265,7 +283,7 @@ struct persister {
         static const std::string returning_sql =
             insert_sql(false) + " RETURNING " + quote_ident(meta::template column_name<meta::pk_index>());
         const std::string& sql = generate ? (returning ? returning_sql : insert_sql(false)) : insert_sql(true);
-        {
+        naming_table(meta::table_name(), [&] {
             cursor c(*s.eng, s.write_connection(), sql, params);
             if (returning) {
                 if (!c.next()) throw error("loadstar: INSERT ... RETURNING returned no row");
@@ -277,28 +295,30 @@ struct persister {
                 c.run();
                 if (generate) throw usage_error("loadstar: this driver cannot return generated keys (no RETURNING)");
             }
-        }
+        });
         const pk_type key = o.*(meta::pk_member);
         auto& m = s.map<E>();
         if (m.find(key)) throw integrity_error("loadstar: another " + type_name<E>() + " with this key is already in the session");
-        m.insert(key, obj);
-        bind_holders(s, o);
+        // The undo first: if registering it fails, nothing is left to undo.
         s.undo.push_back([&s, obj, key] {
             auto& mm = s.map<E>();
             auto it = mm.objects.find(key);
             if (it != mm.objects.end() && it->second.obj == obj) mm.objects.erase(it);
             detach_holders(*obj);
         });
-        s.on_success.push_back([&s, obj] {
-            s.tx_inserted.push_back([&s, obj] {
-                // The transaction that inserted it rolled back: transient again.
-                auto& mm = s.map<E>();
-                auto it = mm.objects.find((*obj).*(meta::pk_member));
-                if (it != mm.objects.end() && it->second.obj == obj) mm.objects.erase(it);
-                detach_holders(*obj);
-                if constexpr (meta::pk_column::generated) (*obj).*(meta::pk_member) = pk_type{};
-            });
-        });
+        m.insert(key, obj);
+        bind_holders(s, o);
+        // What runs after the flush is written must not fail halfway: everything it needs
+        // is allocated now (the vector it goes to is reserved before the flush's RELEASE).
+        std::function<void()> back_out = [&s, obj] {
+            // The transaction that inserted it rolled back: transient again.
+            auto& mm = s.map<E>();
+            auto it = mm.objects.find((*obj).*(meta::pk_member));
+            if (it != mm.objects.end() && it->second.obj == obj) mm.objects.erase(it);
+            detach_holders(*obj);
+            if constexpr (meta::pk_column::generated) (*obj).*(meta::pk_member) = pk_type{};
+        };
+        s.on_success.push_back([&s, f = std::move(back_out)]() mutable { s.tx_inserted.push_back(std::move(f)); });
     }
 
     // ---- UPDATE ---------------------------------------------------------------------------------
@@ -320,10 +340,17 @@ struct persister {
         return mask;
     }
 
+    /// The UPDATE for one set of changed columns. Built once per set and kept for the
+    /// program's life, shared by every session and thread: guarded (the map's nodes, so the
+    /// strings returned, never move).
     static const std::string& update_sql(mask_t mask) {
+        static std::shared_mutex mutex;
         static std::unordered_map<mask_t, std::string> cache;
-        auto it = cache.find(mask);
-        if (it != cache.end()) return it->second;
+        {
+            std::shared_lock lock(mutex);
+            auto it = cache.find(mask);
+            if (it != cache.end()) return it->second;
+        }
         std::string sql = "UPDATE " + quote_ident(meta::table_name()) + " SET ";
         bool first = true;
         for_each_index<meta::column_count>([&](auto i) {
@@ -337,6 +364,7 @@ struct persister {
         }
         sql += " WHERE " + quote_ident(meta::template column_name<meta::pk_index>()) + " = ?";
         if constexpr (has_version) sql += " AND " + quote_ident(meta::template column_name<meta::version_index>()) + " = ?";
+        std::unique_lock lock(mutex);
         return cache.emplace(mask, std::move(sql)).first->second;
     }
 
@@ -363,11 +391,10 @@ struct persister {
         params.push_back(to_value(o.*(meta::pk_member)));
         if constexpr (has_version) params.push_back(to_value(o.*(meta::template column_t<meta::version_index>::member)));
         const std::string& sql = update_sql(mask);
-        std::int64_t n;
-        {
+        const std::int64_t n = naming_table(meta::table_name(), [&] {
             cursor c(*s.eng, s.write_connection(), sql, params);
-            n = c.run();
-        }
+            return c.run();
+        });
         if constexpr (has_version) {
             if (n == 0)
                 throw stale_data_error("loadstar: UPDATE of " + type_name<E>() + " matched no row: its version moved (" +
@@ -375,8 +402,29 @@ struct persister {
             auto& ver = o.*(meta::template column_t<meta::version_index>::member);
             set_undoable(s, ver, ver + 1);
         }
+        // The new snapshot is taken now (allocating), and only moved in after the flush.
         auto obj = e.obj;
-        s.on_success.push_back([&s, obj] { s.map<E>().resnap((*obj).*(meta::pk_member)); });
+        auto snap = std::make_shared<snapshot_t<E>>(snapshot_of<E>::capture(o));
+        s.on_success.push_back([&s, obj, snap] {
+            if (auto* en = s.map<E>().find_entry((*obj).*(meta::pk_member)); en && en->obj == obj)
+                en->snap = std::move(*snap);
+        });
+    }
+
+    /// A child left its parent's collection (no delete-orphan) but its foreign key column J
+    /// cannot hold NULL in C++: write the NULL, as SQLAlchemy does. The database refuses it
+    /// (the column is NOT NULL) with an integrity_error naming it, and the flush is undone;
+    /// the removal is never silently dropped.
+    template <std::size_t J>
+    static void write_null_key(session_core& s, const E& o) {
+        static const std::string sql = "UPDATE " + quote_ident(meta::table_name()) + " SET " +
+                                       quote_ident(meta::template column_name<J>()) + " = NULL WHERE " +
+                                       quote_ident(meta::template column_name<meta::pk_index>()) + " = ?";
+        const value params[] = {to_value(o.*(meta::pk_member))};
+        naming_table(meta::table_name(), [&] {
+            cursor c(*s.eng, s.write_connection(), sql, params);
+            c.run();
+        });
     }
 
     // ---- DELETE ---------------------------------------------------------------------------------
@@ -395,11 +443,10 @@ struct persister {
         }();
         std::vector<value> params{to_value((*obj).*(meta::pk_member))};
         if constexpr (has_version) params.push_back(to_value((*obj).*(meta::template column_t<meta::version_index>::member)));
-        std::int64_t n;
-        {
+        const std::int64_t n = naming_table(meta::table_name(), [&] {
             cursor c(*s.eng, s.write_connection(), sql, params);
-            n = c.run();
-        }
+            return c.run();
+        });
         if (n == 0 && has_version)
             throw stale_data_error("loadstar: DELETE of " + type_name<E>() + " matched no row: its version moved");
         // Out of the identity map at once (the database may hand its key to a row inserted
@@ -407,31 +454,41 @@ struct persister {
         auto& m = s.map<E>();
         auto it = m.objects.find((*obj).*(meta::pk_member));
         if (it != m.objects.end() && it->second.obj == obj) {
-            auto saved = std::make_shared<typename identity_map<E>::entry>(std::move(it->second));
+            // The undo is registered (allocated) before the entry leaves the map.
+            auto saved = std::make_shared<typename identity_map<E>::entry>();
             const pk_type key = it->first;
+            s.undo.push_back([&s, saved, key] {
+                if (saved->obj) s.map<E>().objects.insert_or_assign(key, std::move(*saved));
+            });
+            *saved = std::move(it->second);
             m.objects.erase(it);
-            s.undo.push_back([&s, saved, key] { s.map<E>().objects.insert_or_assign(key, std::move(*saved)); });
         }
-        s.on_success.push_back([&s, obj] { forgotten(s, obj); });
+        s.on_success.push_back([&s, obj, f = bring_back(s, obj)]() mutable { forgotten(s, obj, std::move(f)); });
     }
 
-    /// After a successful delete: the object is detached; a rollback brings it back.
-    static void forgotten(session_core& s, const ptr<E>& obj) {
-        s.forget_changes_of(obj.get());
-        detach_holders(*obj);
-        s.tx_deleted.push_back([&s, obj] {
+    /// How a rollback brings a deleted object back (allocated while the flush can still fail).
+    static std::function<void()> bring_back(session_core& s, const ptr<E>& obj) {
+        return [&s, obj] {
             s.map<E>().insert((*obj).*(meta::pk_member), obj);
             bind_holders(s, *obj);
-        });
+        };
+    }
+
+    /// After a successful delete: the object is detached; a rollback brings it back. Allocates
+    /// nothing (the tx_deleted vector is reserved before the flush's RELEASE).
+    static void forgotten(session_core& s, const ptr<E>& obj, std::function<void()> back) noexcept {
+        s.forget_changes_of(obj.get());
+        detach_holders(*obj);
+        s.tx_deleted.push_back(std::move(back));
     }
 
     /// A row the database removed by itself (ON DELETE CASCADE): out of the map, detached.
-    static void forget(session_core& s, const ptr<E>& obj) {
+    static void forget(session_core& s, const ptr<E>& obj, std::function<void()> back) noexcept {
         auto& m = s.map<E>();
         auto it = m.objects.find((*obj).*(meta::pk_member));
         if (it == m.objects.end() || it->second.obj != obj) return;
         m.objects.erase(it);
-        forgotten(s, obj);
+        forgotten(s, obj, std::move(back));
     }
 
     template <std::size_t I>
@@ -445,10 +502,13 @@ struct persister {
                 // The database deletes the rows (ON DELETE CASCADE); loaded children leave the map.
                 if (!h.loaded()) return;
                 for (const auto& c : children_of<I>(h))
-                    if (c) s.on_success.push_back([&s, c] { persister<T>::forget(s, c); });
+                    if (c)
+                        s.on_success.push_back([&s, c, f = persister<T>::bring_back(s, c)]() mutable {
+                            persister<T>::forget(s, c, std::move(f));
+                        });
             } else if constexpr (R::cascade_delete) {
-                // Load the children to delete them first (a has_one holder has get(), not size()).
-                if constexpr (requires { h.size(); }) (void)h.size();
+                // Load the children to delete them first (a collection, or the one object).
+                if constexpr (R::to_many) (void)h.size();
                 else (void)h.get();
                 for (const auto& c : children_of<I>(h)) persister<T>::remove(s, c);
             } else {
@@ -552,6 +612,15 @@ void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& 
                 using F = std::remove_cvref_t<decltype(fk)>;
                 if constexpr (is_optional_v<F>) {
                     if (fk && *fk == (*obj).*(meta::pk_member)) set_undoable(s, fk, F{});
+                } else {
+                    // Decided once every change was seen: the child may have moved to another
+                    // parent in the same flush.
+                    const auto parent_key = (*obj).*(meta::pk_member);
+                    s.after_changes.push_back([&s, c, parent_key] {
+                        if ((*c).*(K::key) == parent_key && persister<T>::is_persistent(s, *c) &&
+                            !s.flush_deleted.count(c.get()))
+                            persister<T>::template write_null_key<K::fk_col>(s, *c);
+                    });
                 }
             }
         }
@@ -578,6 +647,14 @@ void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& 
                 auto& fk = (*before).*(K::key);
                 using F = std::remove_cvref_t<decltype(fk)>;
                 if constexpr (is_optional_v<F>) set_undoable(s, fk, F{});
+                else {
+                    const auto parent_key = (*obj).*(meta::pk_member);
+                    s.after_changes.push_back([&s, c = before, parent_key] {
+                        if ((*c).*(K::key) == parent_key && persister<T>::is_persistent(s, *c) &&
+                            !s.flush_deleted.count(c.get()))
+                            persister<T>::template write_null_key<K::fk_col>(s, *c);
+                    });
+                }
             }
         }
     }
@@ -763,31 +840,59 @@ public:
     void flush() {
         check_open();
         auto& s = *core_;
+        s.check_tx();  // the transaction was lost with its connection: rollback() first
         const bool dirty_possible = !s.maps.empty();
         if (s.pending.empty() && s.changes.empty() && s.deleted.empty() && !dirty_possible) return;
         if (s.flushing) throw usage_error("loadstar: flush() re-entered");
+        // Whatever way this function is left, the session is not flushing any more and the
+        // flush's bookkeeping is cleared (a throw after the writes must not leave it marked).
+        struct end_of_flush {
+            session& self;
+            bool written = false;
+            ~end_of_flush() {
+                auto& c = *self.core_;
+                if (!written) {
+                    self.undo_flush();
+                    // The connection was lost during the flush: now that the flush's own
+                    // effects are undone, those of the earlier flushes of its transaction.
+                    if (!c.conn) c.undo_lost_tx();
+                }
+                c.undo.clear();
+                c.on_success.clear();
+                c.after_changes.clear();
+                c.flush_seen.clear();
+                c.flush_in_progress.clear();
+                c.flush_deleted.clear();
+                c.flush_savepoint.clear();
+                c.flushing = false;
+            }
+        } guard{*this};
         s.flushing = true;
         s.flush_savepoint.clear();
         s.flush_seen.clear();
         s.flush_deleted.clear();
         s.undo.clear();
         s.on_success.clear();
+        s.after_changes.clear();
         try {
             for (auto& d : s.deleted) s.flush_deleted.insert(d.object.get());
             auto pending = s.pending;
             for (auto& p : pending) p.run(s, p.object);
             auto changes = s.changes;
             for (auto& [holder, rec] : changes) rec.vt->changed(s, rec.owner, rec.original);
+            for (std::size_t i = 0; i < s.after_changes.size(); ++i) s.after_changes[i]();
             for (auto& m : s.maps)
                 if (m) m->flush_dirty(s);
             s.flush_deleted.clear();
             auto deleted = s.deleted;
             for (auto& d : deleted) d.run(s, d.object);
+            // Room for what the steps after the writes record (they must not fail halfway).
+            s.tx_inserted.reserve(s.tx_inserted.size() + s.on_success.size());
+            s.tx_deleted.reserve(s.tx_deleted.size() + s.on_success.size());
             if (!s.flush_savepoint.empty()) s.run_control("RELEASE SAVEPOINT " + s.flush_savepoint);
         } catch (const connection_error&) {
             // The connection is gone: the transaction is lost with it (nothing was written).
             s.lose_connection();
-            undo_flush();
             throw;
         } catch (...) {
             if (!s.flush_savepoint.empty() && s.conn) {
@@ -798,16 +903,16 @@ public:
                     s.lose_connection();
                 }
             }
-            undo_flush();
             throw;
         }
+        // Written (the flush's SAVEPOINT is released): from here on nothing is undone, and
+        // nothing can fail: the steps below allocate nothing (all they need was allocated
+        // while the flush could still be rolled back).
+        guard.written = true;
+        if (!s.flush_savepoint.empty()) s.tx_wrote = true;
         s.flush_savepoint.clear();
         for (auto& f : s.on_success) f();
         s.drop_unflushed();
-        s.undo.clear();
-        s.on_success.clear();
-        s.flush_seen.clear();
-        s.flushing = false;
     }
 
     /// flush() and COMMIT. Objects stay in the identity map with their values. If the database
@@ -989,6 +1094,7 @@ public:
             throw;
         }
         s.run_control("RELEASE SAVEPOINT " + sp);
+        s.tx_wrote = true;
         return done;
     }
     template <class E>
@@ -1009,6 +1115,17 @@ private:
                 if (detail::persister<E>::key_set(r) == with_pk) part.push_back(&r);
             if (part.empty()) continue;
             const std::size_t ncols = meta::column_count - (with_pk ? 0 : 1);
+            if (ncols == 0) {
+                // Only a generated key: nothing to list, a row per statement
+                // (INSERT ... DEFAULT VALUES takes no VALUES list, and COPY no empty one).
+                const std::string& sql = detail::persister<E>::insert_sql(false);
+                for (std::size_t i = 0; i < part.size(); ++i) {
+                    detail::cursor c(*s.eng, pc, sql, {});
+                    c.run();
+                }
+                done += part.size();
+                continue;
+            }
             if (copy(pc, part, with_pk, ncols)) {
                 done += part.size();
                 continue;
@@ -1104,7 +1221,12 @@ private:
     /// Undoes a failed flush's in-memory effects (keys, foreign keys, identity map entries).
     void undo_flush() noexcept {
         auto& s = *core_;
-        for (auto it = s.undo.rbegin(); it != s.undo.rend(); ++it) (*it)();
+        for (auto it = s.undo.rbegin(); it != s.undo.rend(); ++it) {
+            try {
+                (*it)();
+            } catch (...) {  // out of memory restoring a string: the other steps still run
+            }
+        }
         s.undo.clear();
         s.on_success.clear();
         s.flush_seen.clear();
@@ -1116,17 +1238,7 @@ private:
     void check_open() const {
         if (core_->closed) throw detached_error("loadstar: the session is closed");
     }
-    void undo_tx(std::size_t inserted_mark, std::size_t deleted_mark) {
-        auto& s = *core_;
-        while (s.tx_inserted.size() > inserted_mark) {
-            s.tx_inserted.back()();
-            s.tx_inserted.pop_back();
-        }
-        while (s.tx_deleted.size() > deleted_mark) {
-            s.tx_deleted.back()();
-            s.tx_deleted.pop_back();
-        }
-    }
+    void undo_tx(std::size_t inserted_mark, std::size_t deleted_mark) { core_->undo_tx(inserted_mark, deleted_mark); }
     void refresh_all() {
         auto& s = *core_;
         for (std::size_t i = 0; i < s.maps.size(); ++i)

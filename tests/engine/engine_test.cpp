@@ -424,6 +424,68 @@ TEST_CASE("engine: constraint failures are integrity_error with SQLite's extende
     }
 }
 
+TEST_CASE("engine: integrity errors name the table and the constraint or column", "[engine][errors]") {
+    auto e = model::test_engine();
+    model::create_schema(e);
+    const bool pg = model::is_postgres(e);
+    {
+        ls::session s{e};
+        s.add(new_author("Jane", "jane@example.com"));
+        s.commit();
+    }
+    SECTION("UNIQUE") {
+        ls::session s{e};
+        s.add(new_author("Impostor", "jane@example.com"));
+        try {
+            s.commit();
+            FAIL("no integrity_error");
+        } catch (const ls::integrity_error& err) {
+            CHECK(err.table() == "authors");
+            CHECK(err.column() == "email");
+            CHECK(err.constraint() == (pg ? "authors_email_key" : ""));
+        }
+    }
+    SECTION("FOREIGN KEY") {
+        ls::session s{e};
+        s.add(new_book("Orphan", 999));
+        try {
+            s.commit();
+            FAIL("no integrity_error");
+        } catch (const ls::integrity_error& err) {
+            CHECK(err.table() == "books");
+            CHECK_THAT(err.what(), Catch::Contains("books"));
+            // SQLite does not say which foreign key failed; PostgreSQL does.
+            CHECK(err.constraint() == (pg ? "books_author_id_fkey" : ""));
+            CHECK(err.column() == (pg ? "author_id" : ""));
+        }
+        CHECK(s.query<Book>().count() == 0);
+    }
+    SECTION("NOT NULL") {
+        ls::session s{e};
+        s.add(std::make_shared<LooseAuthor>());
+        try {
+            s.commit();
+            FAIL("no integrity_error");
+        } catch (const ls::integrity_error& err) {
+            CHECK(err.table() == "authors");
+            CHECK(err.column() == "name");
+        }
+    }
+    SECTION("a constraint of several columns") {
+        ls::detail::lease l(e.state());
+        ls::detail::execute_control(*e.state(), l.get(), "CREATE TABLE pairs (a INTEGER, b INTEGER, UNIQUE (a, b))");
+        ls::detail::execute_control(*e.state(), l.get(), "INSERT INTO pairs VALUES (1, 2)");
+        try {
+            ls::detail::execute_control(*e.state(), l.get(), "INSERT INTO pairs VALUES (1, 2)");
+            FAIL("no integrity_error");
+        } catch (const ls::integrity_error& err) {
+            CHECK(err.table() == "pairs");
+            CHECK(err.column() == "a, b");
+            CHECK(err.constraint() == (pg ? "pairs_a_b_key" : ""));
+        }
+    }
+}
+
 // ---- schema ---------------------------------------------------------------------------------
 
 TEST_CASE("engine: create_all DDL, idempotence and drop_all", "[engine][schema]") {

@@ -2,6 +2,7 @@
 // kinds of error: the database stays as before the flush, the objects keep their pending
 // work, and the same session then commits it.
 // SPDX-License-Identifier: MIT
+#include "support/alloc_faults.hpp"
 #include "support/faulty_driver.hpp"
 #include "support/uow_model.hpp"
 
@@ -10,6 +11,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <new>
+#include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -156,4 +160,147 @@ TEST_CASE("fault injection: every statement of a flush, three kinds of error", "
             REQUIRE(dump(w.engine) == shifted(expected_after, order_gap, line_gap).text());
         }
     }
+}
+
+namespace {
+/// The rows of orders and lines by content, without generated keys (a flush undone and done
+/// again takes other keys on PostgreSQL).
+std::string content(ls::engine& e) {
+    auto r = read(e);
+    std::string out;
+    for (auto& o : r.orders) {
+        out += "order " + o.code + " " + std::to_string(o.total) + " v" + std::to_string(o.version) + ":";
+        std::vector<std::string> skus;
+        for (auto& l : r.lines)
+            if (l.order_id == o.id) skus.push_back(l.sku);
+        std::sort(skus.begin(), skus.end());
+        for (auto& k : skus) out += " " + k;
+        out += "\n";
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("fault injection: every allocation of a flush fails in turn, the steps after the writes included",
+          "[session][uow][faults]") {
+    // The reference: the same work, committed without a fault.
+    std::string before, expected;
+    {
+        world w("alloc_reference");
+        before = content(w.engine);
+        ls::session s{w.engine};
+        work wk;
+        wk.prepare(s);
+        s.commit();
+        expected = content(w.engine);
+    }
+    // Fail the k-th allocation of the flush after its SAVEPOINT (armed from inside the listener
+    // that hears it), for every k until the flush outlives the countdown. Whatever fails, the
+    // flush is either undone (nothing written, the work still pending) or complete, the session
+    // is never left inside its flush, and a commit then writes the work exactly once.
+    int fired = 0;
+    for (long k = 1;; ++k) {
+        CAPTURE(k);
+        world w("alloc" + std::to_string(k));
+        ls::session s{w.engine};
+        work wk;
+        wk.prepare(s);
+        bool armed = false;
+        const auto id = w.engine.on_statement([&](const ls::statement_event& ev) {
+            if (!armed && ev.sql.rfind("SAVEPOINT ", 0) == 0) {
+                armed = true;
+                alloc_faults::fail_nth(k);
+            }
+        });
+        bool threw = false;
+        try {
+            s.flush();
+        } catch (const std::bad_alloc&) {
+            threw = true;
+        }
+        const bool hit = alloc_faults::fired();
+        alloc_faults::fail_nth(0);
+        w.engine.remove_listener(id);
+        REQUIRE(armed);
+        if (!hit) break;  // the flush needed fewer than k allocations
+        ++fired;
+        if (threw) {
+            REQUIRE(content(w.engine) == before);
+            REQUIRE(s.state(wk.fresh) == ls::object_state::pending);
+            REQUIRE(wk.fresh->id == 0);
+            REQUIRE(s.state(wk.doomed) == ls::object_state::deleted);
+        }
+        REQUIRE_NOTHROW(s.commit());
+        REQUIRE(content(w.engine) == expected);
+        REQUIRE(s.state(wk.fresh) == ls::object_state::persistent);
+        REQUIRE(s.state(wk.doomed) == ls::object_state::detached);
+    }
+    CHECK(fired >= 20);
+}
+
+TEST_CASE("fault injection: a lost connection undoes the earlier flushes of its transaction", "[session][uow][faults]") {
+    world w("lost_tx");
+    const std::string before = content(w.engine);
+    ls::session s{w.engine};
+    // Three flushes of one transaction: an insert, an update, a delete.
+    auto a = std::make_shared<uow::Order>(uow::Order{.code = "A", .total = 5});
+    a->lines.push_back(std::make_shared<uow::Line>(uow::Line{.sku = "a0"}));
+    s.add(a);
+    s.flush();
+    REQUIRE(a->id != 0);
+    REQUIRE(s.state(a) == ls::object_state::persistent);
+    auto o1 = s.get<uow::Order>(1);
+    o1->total = 12;
+    s.flush();
+    auto o3 = s.get<uow::Order>(3);
+    (void)o3->lines.size();
+    s.remove(o3);
+    s.flush();
+    REQUIRE(s.state(o3) == ls::object_state::detached);
+    // The connection dies at the next statement: the fourth flush's SAVEPOINT.
+    auto b = std::make_shared<uow::Order>(uow::Order{.code = "B", .total = 6});
+    s.add(b);
+    w.ctl->arm(1, faults::kind::connection_lost);
+    REQUIRE_THROWS_AS(s.flush(), ls::connection_error);
+    w.ctl->disarm();
+    // The transaction is gone, and with it what the three flushes wrote: in memory too.
+    CHECK(content(w.engine) == before);
+    CHECK(s.state(a) == ls::object_state::transient);
+    CHECK(a->id == 0);
+    CHECK(s.state(a->lines[0]) == ls::object_state::transient);
+    CHECK(s.state(o3) == ls::object_state::persistent);  // back, as after a rollback
+    CHECK(s.state(b) == ls::object_state::pending);       // the failed flush's own work is kept
+    // A commit does not pretend the lost work was written: the session wants rollback().
+    CHECK_THROWS_AS(s.commit(), ls::connection_error);
+    CHECK_THROWS_AS(s.query<uow::Order>().count(), ls::connection_error);
+    CHECK(content(w.engine) == before);
+    s.rollback();
+    CHECK(o1->total == 10);  // re-read from the database
+    CHECK(s.state(b) == ls::object_state::transient);
+    CHECK(s.query<uow::Order>().count() == 3);
+    // The session is usable again; the same objects can be added and committed.
+    s.add(a);
+    s.add(b);
+    s.commit();
+    CHECK(a->id != 0);
+    CHECK(s.state(a->lines[0]) == ls::object_state::persistent);
+    ls::session check{w.engine};
+    CHECK(check.query<uow::Order>().count() == 5);
+    CHECK(check.query<uow::Line>().where(col<&uow::Line::order_id> == a->id).count() == 1);
+}
+
+TEST_CASE("fault injection: a lost connection without earlier writes lets the next commit run", "[session][uow][faults]") {
+    world w("lost_read");
+    ls::session s{w.engine};
+    CHECK(s.query<uow::Order>().count() == 3);  // the transaction only read
+    auto b = std::make_shared<uow::Order>(uow::Order{.code = "B", .total = 6});
+    s.add(b);
+    w.ctl->arm(1, faults::kind::connection_lost);
+    REQUIRE_THROWS_AS(s.flush(), ls::connection_error);
+    w.ctl->disarm();
+    CHECK(s.state(b) == ls::object_state::pending);
+    s.commit();  // nothing was lost: the work goes through on a new connection
+    CHECK(s.state(b) == ls::object_state::persistent);
+    ls::session check{w.engine};
+    CHECK(check.query<uow::Order>().count() == 4);
 }

@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -56,21 +58,57 @@ const std::string& type_name() {
     return name;
 }
 
-/// Quotes an identifier only when it needs it (not lower-case, or a reserved word).
+/// Every keyword of either database, lower case and sorted: SQLite's (sqlite3_keyword_name,
+/// 3.40) and PostgreSQL's reserved, col_name and type_func_name keywords (pg_get_keywords()
+/// catcode R, C, T; 15, plus those 16 and 17 added). Embedded: the core does not depend on
+/// sqlite3.h. An identifier among them is quoted wherever loadstar writes it.
+inline constexpr std::string_view sql_keywords[] = {
+        "abort", "action", "add", "after", "all", "alter", "always", "analyse", "analyze", "and", "any",
+        "array", "as", "asc", "asymmetric", "attach", "authorization", "autoincrement", "before",
+        "begin", "between", "bigint", "binary", "bit", "boolean", "both", "by", "cascade", "case",
+        "cast", "char", "character", "check", "coalesce", "collate", "collation", "column", "commit",
+        "concurrently", "conflict", "constraint", "create", "cross", "current", "current_catalog",
+        "current_date", "current_role", "current_schema", "current_time", "current_timestamp",
+        "current_user", "database", "dec", "decimal", "default", "deferrable", "deferred", "delete",
+        "desc", "detach", "distinct", "do", "drop", "each", "else", "end", "escape", "except",
+        "exclude", "exclusive", "exists", "explain", "extract", "fail", "false", "fetch", "filter",
+        "first", "float", "following", "for", "foreign", "freeze", "from", "full", "generated", "glob",
+        "grant", "greatest", "group", "grouping", "groups", "having", "if", "ignore", "ilike",
+        "immediate", "in", "index", "indexed", "initially", "inner", "inout", "insert", "instead",
+        "int", "integer", "intersect", "interval", "into", "is", "isnull", "join", "json", "json_array",
+        "json_arrayagg", "json_exists", "json_object", "json_objectagg", "json_query", "json_scalar",
+        "json_serialize", "json_table", "json_value", "key", "last", "lateral", "leading", "least",
+        "left", "like", "limit", "localtime", "localtimestamp", "match", "materialized", "merge_action",
+        "national", "natural", "nchar", "no", "none", "normalize", "not", "nothing", "notnull", "null",
+        "nullif", "nulls", "numeric", "of", "offset", "on", "only", "or", "order", "others", "out",
+        "outer", "over", "overlaps", "overlay", "partition", "placing", "plan", "position", "pragma",
+        "preceding", "precision", "primary", "query", "raise", "range", "real", "recursive",
+        "references", "regexp", "reindex", "release", "rename", "replace", "restrict", "returning",
+        "right", "rollback", "row", "rows", "savepoint", "select", "session_user", "set", "setof",
+        "similar", "smallint", "some", "substring", "symmetric", "system_user", "table", "tablesample",
+        "temp", "temporary", "then", "ties", "time", "timestamp", "to", "trailing", "transaction",
+        "treat", "trigger", "trim", "true", "unbounded", "union", "unique", "update", "user", "using",
+        "vacuum", "values", "varchar", "variadic", "verbose", "version 3.40.1", "view", "virtual",
+        "when", "where", "window", "with", "without", "xmlattributes", "xmlconcat", "xmlelement",
+        "xmlexists", "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi", "xmlroot", "xmlserialize",
+        "xmltable",
+};
+
+static_assert(std::is_sorted(std::begin(sql_keywords), std::end(sql_keywords)));
+
+/// True for a keyword of SQLite or PostgreSQL (lower case, as loadstar compares them).
+inline bool is_sql_keyword(std::string_view id) noexcept {
+    return std::binary_search(std::begin(sql_keywords), std::end(sql_keywords), id);
+}
+
+/// Quotes an identifier only when it needs it: when it is not a plain lower-case identifier
+/// ([a-z_][a-z0-9_]*: what both databases keep as written), or when it is a keyword of either
+/// database. Everything else is written as is, so ordinary SQL stays readable.
 inline std::string quote_ident(std::string_view id) {
-    static constexpr std::string_view reserved[] = {
-        "all", "and", "as", "asc", "between", "by", "case", "check", "column", "constraint", "create",
-        "cross", "default", "delete", "desc", "distinct", "drop", "else", "end", "exists", "from",
-        "full", "group", "having", "in", "index", "inner", "insert", "into", "is", "join", "key",
-        "left", "like", "limit", "not", "null", "offset", "on", "or", "order", "outer", "primary",
-        "references", "right", "select", "set", "table", "then", "to", "union", "unique", "update",
-        "user", "using", "values", "when", "where", "with"};
     bool plain = !id.empty() && !(id[0] >= '0' && id[0] <= '9');
     for (char c : id)
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) plain = false;
-    if (plain)
-        for (auto r : reserved)
-            if (r == id) plain = false;
+    if (plain && is_sql_keyword(id)) plain = false;
     if (plain) return std::string(id);
     std::string out = "\"";
     for (char c : id) {

@@ -195,10 +195,16 @@ struct session_core {
     std::unordered_set<const void*> flush_deleted;
     std::vector<std::function<void()>> undo;
     std::vector<std::function<void()>> on_success;
+    std::vector<std::function<void()>> after_changes;  // run once every recorded change was seen
     // What the open transaction wrote, for rollback: objects it inserted (they become
     // transient again) and objects it deleted (they come back).
     std::vector<std::function<void()>> tx_inserted;
     std::vector<std::function<void()>> tx_deleted;
+    // A flush (or bulk_insert) of the open transaction wrote something; if its connection is
+    // lost, that work is lost with it and the session refuses to go on (tx_lost) until
+    // rollback(): a later commit must not succeed as if it had been written.
+    bool tx_wrote = false;
+    bool tx_lost = false;
 
     /// The connection, with a transaction begun (autobegin, as SQLAlchemy's session does):
     /// a read or a write transaction as options.transaction and `write` say.
@@ -206,6 +212,7 @@ struct session_core {
         if (closed) throw detached_error("loadstar: the session is closed");
         if (write && options.transaction == transaction_mode::read_only)
             throw usage_error("loadstar: this session is read-only (session_options::transaction); it cannot write");
+        check_tx();
         if (conn && in_transaction && !conn.get().conn->alive()) {
             lose_connection();
             throw connection_error("loadstar: the connection was lost; its transaction was rolled back", 0, "08006");
@@ -221,6 +228,14 @@ struct session_core {
         return conn.get();
     }
 
+    /// Throws while the session's transaction is lost (see tx_lost).
+    void check_tx() const {
+        if (tx_lost)
+            throw connection_error("loadstar: the connection was lost with a transaction that had flushed "
+                                   "changes; they were not committed (objects it inserted are transient "
+                                   "again): call rollback() before using the session again", 0, "08006");
+    }
+
     /// The connection for a write. During a flush the first write opens the flush's SAVEPOINT,
     /// so a flush with nothing to write issues nothing at all.
     pooled_connection& write_connection() {
@@ -234,6 +249,7 @@ struct session_core {
     }
 
     void run_control(std::string_view sql) {
+        if (!conn) throw connection_error("loadstar: the connection was lost; its transaction was rolled back", 0, "08006");
         try {
             execute_control(*eng, conn.get(), sql);
         } catch (const connection_error&) {
@@ -249,6 +265,27 @@ struct session_core {
         savepoint_depth = 0;
         conn.mark_broken();
         conn.release();
+        if (tx_wrote) tx_lost = true;
+        tx_wrote = false;
+        // During a flush, the flush undoes its own work first (flush() calls undo_lost_tx).
+        if (!flushing) undo_lost_tx();
+    }
+
+    /// What the lost transaction wrote is undone in memory, newest first: objects it inserted
+    /// become transient, objects it deleted come back (as after a rollback).
+    void undo_lost_tx() noexcept {
+        undo_tx(0, 0);
+    }
+    /// Undoes, newest first, the inserts and deletes of the transaction after the marks.
+    void undo_tx(std::size_t inserted_mark, std::size_t deleted_mark) noexcept {
+        while (tx_inserted.size() > inserted_mark) {
+            try { tx_inserted.back()(); } catch (...) {}
+            tx_inserted.pop_back();
+        }
+        while (tx_deleted.size() > deleted_mark) {
+            try { tx_deleted.back()(); } catch (...) {}
+            tx_deleted.pop_back();
+        }
     }
 
     template <class E>
@@ -262,6 +299,7 @@ struct session_core {
     std::string savepoint_name(std::size_t n) const { return options.savepoint_prefix + std::to_string(n); }
 
     void commit() {
+        check_tx();
         if (in_transaction) {
             // The transaction ends only when COMMIT succeeds: a refused COMMIT (SQLite: busy,
             // a deferred constraint) leaves it open for session::commit to roll back.
@@ -271,8 +309,11 @@ struct session_core {
         }
         tx_inserted.clear();
         tx_deleted.clear();
+        tx_wrote = false;
     }
     void rollback() {
+        tx_wrote = false;
+        tx_lost = false;
         if (in_transaction) {
             in_transaction = false;
             savepoint_depth = 0;

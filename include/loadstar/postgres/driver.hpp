@@ -248,7 +248,22 @@ struct conn_core {
             dead = true;
             throw connection_error(msg, 0, state);
         }
-        if (state.starts_with("23")) throw integrity_error(msg, 0, state);
+        if (state.starts_with("23")) {
+            auto field = [&](int code) {
+                const char* v = r ? PQresultErrorField(r, code) : nullptr;
+                return std::string(v ? v : "");
+            };
+            std::string column = field(PG_DIAG_COLUMN_NAME);  // NOT NULL violations
+            if (column.empty()) {
+                // UNIQUE and FOREIGN KEY name their columns in the detail: "Key (a, b)=(1, 2) ...".
+                const std::string detail = field(PG_DIAG_MESSAGE_DETAIL);
+                if (detail.starts_with("Key (")) {
+                    if (const auto end = detail.find(")=("); end != std::string::npos) column = detail.substr(5, end - 5);
+                }
+            }
+            throw integrity_error(msg, 0, state, field(PG_DIAG_TABLE_NAME), field(PG_DIAG_CONSTRAINT_NAME),
+                                  std::move(column));
+        }
         if (state == "40001" || state == "40P01") throw serialization_error(msg, 0, state);
         if (state == "55P03") throw busy_error(msg, 0, state);  // lock_not_available
         throw error(msg, 0, state);

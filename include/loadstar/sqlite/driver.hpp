@@ -77,7 +77,37 @@ inline void check_options(const options& o) {
     msg += ": ";
     msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     switch (ext & 0xff) {
-    case SQLITE_CONSTRAINT: throw integrity_error(msg, ext);
+    case SQLITE_CONSTRAINT: {
+        // SQLite names what failed in its message: "UNIQUE constraint failed: t.a, t.b",
+        // "NOT NULL constraint failed: t.c", "CHECK constraint failed: name",
+        // "UNIQUE constraint failed: index 'i'"; a FOREIGN KEY failure names nothing.
+        std::string table, constraint, column;
+        const std::string_view text = db ? sqlite3_errmsg(db) : "";
+        constexpr std::string_view marker = "constraint failed: ";
+        if (const auto at = text.find(marker); at != std::string_view::npos) {
+            std::string_view rest = text.substr(at + marker.size());
+            if (text.starts_with("UNIQUE") || text.starts_with("NOT NULL")) {
+                if (rest.starts_with("index '") && rest.ends_with("'")) {
+                    constraint = rest.substr(7, rest.size() - 8);
+                } else {
+                    while (!rest.empty()) {
+                        const auto comma = rest.find(", ");
+                        const std::string_view item = rest.substr(0, comma);
+                        if (const auto dot = item.find('.'); dot != std::string_view::npos) {
+                            if (table.empty()) table = item.substr(0, dot);
+                            if (!column.empty()) column += ", ";
+                            column += item.substr(dot + 1);
+                        }
+                        if (comma == std::string_view::npos) break;
+                        rest.remove_prefix(comma + 2);
+                    }
+                }
+            } else if (text.starts_with("CHECK")) {
+                constraint = rest;
+            }
+        }
+        throw integrity_error(msg, ext, {}, std::move(table), std::move(constraint), std::move(column));
+    }
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         if (ext == SQLITE_BUSY_SNAPSHOT)
