@@ -99,7 +99,10 @@ int run(const std::string& where, ls::engine engine, bool kill_backends, const s
             for (int i = 0; i < iterations; ++i) {
                 const std::string tag = "t" + std::to_string(t) + "." + std::to_string(i);
                 try {
-                    ls::session s{engine};
+                    // Each session reads, then writes: it says so, so that on SQLite it begins
+                    // IMMEDIATE and waits for the write lock instead of being refused at the
+                    // upgrade (busy_error) whenever another thread committed in between.
+                    ls::session s{engine, {.transaction = ls::transaction_mode::write}};
                     // Every session also updates this thread's wide row: a new column set
                     // each time, so threads build UPDATE texts concurrently.
                     if (auto w = s.get<tsan::Wide>(std::int64_t{t + 1})) {
