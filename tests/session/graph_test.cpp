@@ -141,19 +141,20 @@ TEST_CASE("graph: holder moves neither copy nor allocate, and move-assignment ma
     // Move-assignment of a bound holder loads and records the original: it may throw.
     static_assert(!std::is_nothrow_move_assignable_v<ls::many<model::Tag>>);
 
+    const bool counting = alloc_faults::available();  // not under AddressSanitizer
     ls::many<model::Tag> tags;
     for (int i = 0; i < 100; ++i) tags.push_back(std::make_shared<model::Tag>(model::Tag{.id = i}));
     const auto* first = tags[0].get();
     long before = alloc_faults::allocations();
     ls::many<model::Tag> moved(std::move(tags));
-    CHECK(alloc_faults::allocations() == before);
+    CHECK((!counting || alloc_faults::allocations() == before));
     CHECK(moved.size() == 100);
     CHECK(moved[0].get() == first);
     CHECK(tags.size() == 0);  // NOLINT(bugprone-use-after-move): an unbound source is emptied
     ls::many<model::Tag> assigned;
     before = alloc_faults::allocations();
     assigned = std::move(moved);
-    CHECK(alloc_faults::allocations() == before);
+    CHECK((!counting || alloc_faults::allocations() == before));
     CHECK(assigned.size() == 100);
 
     // Growing a vector of entities moves their collections.
@@ -162,7 +163,7 @@ TEST_CASE("graph: holder moves neither copy nor allocate, and move-assignment ma
         for (int i = 0; i < 10; ++i) b.tags.push_back(std::make_shared<model::Tag>(model::Tag{.id = i}));
     before = alloc_faults::allocations();
     books.reserve(64);
-    CHECK(alloc_faults::allocations() == before + 1);  // the new buffer, nothing else
+    CHECK((!counting || alloc_faults::allocations() == before + 1));  // the new buffer, nothing else
     CHECK(books[7].tags.size() == 10);
 
     ls::one<model::Author> a = std::make_shared<model::Author>(model::Author{.id = 1});
