@@ -163,7 +163,28 @@ struct persister {
         });
         insert_row(s, obj);
         s.flush_in_progress.erase(obj.get());
+        // Every child of every relationship gets this key before any child is inserted: a
+        // child held by two new parents (u->posts[0]->comments and u->comments) is inserted
+        // when the first of them reaches it, and must carry the other's key by then.
+        for_each_index<meta::relationship_count>([&](auto i) { adopt_children<i>(s, obj); });
         for_each_index<meta::relationship_count>([&](auto i) { save_children<i>(s, obj); });
+    }
+
+    template <std::size_t I>
+    static void adopt_children(session_core& s, const ptr<E>& obj) {
+        using R = typename meta::template relationship_t<I>;
+        if constexpr (R::kind == relation::has_many || R::kind == relation::has_one) {
+            auto& h = (*obj).*(R::member);
+            if (!h.loaded()) return;
+            if constexpr (R::to_many) {
+                const auto items = holder_access<typename R::holder>::items(h);
+                for (const auto& c : items)
+                    if (c && !s.flush_deleted.count(c.get())) adopt<I>(s, obj, *c);
+            } else {
+                const auto c = holder_access<typename R::holder>::items(h);
+                if (c && !s.flush_deleted.count(c.get())) adopt<I>(s, obj, *c);
+            }
+        }
     }
 
     template <std::size_t I>

@@ -141,19 +141,20 @@ TEST_CASE("graph: holder moves neither copy nor allocate, and move-assignment ma
     // Move-assignment of a bound holder loads and records the original: it may throw.
     static_assert(!std::is_nothrow_move_assignable_v<ls::many<model::Tag>>);
 
+    const bool counting = alloc_faults::available();  // not under AddressSanitizer
     ls::many<model::Tag> tags;
     for (int i = 0; i < 100; ++i) tags.push_back(std::make_shared<model::Tag>(model::Tag{.id = i}));
     const auto* first = tags[0].get();
     long before = alloc_faults::allocations();
     ls::many<model::Tag> moved(std::move(tags));
-    CHECK(alloc_faults::allocations() == before);
+    CHECK((!counting || alloc_faults::allocations() == before));
     CHECK(moved.size() == 100);
     CHECK(moved[0].get() == first);
     CHECK(tags.size() == 0);  // NOLINT(bugprone-use-after-move): an unbound source is emptied
     ls::many<model::Tag> assigned;
     before = alloc_faults::allocations();
     assigned = std::move(moved);
-    CHECK(alloc_faults::allocations() == before);
+    CHECK((!counting || alloc_faults::allocations() == before));
     CHECK(assigned.size() == 100);
 
     // Growing a vector of entities moves their collections.
@@ -162,7 +163,7 @@ TEST_CASE("graph: holder moves neither copy nor allocate, and move-assignment ma
         for (int i = 0; i < 10; ++i) b.tags.push_back(std::make_shared<model::Tag>(model::Tag{.id = i}));
     before = alloc_faults::allocations();
     books.reserve(64);
-    CHECK(alloc_faults::allocations() == before + 1);  // the new buffer, nothing else
+    CHECK((!counting || alloc_faults::allocations() == before + 1));  // the new buffer, nothing else
     CHECK(books[7].tags.size() == 10);
 
     ls::one<model::Author> a = std::make_shared<model::Author>(model::Author{.id = 1});
@@ -253,4 +254,85 @@ TEST_CASE("graph: removing a child from a collection without delete-orphan write
         CHECK(author_of("Emma") == charles_id);
         CHECK(author_of("Persuasion") == jane_id);
     }
+}
+
+namespace graph {
+struct Post;
+struct Comment;
+struct User {
+    std::int64_t id{};
+    std::string name;
+    ls::many<Post> posts;
+    ls::many<Comment> comments;
+};
+struct Post {
+    std::int64_t id{};
+    std::int64_t user_id{};
+    std::string title;
+    ls::one<User> user;
+    ls::many<Comment> comments;
+};
+struct Comment {
+    std::int64_t id{};
+    std::int64_t user_id{};
+    std::int64_t post_id{};
+    std::string body;
+};
+}  // namespace graph
+template <>
+struct loadstar::mapping<graph::User> {
+    using U = graph::User;
+    static constexpr auto table = ls::table("users",
+        ls::column<&U::id>("id", ls::primary_key),
+        ls::column<&U::name>("name"),
+        ls::has_many<&U::posts>(&graph::Post::user_id, ls::back_populates<&graph::Post::user>),
+        ls::has_many<&U::comments>(&graph::Comment::user_id));
+};
+template <>
+struct loadstar::mapping<graph::Post> {
+    using P = graph::Post;
+    static constexpr auto table = ls::table("posts",
+        ls::column<&P::id>("id", ls::primary_key),
+        ls::column<&P::user_id>("user_id", ls::foreign_key<&graph::User::id>),
+        ls::column<&P::title>("title"),
+        ls::belongs_to<&P::user>(&P::user_id, ls::back_populates<&graph::User::posts>),
+        ls::has_many<&P::comments>(&graph::Comment::post_id));
+};
+template <>
+struct loadstar::mapping<graph::Comment> {
+    using C = graph::Comment;
+    static constexpr auto table = ls::table("comments",
+        ls::column<&C::id>("id", ls::primary_key),
+        ls::column<&C::user_id>("user_id", ls::foreign_key<&graph::User::id>),
+        ls::column<&C::post_id>("post_id", ls::foreign_key<&graph::Post::id>),
+        ls::column<&C::body>("body"));
+};
+
+TEST_CASE("graph: a child of two new parents carries both keys when it is inserted", "[session][uow]") {
+    using graph::Comment;
+    using graph::Post;
+    using graph::User;
+    auto e = model::test_engine();
+    ls::create_all<User, Post, Comment>(e);
+    ls::statement_counter counter{e};
+    ls::session s{e};
+    auto u = std::make_shared<User>(User{.name = "u"});
+    auto p = std::make_shared<Post>(Post{.title = "p"});
+    auto c = std::make_shared<Comment>(Comment{.body = "c"});
+    u->posts.push_back(p);
+    p->comments.push_back(c);
+    u->comments.push_back(c);
+    s.add(u);
+    s.commit();
+    CHECK(counter.statements() == std::vector<std::string>{
+                                      "INSERT INTO users (name) VALUES (?) RETURNING id",
+                                      "INSERT INTO posts (user_id, title) VALUES (?, ?) RETURNING id",
+                                      "INSERT INTO comments (user_id, post_id, body) VALUES (?, ?, ?) RETURNING id"});
+    CHECK(c->user_id == u->id);
+    CHECK(c->post_id == p->id);
+    ls::session check{e};
+    auto row = check.query<Comment>().one();
+    CHECK(row->user_id == u->id);
+    CHECK(row->post_id == p->id);
+    CHECK(check.query<Post>().one()->user_id == u->id);
 }

@@ -19,8 +19,18 @@ void fail_nth(long n) noexcept {
 }
 bool fired() noexcept { return has_fired; }
 long allocations() noexcept { return count; }
+bool available() noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+    return false;
+#else
+    return true;
+#endif
+}
 }  // namespace alloc_faults
 
+#if !defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer the sanitizer's own operator new stays (replacing it makes ASan report
+// alloc-dealloc mismatches for blocks allocated before main): injection is unavailable there.
 void* operator new(std::size_t n) {
     ++count;
     if (countdown > 0 && --countdown == 0) {
@@ -35,3 +45,4 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#endif

@@ -13,5 +13,7 @@ void fail_nth(long n) noexcept;
 bool fired() noexcept;
 /// Allocations (operator new) this thread made so far.
 long allocations() noexcept;
+/// False where the replacement is not compiled in (AddressSanitizer builds).
+bool available() noexcept;
 
 }  // namespace alloc_faults

@@ -98,6 +98,9 @@ int run(const std::string& where, ls::engine engine, bool kill_backends, const s
             std::vector<std::int64_t> mine;  // ids of this thread's committed authors
             for (int i = 0; i < iterations; ++i) {
                 const std::string tag = "t" + std::to_string(t) + "." + std::to_string(i);
+                // A session that fails as expected (SQLite: another writer holds the lock;
+                // PostgreSQL: its backend was killed) runs again, a few times.
+                for (int attempt = 0; attempt < 10; ++attempt)
                 try {
                     // Each session reads, then writes: it says so, so that on SQLite it begins
                     // IMMEDIATE and waits for the write lock instead of being refused at the
@@ -170,9 +173,14 @@ int run(const std::string& where, ls::engine engine, bool kill_backends, const s
                     }
                     }
                     ++commits;
+                    break;
                 } catch (const std::exception& e) {
-                    if (expected_failure(e)) ++expected;
-                    else record("thread " + std::to_string(t) + " op " + std::to_string(i % 4) + ": " + e.what());
+                    if (!expected_failure(e)) {
+                        record("thread " + std::to_string(t) + " op " + std::to_string(i % 4) + ": " + e.what());
+                        break;
+                    }
+                    ++expected;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1 + attempt));
                 }
             }
             ++done;
@@ -224,7 +232,7 @@ int run(const std::string& where, ls::engine engine, bool kill_backends, const s
     }
     for (auto& name : live)
         if (!found.count(name)) rc |= fail(where, "committed author " + name + " is missing");
-    if (commits.load() < threads * iterations / 8) rc |= fail(where, "too few sessions succeeded");
+    if (commits.load() < threads * iterations / 4) rc |= fail(where, "too few sessions succeeded");
     std::printf("session_tsan[%s]: %d threads x %d sessions: %lld committed, %lld expected failures (locked or "
                 "lost), %lld updates, %lld deletes, %lld objects loaded, %lld statements heard, %d backends killed, "
                 "%zu authors at the end\n",
