@@ -585,11 +585,40 @@ std::string take_url_parameters(std::string_view rest, Take&& take) {
     return out;
 }
 
-using engine_factory = std::function<engine(std::string_view rest)>;
-inline std::map<std::string, engine_factory, std::less<>>& scheme_registry() {
-    static std::map<std::string, engine_factory, std::less<>> registry;
-    return registry;
+/// A URL query parameter's boolean: true/1/on/yes or false/0/off/no; usage_error otherwise
+/// (`who` names the driver in the message).
+inline bool url_bool(std::string_view who, std::string_view key, std::string_view v) {
+    if (v == "true" || v == "1" || v == "on" || v == "yes") return true;
+    if (v == "false" || v == "0" || v == "off" || v == "no") return false;
+    throw usage_error(std::string(who) + ": URL parameter " + std::string(key) + "=" + std::string(v) +
+                      ": expected true or false");
 }
+
+using engine_factory = std::function<engine(std::string_view rest)>;
+/// The URL schemes of the included drivers (create_engine). Drivers register during static
+/// initialisation, create_engine may run on any thread: both go through the lock.
+struct scheme_registry {
+    static void add(std::string scheme, engine_factory make) {
+        std::lock_guard lock(mutex());
+        map()[std::move(scheme)] = std::move(make);
+    }
+    /// The factory for `scheme`, or an empty function.
+    static engine_factory find(std::string_view scheme) {
+        std::lock_guard lock(mutex());
+        auto it = map().find(scheme);
+        return it == map().end() ? engine_factory{} : it->second;
+    }
+
+private:
+    static std::mutex& mutex() {
+        static std::mutex m;
+        return m;
+    }
+    static std::map<std::string, engine_factory, std::less<>>& map() {
+        static std::map<std::string, engine_factory, std::less<>> registry;
+        return registry;
+    }
+};
 
 }  // namespace detail
 
@@ -638,12 +667,11 @@ inline engine create_engine(std::string_view url) {
     if (pos == std::string_view::npos) throw error("loadstar: not a database URL: " + std::string(url));
     std::string_view scheme = url.substr(0, pos);
     if (const auto plus = scheme.find('+'); plus != std::string_view::npos) scheme = scheme.substr(0, plus);
-    auto& reg = detail::scheme_registry();
-    auto it = reg.find(scheme);
-    if (it == reg.end())
+    const auto make = detail::scheme_registry::find(scheme);
+    if (!make)
         throw error("loadstar: no driver for scheme '" + std::string(scheme) +
                     "' (include <loadstar/sqlite.hpp> or <loadstar/postgres.hpp>)");
-    return it->second(url.substr(pos + 3));
+    return make(url.substr(pos + 3));
 }
 
 /// Counts the statements that read or write rows on an engine while it lives (transaction

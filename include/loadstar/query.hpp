@@ -378,6 +378,7 @@ public:
         } else {
             n = c.run();
         }
+        this->st_.s->tx_wrote = true;  // a lost connection now loses written work
         return n;
     }
 
@@ -391,14 +392,18 @@ public:
         if (returning) sql += " RETURNING " + pk_sql();
         auto& pc = this->st_.s->connection(/*write=*/true);
         detail::cursor c(*this->st_.s->eng, pc, sql, params);
-        if (!returning) return c.run();
         std::int64_t n = 0;
-        while (c.next()) {
-            ++n;
-            typename meta::pk_type pk{};
-            detail::read_column(c.row(), 0, pk, "primary key");
-            detail::evict<E>(*this->st_.s, pk);
+        if (!returning) {
+            n = c.run();
+        } else {
+            while (c.next()) {
+                ++n;
+                typename meta::pk_type pk{};
+                detail::read_column(c.row(), 0, pk, "primary key");
+                detail::evict<E>(*this->st_.s, pk);
+            }
         }
+        this->st_.s->tx_wrote = true;  // a lost connection now loses written work
         return n;
     }
 

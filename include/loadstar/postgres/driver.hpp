@@ -1160,11 +1160,7 @@ inline std::string take_url_options(std::string_view rest, driver_options& o) {
                        : key == "binary_results"    ? &o.binary_results
                                                     : nullptr;
         if (!target) return false;  // libpq's own parameter
-        if (val == "true" || val == "1" || val == "on" || val == "yes") *target = true;
-        else if (val == "false" || val == "0" || val == "off" || val == "no") *target = false;
-        else
-            throw error("loadstar/postgres: URL parameter " + std::string(key) + "=" + std::string(val) +
-                        ": expected true or false");
+        *target = loadstar::detail::url_bool("loadstar/postgres", key, val);
         return true;
     });
 }
@@ -1177,8 +1173,8 @@ inline const bool scheme_registered = [] {
         std::string uri = "postgresql://" + take_url_options(rest, o);
         return postgres::engine(std::move(uri), {}, o);
     };
-    loadstar::detail::scheme_registry()["postgresql"] = make;
-    loadstar::detail::scheme_registry()["postgres"] = make;
+    loadstar::detail::scheme_registry::add("postgresql", make);
+    loadstar::detail::scheme_registry::add("postgres", make);
     return true;
 }();
 }  // namespace detail

@@ -421,12 +421,6 @@ inline loadstar::engine engine(std::string path, pool_options pool = {}, options
 
 namespace detail {
 
-inline bool parse_bool(std::string_view key, std::string_view v) {
-    if (one_of(v, {"true", "1", "on", "yes"})) return true;
-    if (one_of(v, {"false", "0", "off", "no"})) return false;
-    throw usage_error("loadstar/sqlite: URL parameter " + std::string(key) + "=" + std::string(v) +
-                      ": expected true or false");
-}
 inline std::int64_t parse_int(std::string_view key, std::string_view v) {
     std::int64_t n = 0;
     const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -442,9 +436,9 @@ inline std::string take_url_options(std::string_view rest, options& o) {
     return loadstar::detail::take_url_parameters(rest, [&](std::string_view key, std::string_view v) {
         if (key == "journal_mode") o.journal_mode = std::string(v);
         else if (key == "synchronous") o.synchronous = std::string(v);
-        else if (key == "foreign_keys") o.foreign_keys = parse_bool(key, v);
+        else if (key == "foreign_keys") o.foreign_keys = loadstar::detail::url_bool("loadstar/sqlite", key, v);
         else if (key == "busy_timeout") o.busy_timeout = std::chrono::milliseconds(parse_int(key, v));
-        else if (key == "immediate_writes") o.immediate_writes = parse_bool(key, v);
+        else if (key == "immediate_writes") o.immediate_writes = loadstar::detail::url_bool("loadstar/sqlite", key, v);
         else if (key == "journal_size_limit") o.journal_size_limit = parse_int(key, v);
         else if (key == "wal_autocheckpoint") o.wal_autocheckpoint = static_cast<int>(parse_int(key, v));
         else
@@ -456,14 +450,14 @@ inline std::string take_url_options(std::string_view rest, options& o) {
 }
 
 inline const bool scheme_registered = [] {
-    loadstar::detail::scheme_registry()["sqlite"] = [](std::string_view rest) {
+    loadstar::detail::scheme_registry::add("sqlite", [](std::string_view rest) {
         // sqlite:///relative.db, sqlite:////absolute.db, sqlite:// or sqlite:///:memory:,
         // each optionally followed by ?journal_mode=delete&busy_timeout=2000...
         options o;
         std::string path = take_url_options(rest, o);
         if (!path.empty() && path.front() == '/') path.erase(0, 1);
         return sqlite::engine(path, {}, std::move(o));
-    };
+    });
     return true;
 }();
 }  // namespace detail
