@@ -385,9 +385,11 @@ struct assignment {
 /// `ls::set<&Book::title>("x")` for query.update(...).
 template <auto Member, class V>
 assignment<Member> set(const V& v) {
-    static_assert(detail::column_member_check<Member>::ok);
     using T = detail::unwrap_deferred_t<detail::member_type_t<Member>>;
-    if constexpr (std::is_same_v<std::decay_t<V>, std::nullopt_t>) {
+    if constexpr (!detail::is_mapped_column<Member>()) {  // column_member_check's one message
+        static_assert(detail::column_member_check<Member>::ok);
+        return {value{}};
+    } else if constexpr (std::is_same_v<std::decay_t<V>, std::nullopt_t>) {
         static_assert(detail::is_optional_v<T>, "loadstar: only a nullable (std::optional) column can be set to NULL");
         return {value{}};
     } else {

@@ -279,17 +279,14 @@ public:
     /// SELECT count(*) of the matching rows, computed by the database.
     std::int64_t count() const {
         std::vector<value> params;
-        std::string inner = "SELECT " + pk_sql() + " FROM " + table() + this->st_.joins;
-        this->st_.render_where(inner, params);
-        std::string sql;
-        if (this->st_.limit || this->st_.offset || !this->st_.joins.empty()) {
-            if (this->st_.limit || this->st_.offset) append_order(inner);
-            this->st_.render_paging(inner, params);
-            sql = "SELECT count(*) FROM (" + inner + ") AS anon_1";
-        } else {
-            sql = "SELECT count(*) FROM " + table() + inner.substr(inner.find(" FROM ") + 6 + table().size());
-        }
-        return scalar(sql, params);
+        std::string from = " FROM " + table() + this->st_.joins;
+        this->st_.render_where(from, params);
+        if (!this->st_.limit && !this->st_.offset && this->st_.joins.empty())
+            return scalar("SELECT count(*)" + from, params);
+        std::string inner = "SELECT " + pk_sql() + from;
+        if (this->st_.limit || this->st_.offset) append_order(inner);
+        this->st_.render_paging(inner, params);
+        return scalar("SELECT count(*) FROM (" + inner + ") AS anon_1", params);
     }
 
     /// SELECT EXISTS (...): true if any row matches, without loading it.
@@ -339,6 +336,14 @@ public:
         static_assert(sizeof...(Members) > 0, "loadstar: update() needs at least one ls::set<>");
         static_assert((std::is_same_v<detail::member_class_t<Members>, E> && ...),
                       "loadstar: update() sets columns of the queried entity only");
+        // A set<> of a member that is not a column was reported where it was written.
+        if constexpr (!(detail::is_mapped_column<Members>() && ...)) return 0;
+        else return update_columns(sets...);
+    }
+
+private:
+    template <auto... Members>
+    std::int64_t update_columns(const assignment<Members>&... sets) {
         std::vector<value> params;
         std::string sql = "UPDATE " + table() + " SET ";
         bool first = true;
@@ -382,6 +387,7 @@ public:
         return n;
     }
 
+public:
     /// DELETE ... WHERE <this query's filter>, one statement; returns the rows deleted. Deleted
     /// objects leave the identity map (and are detached).
     std::int64_t remove() {

@@ -18,12 +18,34 @@ namespace loadstar {
 
 namespace detail {
 
+/// One table's DDL as parts, rendered once every decision is made (nothing is cut out of a
+/// rendered statement afterwards).
 struct table_ddl {
+    struct foreign_key {
+        std::string target;  // the referenced table
+        std::string clause;  // FOREIGN KEY (...) REFERENCES ...
+        bool deferred = false;  // added by ALTER TABLE after every table exists
+    };
     std::string name;
     std::vector<std::string> depends_on;
-    std::vector<std::string> statements;  // CREATE TABLE, then CREATE INDEX
-    // (referenced table, clause) of each FOREIGN KEY written into the CREATE TABLE.
-    std::vector<std::pair<std::string, std::string>> foreign_keys;
+    std::vector<std::string> columns;  // column definitions, then table constraints
+    std::vector<foreign_key> foreign_keys;
+    std::vector<std::string> after;  // CREATE INDEX, ALTER TABLE ... ADD FOREIGN KEY
+
+    /// CREATE TABLE with the columns and the foreign keys not deferred.
+    std::string create() const {
+        std::string body;
+        for (const auto& c : columns) body += (body.empty() ? "\n    " : ",\n    ") + c;
+        for (const auto& fk : foreign_keys)
+            if (!fk.deferred) body += ",\n    " + fk.clause;
+        return "CREATE TABLE IF NOT EXISTS " + quote_ident(name) + " (" + body + "\n)";
+    }
+    /// Every statement of this table, in order.
+    std::vector<std::string> statements() const {
+        std::vector<std::string> out{create()};
+        out.insert(out.end(), after.begin(), after.end());
+        return out;
+    }
 };
 
 template <auto Member, class T, std::size_t I>
@@ -45,8 +67,7 @@ constexpr bool passive_delete_for() {
 }
 
 template <class E, std::size_t I, class... All>
-void column_ddl(const dialect& d, table_ddl& t, std::string& body, std::vector<std::string>& fks,
-                std::vector<std::string>& indexes) {
+void column_ddl(const dialect& d, table_ddl& t) {
     using meta = entity_meta<E>;
     using C = typename meta::template column_t<I>;
     const std::string tq = quote_ident(meta::table_name());
@@ -61,7 +82,7 @@ void column_ddl(const dialect& d, table_ddl& t, std::string& body, std::vector<s
         if constexpr (!C::nullable && !C::is_primary_key) def += " NOT NULL";
     }
     if constexpr (C::is_unique) def += " UNIQUE";
-    body += (body.empty() ? "\n    " : ",\n    ") + def;
+    t.columns.push_back(std::move(def));
     if constexpr (C::is_foreign_key) {
         constexpr auto target = C::fk::target;
         using pm = entity_meta<member_class_t<target>>;
@@ -70,10 +91,9 @@ void column_ddl(const dialect& d, table_ddl& t, std::string& body, std::vector<s
         std::string fk = "FOREIGN KEY (" + cn + ") REFERENCES " + quote_ident(pm::table_name()) + " (" +
                          quote_ident(pm::template column_name<pc>()) + ")";
         if constexpr (passive_delete_for<C::member, All...>()) fk += " ON DELETE CASCADE";
-        fks.push_back(fk);
-        t.foreign_keys.emplace_back(pm::table_name(), fk);
+        t.foreign_keys.push_back({std::string(pm::table_name()), std::move(fk)});
         if (std::string(pm::table_name()) != t.name) t.depends_on.emplace_back(pm::table_name());
-        indexes.push_back("CREATE INDEX IF NOT EXISTS " +
+        t.after.push_back("CREATE INDEX IF NOT EXISTS " +
                           quote_ident("ix_" + t.name + "_" + std::string(meta::template column_name<I>())) + " ON " +
                           tq + " (" + cn + ")");
     }
@@ -84,13 +104,7 @@ table_ddl entity_ddl(const dialect& d) {
     using meta = entity_meta<E>;
     table_ddl t;
     t.name = std::string(meta::table_name());
-    const std::string tq = quote_ident(meta::table_name());
-    std::string body;
-    std::vector<std::string> fks, indexes;
-    for_each_index<meta::column_count>([&](auto i) { column_ddl<E, i.value, All...>(d, t, body, fks, indexes); });
-    for (auto& fk : fks) body += ",\n    " + fk;
-    t.statements.push_back("CREATE TABLE IF NOT EXISTS " + tq + " (" + body + "\n)");
-    for (auto& ix : indexes) t.statements.push_back(ix);
+    for_each_index<meta::column_count>([&](auto i) { column_ddl<E, i.value, All...>(d, t); });
     return t;
 }
 
@@ -109,16 +123,18 @@ void secondary_ddl_at(const dialect& d, std::vector<table_ddl>& out) {
         table_ddl t;
         t.name = name;
         t.depends_on = {std::string(meta::table_name()), std::string(tm::table_name())};
-        t.statements.push_back(
-            "CREATE TABLE IF NOT EXISTS " + q + " (\n    " + l + " " +
-            type_name(d, sql_type_of<typename meta::pk_type>()) + " NOT NULL,\n    " + r + " " +
-            type_name(d, sql_type_of<typename tm::pk_type>()) + " NOT NULL,\n    PRIMARY KEY (" + l + ", " + r +
-            "),\n    FOREIGN KEY (" + l + ") REFERENCES " + quote_ident(meta::table_name()) + " (" +
-            quote_ident(meta::template column_name<meta::pk_index>()) + ") ON DELETE CASCADE,\n    FOREIGN KEY (" +
-            r + ") REFERENCES " + quote_ident(tm::table_name()) + " (" +
-            quote_ident(tm::template column_name<tm::pk_index>()) + ") ON DELETE CASCADE\n)");
-        t.statements.push_back("CREATE INDEX IF NOT EXISTS " + quote_ident("ix_" + name + "_" + std::string(sec.remote)) +
-                               " ON " + q + " (" + r + ")");
+        const std::string pk_type = type_name(d, sql_type_of<typename meta::pk_type>());
+        t.columns = {l + " " + pk_type + " NOT NULL",
+                     r + " " + type_name(d, sql_type_of<typename tm::pk_type>()) + " NOT NULL",
+                     "PRIMARY KEY (" + l + ", " + r + ")"};
+        t.foreign_keys.push_back({std::string(meta::table_name()),
+                                  "FOREIGN KEY (" + l + ") REFERENCES " + quote_ident(meta::table_name()) + " (" +
+                                      quote_ident(meta::template column_name<meta::pk_index>()) + ") ON DELETE CASCADE"});
+        t.foreign_keys.push_back({std::string(tm::table_name()),
+                                  "FOREIGN KEY (" + r + ") REFERENCES " + quote_ident(tm::table_name()) + " (" +
+                                      quote_ident(tm::template column_name<tm::pk_index>()) + ") ON DELETE CASCADE"});
+        t.after.push_back("CREATE INDEX IF NOT EXISTS " + quote_ident("ix_" + name + "_" + std::string(sec.remote)) +
+                          " ON " + q + " (" + r + ")");
         out.push_back(std::move(t));
     }
 }
@@ -168,16 +184,14 @@ inline void defer_forward_keys(const dialect& d, std::vector<table_ddl>& tables)
     for (auto& t : tables) {
         created.insert(t.name);
         for (std::size_t k = 0; k < t.foreign_keys.size(); ++k) {
-            const auto& [target, clause] = t.foreign_keys[k];
-            if (created.count(target) || !names.count(target)) continue;
-            std::string& create = t.statements.front();
-            const std::string piece = ",\n    " + clause;
-            if (const auto at = create.find(piece); at != std::string::npos) create.erase(at, piece.size());
+            auto& fk = t.foreign_keys[k];
+            if (created.count(fk.target) || !names.count(fk.target)) continue;
+            fk.deferred = true;
             alters.push_back(d.add_foreign_key(quote_ident(t.name), quote_ident("ls_fk_" + t.name + "_" + std::to_string(k)),
-                                               clause));
+                                               fk.clause));
         }
     }
-    for (auto& a : alters) tables.back().statements.push_back(std::move(a));
+    for (auto& a : alters) tables.back().after.push_back(std::move(a));
 }
 
 template <class... Ts>
@@ -200,7 +214,7 @@ void create_all(const engine& e) {
     const auto tables = detail::schema_of<Ts...>(e.sql_dialect());
     detail::lease l(e.state());
     for (const auto& t : tables)
-        for (const auto& s : t.statements) detail::execute_control(*e.state(), l.get(), s);
+        for (const auto& s : t.statements()) detail::execute_control(*e.state(), l.get(), s);
 }
 
 /// Drops the tables of the given entities and their association tables, children first.

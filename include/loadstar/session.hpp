@@ -1153,7 +1153,9 @@ private:
             }
             const std::size_t per = std::max<std::size_t>(1, std::min<std::size_t>(500, ncols ? limit / ncols : 500));
             const std::string& head = detail::persister<E>::insert_sql(with_pk);
-            const std::string one_row = head.substr(head.rfind(" ("));
+            std::string one_row = " (";  // the VALUES list of one more row
+            for (std::size_t k = 0; k < ncols; ++k) one_row += k ? ", ?" : "?";
+            one_row += ')';
             std::string full_sql;
             std::size_t full_rows = 0;
             std::vector<value> params;

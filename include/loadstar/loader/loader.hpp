@@ -397,8 +397,9 @@ struct loader {
     /// Arms the deferred columns this plan leaves out, so they load on first touch.
     static void arm_deferred(load_context& ctx, E& obj) {
         for_each_index<meta::column_count>([&](auto i) {
-            if constexpr (!selected<i.value>) {
-                using C = typename meta::template column_t<i>;
+            using C = typename meta::template column_t<i>;
+            // A plain member left out was reported once (deferred_type_check): nothing to arm.
+            if constexpr (!selected<i.value> && C::is_deferred) {
                 auto& link = holder_access<typename C::type>::link(obj.*(C::member));
                 link.state = holder_state::unloaded;
                 link.vt = &deferred_loader<E, i.value>::vt;
@@ -549,6 +550,7 @@ struct loader {
     struct batch {
         std::string sql;
         std::vector<value> params;
+        std::string keys_sql;  // the key condition after the child key: " IN (?, ?)", " = ANY(?)"
     };
 
     /// A selectin load of relationship I, between claiming its holders and running it.
@@ -701,7 +703,7 @@ struct loader {
         if (keys.empty()) return;
         if constexpr (std::is_integral_v<Key>) {
             if (ctx.s.eng->sql_dialect().supports_arrays) {
-                out.push_back({prefix + " = ANY(?)", {value{std::vector<std::int64_t>(keys.begin(), keys.end())}}});
+                out.push_back({prefix + " = ANY(?)", {value{std::vector<std::int64_t>(keys.begin(), keys.end())}}, " = ANY(?)"});
                 return;
             }
         }
@@ -709,15 +711,15 @@ struct loader {
         for (std::size_t b = 0; b < keys.size(); b += size) {
             const std::size_t e = std::min(keys.size(), b + size);
             batch bt;
-            bt.sql.reserve(prefix.size() + 6 + 3 * (e - b));
-            bt.sql += prefix;
-            bt.sql += " IN (";
+            bt.keys_sql.reserve(6 + 3 * (e - b));
+            bt.keys_sql += " IN (";
             bt.params.reserve(e - b);
             for (std::size_t j = b; j < e; ++j) {
-                bt.sql += j == b ? "?" : ", ?";
+                bt.keys_sql += j == b ? "?" : ", ?";
                 bt.params.push_back(to_value(keys[j]));
             }
-            bt.sql += ')';
+            bt.keys_sql += ')';
+            bt.sql = prefix + bt.keys_sql;
             out.push_back(std::move(bt));
         }
     }
@@ -790,7 +792,6 @@ struct loader {
         using CL = loader<typename RP::child_plan>;
         using key_type = typename K::key_type;
         if (job.owners.empty()) return;
-        const std::string& prefix = selectin_prefix<I>();
         // The tail a subquery load nested under this one builds on: this statement's FROM/WHERE.
         auto child_tail_of = [&](const batch& b) {
             tail ct;
@@ -798,7 +799,7 @@ struct loader {
                 const std::string t = quote_ident(K::tmeta::table_name());
                 const std::string s = K::secondary_name();
                 const std::string from = K::kind == relation::belongs_to ? t : K::from_child(t, s);
-                ct.sql = "FROM " + from + " WHERE " + K::child_key_sql(t, s) + b.sql.substr(prefix.size());
+                ct.sql = "FROM " + from + " WHERE " + K::child_key_sql(t, s) + b.keys_sql;
                 ct.params = b.params;
                 ct.may_repeat = K::kind == relation::many_to_many;
             }
@@ -933,10 +934,9 @@ void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const s
     std::vector<value> params{to_value(k)};
     tail ct;
     if constexpr (needs_tail<LazyPlan>()) {
-        const std::string& text = sql();
         const std::string t = quote_ident(K::tmeta::table_name());
         const std::string sec = K::secondary_name();
-        ct.sql = "FROM " + K::from_child(t, sec) + text.substr(text.rfind(" WHERE "));
+        ct.sql = "FROM " + K::from_child(t, sec) + " WHERE " + K::child_key_sql(t, sec) + " = ?";
         ct.params = params;
         ct.may_repeat = K::kind == relation::many_to_many;
     }
