@@ -1,0 +1,240 @@
+// loadstar/loader/keys.hpp - what every loader strategy shares: the names and keys of one
+// relationship (the SQL pieces that reach a child table from its parents), the per-load
+// context, the key source of a subquery load ("tail"), claiming holders and attaching children.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/detail/convert.hpp>
+#include <loadstar/detail/names.hpp>
+#include <loadstar/detail/session_core.hpp>
+#include <loadstar/loader/plan.hpp>
+#include <loadstar/mapping.hpp>
+#include <loadstar/relationship.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loadstar::detail {
+
+// ---- names and keys of one relationship -------------------------------------------------------
+
+template <class E, class Key, bool BelongsTo>
+struct key_type_sel {
+    using type = typename entity_meta<E>::pk_type;
+};
+template <class E, class Key>
+struct key_type_sel<E, Key, true> {
+    using type = unwrap_optional_t<typename member_traits<Key>::member_type>;
+};
+
+template <class E, std::size_t I>
+struct rel_keys {
+    using meta = entity_meta<E>;
+    using R = typename meta::template relationship_t<I>;
+    using T = typename R::target;
+    using tmeta = entity_meta<T>;
+    static constexpr relation kind = R::kind;
+    static constexpr auto key = meta::template relationship<I>().key;
+
+    static constexpr std::size_t fk_col = [] {
+        if constexpr (kind == relation::has_many || kind == relation::has_one) return tmeta::template column_of<key>();
+        else if constexpr (kind == relation::belongs_to) return meta::template column_of<key>();
+        else return std::size_t{0};
+    }();
+    static_assert(fk_col != npos,
+                  "loadstar: a relationship's foreign key member is not a mapped column "
+                  "(see rel_keys<Entity, index> below)");
+
+    /// The type of the value that links parent and child (parent pk, or the parent's fk).
+    using key_type = typename key_type_sel<E, std::remove_cv_t<decltype(key)>, kind == relation::belongs_to>::type;
+
+    /// The association table's name (quoted), or empty if not many-to-many.
+    static std::string secondary_name() {
+        if constexpr (kind == relation::many_to_many) return quote_ident(key.table);
+        else return {};
+    }
+
+    static bool parent_key(const E& e, key_type& out) {
+        if constexpr (kind == relation::belongs_to) {
+            const auto& v = e.*key;
+            if constexpr (is_optional_v<std::remove_cvref_t<decltype(v)>>) {
+                if (!v) return false;
+                out = *v;
+            } else {
+                out = v;
+            }
+        } else {
+            out = e.*(meta::pk_member);
+        }
+        return true;
+    }
+
+    static std::string col(const std::string& alias, std::string_view column) { return alias + "." + quote_ident(column); }
+    static std::string pk_sql(const std::string& alias) { return col(alias, meta::template column_name<meta::pk_index>()); }
+    static std::string tpk_sql(const std::string& alias) { return col(alias, tmeta::template column_name<tmeta::pk_index>()); }
+
+    /// The parent-side key expression (what a subquery selects from the parent's rows).
+    static std::string parent_key_sql(const std::string& p) {
+        if constexpr (kind == relation::belongs_to) return col(p, meta::template column_name<fk_col>());
+        else return pk_sql(p);
+    }
+    /// The child-side key expression (what a selectin IN list and a subquery join compare).
+    static std::string child_key_sql(const std::string& c, const std::string& s) {
+        if constexpr (kind == relation::has_many || kind == relation::has_one) return col(c, tmeta::template column_name<fk_col>());
+        else if constexpr (kind == relation::belongs_to) return tpk_sql(c);
+        else return col(s, key.local);
+    }
+    /// FROM-clause text that reaches the child table (aliased `c`) from the parent's key source.
+    /// `join` is "LEFT OUTER JOIN" or "JOIN"; `pkey` the parent key expression.
+    static std::string join_sql(std::string_view join, const std::string& c, const std::string& s,
+                                const std::string& pkey) {
+        const std::string t = quote_ident(tmeta::table_name());
+        const std::string tas = c == t ? t : t + " AS " + c;
+        if constexpr (kind == relation::many_to_many) {
+            const std::string st = quote_ident(key.table);
+            const std::string sas = s == st ? st : st + " AS " + s;
+            return " " + std::string(join) + " " + sas + " ON " + col(s, key.local) + " = " + pkey + " " +
+                   std::string(join) + " " + tas + " ON " + tpk_sql(c) + " = " + col(s, key.remote);
+        } else {
+            return " " + std::string(join) + " " + tas + " ON " + child_key_sql(c, s) + " = " + pkey;
+        }
+    }
+    /// "FROM child [JOIN secondary]" for statements keyed on the child side (selectin, lazy).
+    static std::string from_child(const std::string& c, const std::string& s) {
+        const std::string t = quote_ident(tmeta::table_name());
+        if constexpr (kind == relation::many_to_many) {
+            const std::string st = quote_ident(key.table);
+            return t + " JOIN " + (s == st ? st : st + " AS " + s) + " ON " + tpk_sql(c) + " = " + col(s, key.remote);
+        } else {
+            (void)c;
+            (void)s;
+            return t;
+        }
+    }
+};
+
+template <class E, std::size_t I>
+const std::string& column_label() {
+    static const std::string s = std::string(entity_meta<E>::table_name()) + "." +
+                                 std::string(entity_meta<E>::template column_name<I>());
+    return s;
+}
+
+/// Per-load state: the session, and what the statements of this load are filling.
+struct load_context {
+    session_core& s;
+    bool tracked = true;
+    bool dedupe = true;
+    bool populate_existing = false;
+    std::vector<holder_link*> joined_loading;
+    std::vector<std::unique_ptr<identity_map_base>> local_maps;
+
+    template <class E>
+    identity_map<E>& map() {
+        if (tracked) return s.map<E>();
+        const std::size_t i = entity_index<E>;
+        if (i >= local_maps.size()) local_maps.resize(i + 1);
+        if (!local_maps[i]) local_maps[i] = std::make_unique<identity_map<E>>();
+        return static_cast<identity_map<E>&>(*local_maps[i]);
+    }
+    void finish_joined() {
+        for (auto* l : joined_loading)
+            if (l->state == holder_state::loading) l->state = holder_state::loaded;
+        joined_loading.clear();
+    }
+};
+
+/// The text a subquery load builds on: "FROM ... WHERE ..." selecting a node's rows, with the
+/// node's table reachable under its own name, and the values it binds.
+struct tail {
+    std::string sql;
+    std::vector<value> params;
+    int depth = 0;
+    /// Whether these FROM/WHERE can yield one row more than once (a join to a to-many, a
+    /// many-to-one's shared targets). If not, a subquery load built on it cannot deliver a
+    /// (parent, child) pair twice and skips the duplicate check per child. True unless known.
+    bool may_repeat = true;
+};
+
+template <class Plan>
+struct loader;
+
+/// Adds a loaded child to a holder being filled (to-many: once; to-one: set). `may_repeat`:
+/// the statement can deliver this child to this holder twice, so look for it first (a linear
+/// scan; statements that cannot repeat a pair skip it).
+template <class R>
+void attach(typename R::holder& holder, ptr<typename R::target> child, bool may_repeat = true) {
+    if constexpr (R::to_many) {
+        auto& items = holder_access<typename R::holder>::items(holder);
+        if (may_repeat) {
+            if (!items.empty() && items.back() == child) return;
+            if (std::find(items.begin(), items.end(), child) != items.end()) return;
+        }
+        items.push_back(std::move(child));
+    } else {
+        holder_access<typename R::holder>::set(holder, std::move(child));
+    }
+}
+
+/// Whether one parent key's statement can deliver the same child twice: a link table may list
+/// a pair twice, and a child's own joined to-many repeats its row once per grandchild.
+template <class K, class ChildPlan>
+constexpr bool children_may_repeat() {
+    return K::kind == relation::many_to_many || has_joined_many<ChildPlan>();
+}
+
+/// A statement a follow-up load will run: its SQL and values.
+struct batch {
+    std::string sql;
+    std::vector<value> params;
+    std::string keys_sql;  // the key condition after the child key: " IN (?, ?)", " = ANY(?)"
+};
+
+/// Claims the holders of relationship I of these objects that the current load fills (those
+/// still "loading"); returns their owners.
+template <class E, std::size_t I>
+std::vector<E*> claim(const std::vector<ptr<E>>& objs) {
+    using R = typename entity_meta<E>::template relationship_t<I>;
+    std::vector<E*> out;
+    out.reserve(objs.size());
+    for (auto& o : objs) {
+        auto& link = holder_access<typename R::holder>::link((*o).*(R::member));
+        if (link.state == holder_state::loading) {
+            link.state = holder_state::claimed;
+            out.push_back(o.get());
+        }
+    }
+    return out;
+}
+template <class E, std::size_t I>
+void mark_loaded(const std::vector<E*>& owners) {
+    using R = typename entity_meta<E>::template relationship_t<I>;
+    for (E* o : owners) {
+        auto& link = holder_access<typename R::holder>::link(o->*(R::member));
+        if (link.state == holder_state::claimed) link.state = holder_state::loaded;
+    }
+}
+
+/// The tail of the children of relationship I of E, built from the tail of E's rows: the
+/// parents' keys as a subquery, joined to the child table.
+template <class E, std::size_t I>
+tail child_tail(const tail& t) {
+    using K = rel_keys<E, I>;
+    tail r;
+    r.depth = t.depth + 1;
+    const std::string anon = "anon_" + std::to_string(r.depth);
+    const std::string tbl = quote_ident(K::tmeta::table_name());
+    const std::string sec = K::secondary_name();
+    r.sql = "FROM (SELECT " + K::parent_key_sql(quote_ident(entity_meta<E>::table_name())) + " AS k " + t.sql +
+            ") AS " + anon + K::join_sql("JOIN", tbl, sec, anon + ".k");
+    r.params = t.params;
+    // Children repeat when their parents' rows do, and a many-to-one's or a
+    // many-to-many's target can be reached from several parents.
+    r.may_repeat = t.may_repeat || K::kind == relation::belongs_to || K::kind == relation::many_to_many;
+    return r;
+}
+
+}  // namespace loadstar::detail

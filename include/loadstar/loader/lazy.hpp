@@ -1,0 +1,156 @@
+// loadstar/loader/lazy.hpp - the lazy strategy: a relationship loads itself on first touch
+// (one statement keyed by the owner, with the nested options of its plan), many at once for
+// session::load; and deferred columns, which load themselves the same way.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/loader/keys.hpp>
+
+#include <optional>
+#include <source_location>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace loadstar::detail {
+
+/// Called at flush for an owner whose relationship I was modified (defined in session.hpp).
+template <class E, std::size_t I>
+void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& original);
+/// Keeps the back_populates side of relationship I in step in memory (defined in session.hpp).
+template <class E, std::size_t I>
+void back_link(session_core& s, void* owner, const void* item, bool added);
+
+template <class E, std::size_t I, class LazyPlan>
+struct lazy_loader {
+    static void load(session_core& s, void* owner, const std::source_location& where) {
+        load_one(s, owner, where, true);
+    }
+    static void load_one(session_core& s, void* owner, const std::source_location& where, bool note);
+    static void load_many(session_core& s, std::span<void* const> owners, const std::source_location& where);
+    static const std::string& sql();
+    static const std::string& name() { return member_name<entity_meta<E>::template relationship_t<I>::member>(); }
+    static constexpr rel_vtable vt{&name, &load, &cascade_changed<E, I>, &back_link<E, I>, &load_many,
+                                   &record_holder_change};
+};
+
+/// Loads one deferred column on first touch: SELECT col FROM table WHERE pk = ?.
+template <class E, std::size_t I>
+struct deferred_loader {
+    using meta = entity_meta<E>;
+    using C = typename meta::template column_t<I>;
+    static const std::string& name() { return member_name<C::member>(); }
+    static void load(session_core& s, void* owner, const std::source_location&) {
+        E& obj = *static_cast<E*>(owner);
+        static const std::string sql = "SELECT " + quote_ident(meta::template column_name<I>()) + " FROM " +
+                                       quote_ident(meta::table_name()) + " WHERE " +
+                                       quote_ident(meta::template column_name<meta::pk_index>()) + " = ?";
+        const value params[] = {to_value(obj.*(meta::pk_member))};
+        cursor c(*s.eng, s.connection(), sql, params);
+        if (!c.next())
+            throw no_result_error("loadstar: cannot load deferred column " + name() + ": the row is gone");
+        read_column(c.row(), 0, obj.*(C::member), column_label<E, I>());
+    }
+    static constexpr rel_vtable vt{&name, &load, nullptr, nullptr};
+};
+
+template <class E, std::size_t I, class LazyPlan>
+const std::string& lazy_loader<E, I, LazyPlan>::sql() {
+    using K = rel_keys<E, I>;
+    using CL = loader<LazyPlan>;
+    static const std::string text = [] {
+        const std::string t = quote_ident(K::tmeta::table_name());
+        const std::string sec = K::secondary_name();
+        const std::string from = "FROM " + K::from_child(t, sec);
+        return "SELECT " + CL::sql().cols + " " + from + CL::sql().joins + " WHERE " + K::child_key_sql(t, sec) +
+               " = ?";
+    }();
+    return text;
+}
+
+/// Loads one unloaded holder on first touch (the lazy strategy), with `LazyPlan` applied to
+/// the statement (default loaders of the related entity, and any nested options). `note`:
+/// count it for N+1 detection (an implicit load on touch, not an explicit session::load).
+template <class E, std::size_t I, class LazyPlan>
+void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const std::source_location& where,
+                                           bool note) {
+    using meta = entity_meta<E>;
+    using R = typename meta::template relationship_t<I>;
+    using T = typename R::target;
+    using K = rel_keys<E, I>;
+    using CL = loader<LazyPlan>;
+    using key_type = typename K::key_type;
+    E& obj = *static_cast<E*>(owner);
+    auto& holder = obj.*(R::member);
+    auto& link = holder_access<typename R::holder>::link(holder);
+    load_context ctx{s};
+    key_type k{};
+    if (!K::parent_key(obj, k)) {  // a NULL foreign key: nothing to load
+        holder_access<typename R::holder>::clear(holder);
+        link.state = holder_state::loaded;
+        return;
+    }
+    if constexpr (K::kind == relation::belongs_to) {
+        if (auto* hit = s.map<T>().find(k)) {  // identity map first: no SQL
+            holder_access<typename R::holder>::add(holder, *hit);
+            link.state = holder_state::loaded;
+            return;
+        }
+    }
+    if (note) s.note_lazy_load(name(), R::to_many, where);
+    std::vector<value> params{to_value(k)};
+    tail ct;
+    if constexpr (needs_tail<LazyPlan>()) {
+        const std::string t = quote_ident(K::tmeta::table_name());
+        const std::string sec = K::secondary_name();
+        ct.sql = "FROM " + K::from_child(t, sec) + " WHERE " + K::child_key_sql(t, sec) + " = ?";
+        ct.params = params;
+        ct.may_repeat = K::kind == relation::many_to_many;
+    }
+    typename CL::node cn;
+    holder_access<typename R::holder>::clear(holder);
+    link.state = holder_state::loading;
+    CL::run(ctx, sql(), params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
+        if (child) attach<R>(holder, child, children_may_repeat<K, LazyPlan>());
+    });
+    link.state = holder_state::loaded;
+}
+
+/// Explicit loading of many holders (session::load): the statements each lazy load would
+/// issue, sent together where the driver pipelines (one round trip for all of them), then
+/// hydrated one holder at a time exactly as on touch. Elsewhere, one after another.
+template <class E, std::size_t I, class LazyPlan>
+void lazy_loader<E, I, LazyPlan>::load_many(session_core& s, std::span<void* const> owners,
+                                            const std::source_location& where) {
+    using meta = entity_meta<E>;
+    using R = typename meta::template relationship_t<I>;
+    using T = typename R::target;
+    using K = rel_keys<E, I>;
+    using key_type = typename K::key_type;
+    std::vector<value> keys;  // one statement per distinct key not already mapped
+    if (s.eng->sql_dialect().pipelining && owners.size() > 1) {
+        std::unordered_set<key_type> seen;
+        keys.reserve(owners.size());
+        for (void* owner : owners) {
+            E& obj = *static_cast<E*>(owner);
+            key_type k{};
+            if (!K::parent_key(obj, k)) continue;
+            if constexpr (K::kind == relation::belongs_to) {
+                if (s.map<T>().find(k)) continue;
+            }
+            if (seen.insert(k).second) keys.push_back(to_value(k));
+        }
+    }
+    std::vector<prefetch_request> requests;
+    requests.reserve(keys.size());
+    for (auto& k : keys) requests.push_back({sql(), std::span<const value>(&k, 1)});
+    std::optional<prefetch_scope> scope;
+    if (requests.size() > 1) scope.emplace(*s.eng, s.connection(), requests);
+    for (void* owner : owners) {
+        auto& link = holder_access<typename R::holder>::link(static_cast<E*>(owner)->*(R::member));
+        if (link.state == holder_state::unloaded) load_one(s, owner, where, false);
+    }
+}
+
+}  // namespace loadstar::detail
