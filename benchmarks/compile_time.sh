@@ -11,7 +11,7 @@
 #                     (default 1; COMPILE_TIME_RUNS)
 #   --out FILE        also write the table there (markdown)
 #   --time-report DIR also compile each TU once with -ftime-report into DIR/<tu>.txt
-#   TU...             a subset (headers_only one_query application); handwritten always runs
+#   TU...             a subset (core_only headers_only one_query application); handwritten always runs
 #   CXX=g++-12        the compiler; CXXFLAGS_EXTRA="..." more flags (e.g. -DNDEBUG)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,7 +29,7 @@ while (($#)); do
         *) tus+=("$1"); shift ;;
     esac
 done
-((${#tus[@]})) || tus=(headers_only one_query application)
+((${#tus[@]})) || tus=(core_only headers_only one_query application)
 tus=(handwritten "${tus[@]}")
 
 cxx=${CXX:-g++-12}
