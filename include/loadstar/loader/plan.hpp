@@ -112,19 +112,6 @@ struct column_option_check {
                   "their place in the path (see column_option_check<Entity, &Member> below)");
     static constexpr bool ok = true;
 };
-template <class O, class E>
-struct column_option_checks {
-    static constexpr bool ok = true;
-};
-template <auto... Ms, class E>
-struct column_option_checks<load_only_t<Ms...>, E> {
-    static constexpr bool ok = (column_option_check<E, Ms>::ok && ...);
-};
-template <auto D, class E>
-struct column_option_checks<defer_t<D>, E> {
-    static constexpr bool ok = column_option_check<E, D>::ok;
-};
-
 template <class Entity, auto Member>
 struct deferred_type_check {
     static_assert(is_deferred_v<member_type_t<Member>>,
@@ -132,6 +119,38 @@ struct deferred_type_check {
                   "loadstar::deferred<T> (a plain member cannot load itself when touched; see "
                   "deferred_type_check<Entity, &Member> below)");
     static constexpr bool ok = true;
+};
+
+/// A column that load_only / defer leave out must be a deferred<T> (reported here, where the
+/// option is written, before the loader is instantiated).
+template <class E, std::size_t I, auto... Kept>
+constexpr bool left_out_column_ok() {
+    using C = typename entity_meta<E>::template column_t<I>;
+    if constexpr (C::is_primary_key || (same_member<Kept, C::member>() || ...)) return true;
+    else return deferred_type_check<E, C::member>::ok;
+}
+template <class E, auto... Kept, std::size_t... I>
+constexpr bool load_only_ok(std::index_sequence<I...>) {
+    return (left_out_column_ok<E, I, Kept...>() && ...);
+}
+template <class E, auto D>
+constexpr bool deferred_ok() {
+    if constexpr (entity_meta<E>::template column_of<D>() == npos) return true;  // reported above
+    else return deferred_type_check<E, D>::ok;
+}
+template <class O, class E>
+struct column_option_checks {
+    static constexpr bool ok = true;
+};
+template <auto... Ms, class E>
+struct column_option_checks<load_only_t<Ms...>, E> {
+    static constexpr bool named_ok = (column_option_check<E, Ms>::ok && ...);
+    static constexpr bool ok =
+        named_ok && load_only_ok<E, Ms...>(std::make_index_sequence<entity_meta<E>::column_count>{});
+};
+template <auto D, class E>
+struct column_option_checks<defer_t<D>, E> {
+    static constexpr bool ok = column_option_check<E, D>::ok && deferred_ok<E, D>();
 };
 
 template <class E, class O, class Opts>
