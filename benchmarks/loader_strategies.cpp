@@ -41,6 +41,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
+#include <malloc.h>
 #include <map>
 #include <memory>
 #include <span>
@@ -851,6 +852,20 @@ void BM_raw(benchmark::State& state, backend b) {
 
 // ---- hydration and projection of many rows ---------------------------------------------------
 
+/// Heap bytes in use (glibc's allocator: what malloc has handed out and not taken back).
+inline double heap_in_use() { return static_cast<double>(mallinfo2().uordblks); }
+/// Heap bytes per loaded row while the load's result (and, for loadstar, its session) is held:
+/// counter "heap_B_per_row". Compared with the raw code that builds the same shared_ptr objects
+/// it gives the memory loadstar adds per object (identity map, snapshot, holder state).
+/// `load` returns {rows, what holds them}; the second reading is taken while it is held.
+template <class Load>
+void heap_per_row(benchmark::State& state, Load load) {
+    const double before = heap_in_use();
+    const auto held = load();
+    const double after = heap_in_use();
+    state.counters["heap_B_per_row"] = held.first ? (after - before) / static_cast<double>(held.first) : 0.0;
+}
+
 template <bool Tracked>
 void BM_hydrate(benchmark::State& state, backend b) {
     dataset& d = get_dataset(b, cfg().hydrate_parents, 10);
@@ -871,6 +886,13 @@ void BM_hydrate(benchmark::State& state, backend b) {
         ls::session s{d.engine};
         benchmark::DoNotOptimize(load(s));
     }));
+    heap_per_row(state, [&] {
+        auto s = std::make_unique<ls::session>(d.engine);
+        auto books = load(*s);
+        const std::size_t rows = books.size();
+        return std::make_pair(rows, std::make_pair(std::move(s), std::move(books)));
+    });
+    state.counters["sizeof_object"] = sizeof(Book);
     state.SetItemsProcessed(state.iterations() * n);
 }
 
@@ -925,6 +947,13 @@ void BM_hydrate_raw(benchmark::State& state, backend b) {
     raw_stats stats;
     benchmark::DoNotOptimize(load(stats));
     set_counters(state, stats);
+    heap_per_row(state, [&] {
+        raw_stats unused;
+        auto books = load(unused);
+        const std::size_t rows = books.size();
+        return std::make_pair(rows, std::move(books));
+    });
+    state.counters["sizeof_object"] = sizeof(raw_book);
     state.SetItemsProcessed(state.iterations() * n);
 }
 
