@@ -74,7 +74,7 @@ struct sweep_graph {
         long inner;  // references from the map and from other nodes' holders
         bool reached = false;
     };
-    std::unordered_map<const void*, std::size_t> index;
+    dense_map<const void*, std::size_t> index;  // an object's node (no allocation per object)
     std::vector<node> nodes;
     std::vector<std::pair<std::size_t, std::size_t>> edges;
 
@@ -432,7 +432,6 @@ struct session_core {
         std::size_t n = 0;
         for (auto& m : maps)
             if (m) n += m->size();
-        g.index.reserve(n);
         g.nodes.reserve(n);
         for (auto& m : maps)
             if (m) m->sweep_nodes(g);
