@@ -5,6 +5,7 @@
 #include <loadstar/errors.hpp>
 #include <loadstar/fwd.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
@@ -54,11 +55,19 @@ struct holder_link {
 };
 
 /// Loads an unloaded holder through its session, or throws raise_load_error / detached_error.
-inline void touch(holder_link& link, const std::source_location& where) {
+/// `via` names the operator that touched it when `where` cannot be the caller's line: C++
+/// gives operator->, operator* and operator[] no way to receive their caller's location (an
+/// operator-> takes no parameters, and defaulted template or member-initializer locations
+/// name the header: verified with GCC 12), so the message says so and points at get()/at().
+inline void touch(holder_link& link, const std::source_location& where, const char* via = nullptr) {
     if (link.mode == holder_mode::raise)
         throw raise_load_error("loadstar: " + (link.vt ? link.vt->name() : std::string("relationship")) +
-                               " is not loaded and its loader strategy is raise (touched at " +
-                               where.file_name() + ":" + std::to_string(where.line()) + ")");
+                               " is not loaded and its loader strategy is raise (touched " +
+                               (via ? std::string("through ") + via +
+                                          ", which cannot report its caller's line: touch it with "
+                                          "get() or at() to have the line reported)"
+                                    : std::string("at ") + where.file_name() + ":" +
+                                          std::to_string(where.line()) + ")"));
     if (!link.core || !link.vt) {
         throw detached_error("loadstar: " + (link.vt ? link.vt->name() : std::string("a relationship")) +
                              " is not loaded and its object is not attached to an open session");
@@ -136,13 +145,21 @@ public:
         return *this;
     }
 
-    iterator begin(std::source_location w = std::source_location::current()) { ensure(w); return items_.begin(); }
-    iterator end(std::source_location w = std::source_location::current()) { ensure(w); return items_.end(); }
-    const_iterator begin(std::source_location w = std::source_location::current()) const { ensure(w); return items_.begin(); }
-    const_iterator end(std::source_location w = std::source_location::current()) const { ensure(w); return items_.end(); }
+    /// Iterators are a vector's. One thing differs: back_populates (another holder's change
+    /// reaching this collection, as `book->author = other` inside `for (auto& book :
+    /// author->books)`) never invalidates them: the loop goes on over the elements it started
+    /// with. Changes made through this holder itself invalidate them as a vector's do.
+    iterator begin(std::source_location w = std::source_location::current()) { ensure(w); iterated_ = true; return items_.begin(); }
+    iterator end(std::source_location w = std::source_location::current()) { ensure(w); iterated_ = true; return items_.end(); }
+    const_iterator begin(std::source_location w = std::source_location::current()) const { ensure(w); iterated_ = true; return items_.begin(); }
+    const_iterator end(std::source_location w = std::source_location::current()) const { ensure(w); iterated_ = true; return items_.end(); }
     size_type size(std::source_location w = std::source_location::current()) const { ensure(w); return items_.size(); }
     bool empty(std::source_location w = std::source_location::current()) const { ensure(w); return items_.empty(); }
-    const ptr<T>& operator[](size_type i) const { ensure(std::source_location::current()); return items_[i]; }
+    const ptr<T>& operator[](size_type i) const {
+        if (link_.needs_load()) [[unlikely]]
+            detail::touch(link_, std::source_location::current(), "many<T>::operator[]");
+        return items_[i];
+    }
     const ptr<T>& at(size_type i, std::source_location w = std::source_location::current()) const {
         ensure(w);
         return items_.at(i);
@@ -193,10 +210,14 @@ private:
             detail::touch(link_, w);
     }
     void before_change() {
+        retired_.reset();  // changes through this holder end any loop over it (as a vector's)
         if (link_.core && !link_.recorded) detail::record_change(link_, this, std::make_shared<container>(items_));
     }
     container items_;
     mutable detail::holder_link link_;
+    mutable bool iterated_ = false;  // begin()/end() ran since the buffer last changed hands
+    // Buffers a loop may still be walking: back_populates left them for a copy (see begin()).
+    std::unique_ptr<std::vector<container>> retired_;
 };
 
 /// A to-one relationship. `get()` returns the object (or nullptr), loading it if needed; a
@@ -241,22 +262,35 @@ public:
             const ptr<T> old = value();
             if (!link_.recorded) detail::record_change(link_, this, std::make_shared<ptr<T>>(old));
             if (old && old != p) detail::note_linked(link_, &old, false);
+        } else if (weak_mode_) {
+            // Not bound to an open session (never bound, expunged, or its session closed):
+            // nothing else owns what is assigned now, so the holder owns it again.
+            weak_mode_ = false;
+            weak_.reset();
         }
-        set(std::move(p));
+        // `p` keeps the target alive until back_populates ran: a weak holder does not, and a
+        // new target becomes pending there (the session owns it from then on).
+        set(p);
         link_.state = detail::holder_state::loaded;
-        if (link_.core && has_target_) {
-            const ptr<T> now = value();
-            detail::note_linked(link_, &now, true);
-        }
+        if (link_.core && p) detail::note_linked(link_, &p, true);
         return *this;
     }
     one& operator=(std::nullptr_t) { return *this = ptr<T>{}; }
 
     /// The related object or nullptr, loaded on first touch. Returned by value: the holder may
     /// hold its target weakly (see the class comment).
-    ptr<T> get(std::source_location w = std::source_location::current()) const {
+    ptr<T> get(std::source_location w = std::source_location::current()) const { return get_via(w, nullptr); }
+    T* operator->() const { return get_via(std::source_location::current(), "one<T>::operator->").get(); }
+    T& operator*() const { return *get_via(std::source_location::current(), "one<T>::operator*"); }
+    explicit operator bool() const { return get_via(std::source_location::current(), "one<T>::operator bool") != nullptr; }
+    bool loaded() const noexcept { return !link_.needs_load(); }
+
+private:
+    template <class H>
+    friend struct detail::holder_access;
+    ptr<T> get_via(const std::source_location& w, const char* via) const {
         if (link_.needs_load()) [[unlikely]]
-            detail::touch(link_, w);
+            detail::touch(link_, w, via);
         if (!weak_mode_) return strong_;
         ptr<T> p = weak_.lock();
         if (!p && has_target_) [[unlikely]]
@@ -265,14 +299,6 @@ public:
                                  "and nothing else holds it); keep a ptr to it or query it again");
         return p;
     }
-    T* operator->() const { return get().get(); }
-    T& operator*() const { return *get(); }
-    explicit operator bool() const { return get() != nullptr; }
-    bool loaded() const noexcept { return !link_.needs_load(); }
-
-private:
-    template <class H>
-    friend struct detail::holder_access;
     ptr<T> value() const { return weak_mode_ ? weak_.lock() : strong_; }
     void set(ptr<T> p) {
         has_target_ = p != nullptr;
@@ -297,7 +323,43 @@ struct holder_access<many<T>> {
     static std::vector<ptr<T>>& items(many<T>& h) noexcept { return h.items_; }
     static holder_link& link(many<T>& h) noexcept { return h.link_; }
     static void clear(many<T>& h) noexcept { h.items_.clear(); }
+    /// Every strong reference the holder keeps (its items and the buffers a loop may walk).
+    template <class F>
+    static void each_strong(const many<T>& h, F&& f) {
+        for (const auto& p : h.items_) f(p);
+        if (h.retired_)
+            for (const auto& v : *h.retired_)
+                for (const auto& p : v) f(p);
+    }
+    /// The cycle sweep: drops every reference (nothing reaches the owner any more).
+    static void drop_all(many<T>& h) noexcept {
+        h.items_.clear();
+        h.retired_.reset();
+    }
     static void add(many<T>& h, ptr<T> p) { h.items_.push_back(std::move(p)); }
+    /// back_populates: adds `item` (if absent) or removes it (if present) without invalidating
+    /// the iterators of a loop that may be running over the collection: if begin()/end() ran
+    /// since the buffer last changed hands, the loop keeps that buffer (retired until this
+    /// holder is changed directly or destroyed) and the collection goes on in a copy.
+    static void relink(many<T>& h, const ptr<T>& item, bool added) {
+        auto& items = h.items_;
+        const auto it = std::find(items.begin(), items.end(), item);
+        if (added == (it != items.end())) return;
+        if (!h.iterated_) {
+            if (added) items.push_back(item);
+            else items.erase(it);
+            return;
+        }
+        std::vector<ptr<T>> next;
+        next.reserve(items.size() + 1);
+        for (const auto& x : items)
+            if (added || x != item) next.push_back(x);
+        if (added) next.push_back(item);
+        if (!h.retired_) h.retired_ = std::make_unique<std::vector<std::vector<ptr<T>>>>();
+        h.retired_->push_back(std::move(items));  // the buffer moves with it: iterators stay valid
+        items = std::move(next);
+        h.iterated_ = false;
+    }
 };
 template <class T>
 struct holder_access<one<T>> {
@@ -307,6 +369,19 @@ struct holder_access<one<T>> {
     static void clear(one<T>& h) noexcept { h.set(nullptr); }
     static void add(one<T>& h, ptr<T> p) { h.set(std::move(p)); }
     static void set(one<T>& h, ptr<T> p) { h.set(std::move(p)); }
+    template <class F>
+    static void each_strong(const one<T>& h, F&& f) {
+        if (!h.weak_mode_ && h.strong_) f(h.strong_);
+    }
+    static void drop_all(one<T>& h) noexcept { h.set(nullptr); }
+    static bool is_weak(const one<T>& h) noexcept { return h.weak_mode_; }
+    /// The holder owns its target again (see settle_untracked in loader.hpp).
+    static void make_strong(one<T>& h) noexcept {
+        if (!h.weak_mode_) return;
+        h.strong_ = h.weak_.lock();
+        h.weak_.reset();
+        h.weak_mode_ = false;
+    }
     /// From now on the target is held weakly (the session's identity map owns it).
     static void make_weak(one<T>& h) {
         if (h.weak_mode_) return;

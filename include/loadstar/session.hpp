@@ -217,9 +217,31 @@ struct persister {
             const auto items = holder_access<typename R::holder>::items(h);
             for (const auto& target : items) {
                 if (!target) continue;
-                persister<T>::save(s, target);
-                associate<I>(s, *obj, *target, true);
+                const bool written = saved_with_link<I>(s, *obj, target);
+                if (!written) associate<I>(s, *obj, *target, true);
             }
+        }
+    }
+
+    /// Saves the target of many-to-many I; true if that save wrote the link row itself (a new
+    /// target whose back_populates collection holds `o` links it when it saves its children).
+    template <std::size_t I>
+    static bool saved_with_link(session_core& s, const E& o, const ptr<typename meta::template relationship_t<I>::target>& target) {
+        using R = typename meta::template relationship_t<I>;
+        using T = typename R::target;
+        const bool was_new = !persister<T>::is_persistent(s, *target);
+        persister<T>::save(s, target);
+        if constexpr (R::back::present) {
+            if (!was_new || !persister<T>::is_persistent(s, *target)) return false;
+            bool holds = false;
+            const auto& back = (*target).*(R::back::member);
+            if (back.loaded())
+                holder_access<std::remove_cvref_t<decltype(back)>>::each_strong(back, [&](const auto& p) {
+                    if (p.get() == &o) holds = true;
+                });
+            return holds;
+        } else {
+            return false;
         }
     }
 
@@ -615,8 +637,7 @@ void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& 
         for (const auto& c : now) {
             if (!c || in(before, c)) continue;
             if constexpr (R::kind == relation::many_to_many) {
-                persister<T>::save(s, c);
-                P::template associate<I>(s, *obj, *c, true);
+                if (!P::template saved_with_link<I>(s, *obj, c)) P::template associate<I>(s, *obj, *c, true);
             } else {
                 P::template adopt<I>(s, obj, *c);
                 persister<T>::save(s, c);
@@ -681,6 +702,20 @@ void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& 
     }
 }
 
+/// Makes a transient object pending (session::add without its checks): see back_link.
+template <class T>
+void adopt_pending(session_core& s, const ptr<T>& obj) {
+    if (persister<T>::is_persistent(s, *obj) || s.deleted_set.count(obj.get())) return;
+    if (s.pending_set.insert(obj.get()).second) {
+        try {
+            s.pending.push_back({obj, &persister<T>::save_erased});
+        } catch (...) {
+            s.pending_set.erase(obj.get());
+            throw;
+        }
+    }
+}
+
 /// In memory, at once: `jane->books.push_back(emma)` sets `emma->author`; `emma->author = jane`
 /// appends to `jane->books` if that collection is loaded.
 template <class E, std::size_t I>
@@ -689,6 +724,13 @@ void back_link(session_core& s, void* owner, const void* item, bool added) {
     using meta = entity_meta<E>;
     using R = typename meta::template relationship_t<I>;
     using T = typename R::target;
+    if constexpr (weak_target<E, I>()) {
+        // The save-update cascade, at once: a new object assigned to a holder that holds its
+        // target weakly is pending from now on, so the session owns it until the flush makes
+        // it persistent (the identity map owns it then). Without this nothing would.
+        const ptr<T>& target = *static_cast<const ptr<T>*>(item);
+        if (added && target) adopt_pending(s, target);
+    }
     if constexpr (R::back::present) {
         const ptr<T>& other = *static_cast<const ptr<T>*>(item);
         if (!other) return;
@@ -708,10 +750,8 @@ void back_link(session_core& s, void* owner, const void* item, bool added) {
             }
         } else {
             if (!back.loaded()) return;
-            auto& items = holder_access<BH>::items(back);
-            auto it = std::find(items.begin(), items.end(), self);
-            if (added && it == items.end()) items.push_back(self);
-            if (!added && it != items.end()) items.erase(it);
+            // Never invalidates a loop over that collection (see many<T>::begin).
+            holder_access<BH>::relink(back, self, added);
         }
     } else {
         (void)s;

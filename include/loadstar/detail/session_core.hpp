@@ -66,6 +66,69 @@ inline const std::size_t entity_index = next_entity_index();
 
 struct session_core;
 
+/// The cycle sweep of close() / expunge_all() (see session_core::sweep_cycles): the mapped
+/// objects, the strong holder references between them, and which of them the program reaches.
+struct sweep_graph {
+    struct node {
+        long uses;   // use_count() of the identity map's pointer
+        long inner;  // references from the map and from other nodes' holders
+        bool reached = false;
+    };
+    dense_map<const void*, std::size_t> index;  // an object's node (no allocation per object)
+    std::vector<node> nodes;
+    std::vector<std::pair<std::size_t, std::size_t>> edges;
+
+    void add_node(const void* obj, long uses) {
+        if (index.emplace(obj, nodes.size()).second) nodes.push_back({uses, 1});
+    }
+    /// A strong reference from `from`'s holders to `to` (ignored unless both are nodes).
+    void add_edge(const void* from, const void* to) {
+        auto f = index.find(from);
+        auto t = index.find(to);
+        if (f == index.end() || t == index.end()) return;
+        ++nodes[t->second].inner;
+        edges.emplace_back(f->second, t->second);
+    }
+    /// Roots: nodes referenced from outside the maps and their holders (the program holds
+    /// them). Marks everything the roots reach through strong holders.
+    void mark() {
+        // The edges grouped by source (counting sort): two allocations, not one per node.
+        std::vector<std::size_t> first(nodes.size() + 1, 0);
+        for (auto [f, t] : edges) ++first[f + 1];
+        for (std::size_t i = 0; i < nodes.size(); ++i) first[i + 1] += first[i];
+        std::vector<std::size_t> to(edges.size());
+        {
+            std::vector<std::size_t> fill(first.begin(), first.end() - 1);
+            for (auto [f, t] : edges) to[fill[f]++] = t;
+        }
+        std::vector<std::size_t> stack;
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            if (nodes[i].uses > nodes[i].inner) {
+                nodes[i].reached = true;
+                stack.push_back(i);
+            }
+        while (!stack.empty()) {
+            const std::size_t i = stack.back();
+            stack.pop_back();
+            for (std::size_t k = first[i]; k < first[i + 1]; ++k)
+                if (const std::size_t t = to[k]; !nodes[t].reached) {
+                    nodes[t].reached = true;
+                    stack.push_back(t);
+                }
+        }
+    }
+    /// Reached, or not a node (nothing the sweep may touch).
+    bool reached(const void* obj) const {
+        auto it = index.find(obj);
+        return it == index.end() || nodes[it->second].reached;
+    }
+    /// A node the roots reach.
+    bool reached_node(const void* obj) const {
+        auto it = index.find(obj);
+        return it != index.end() && nodes[it->second].reached;
+    }
+};
+
 struct identity_map_base {
     virtual ~identity_map_base() = default;
     /// Drops the objects only this map holds (the first step of detach_all below: what they
@@ -78,10 +141,27 @@ struct identity_map_base {
     virtual void flush_dirty(session_core& s) = 0;
     /// Re-reads every object from the database (after a rollback); rows that are gone leave.
     virtual void refresh_all(session_core& s) = 0;
+    /// Whether objects of this type can hold themselves alive through strong holders (a
+    /// cycle in the mapping's strong-edge type graph; fixed at compile time).
+    virtual bool may_cycle() const = 0;
+    /// The cycle sweep's three steps (see sweep_graph).
+    virtual void sweep_nodes(sweep_graph& g) const = 0;
+    virtual void sweep_edges(sweep_graph& g) const = 0;
+    virtual void sweep_clear(const sweep_graph& g) = 0;
+    /// The end of an untracked load (see settle_untracked in loader.hpp).
+    virtual void settle_untracked(const sweep_graph& g) noexcept = 0;
 };
 
 template <class E>
 void detach_holders(E& obj);  // loader.hpp
+template <class E>
+bool strong_cycle();  // loader.hpp
+template <class E>
+void strong_edges(const E& obj, sweep_graph& g);  // loader.hpp
+template <class E>
+void clear_holders(E& obj);  // loader.hpp
+template <class E>
+void settle_untracked(E& obj, const sweep_graph& g) noexcept;  // loader.hpp
 template <class E>
 struct persister;  // session.hpp
 
@@ -149,6 +229,23 @@ struct identity_map final : identity_map_base {
     std::size_t size() const override { return objects.size(); }
     void flush_dirty(session_core& s) override { persister<E>::flush_dirty(s, *this); }
     void refresh_all(session_core& s) override { persister<E>::refresh_all(s, *this); }
+    bool may_cycle() const override { return strong_cycle<E>(); }
+    void sweep_nodes(sweep_graph& g) const override {
+        for (auto& [k, e] : objects)
+            if (e.obj) g.add_node(e.obj.get(), e.obj.use_count());
+    }
+    void sweep_edges(sweep_graph& g) const override {
+        for (auto& [k, e] : objects)
+            if (e.obj) strong_edges(*e.obj, g);
+    }
+    void sweep_clear(const sweep_graph& g) override {
+        for (auto& [k, e] : objects)
+            if (e.obj && !g.reached(e.obj.get())) clear_holders(*e.obj);
+    }
+    void settle_untracked(const sweep_graph& g) noexcept override {
+        for (auto& [k, e] : objects)
+            if (e.obj) detail::settle_untracked(*e.obj, g);
+    }
 };
 
 /// A new object waiting for flush, or an object to delete: type-erased entry points.
@@ -321,7 +418,41 @@ struct session_core {
         }
     }
 
+    /// Breaks the cycles of strong holder references among mapped objects the program no
+    /// longer reaches (as CPython's cycle collector does): an object whose use_count() exceeds
+    /// the references from the map and from other mapped objects' holders is held from
+    /// outside; what such roots reach through strong holders is kept, and the holders of the
+    /// rest are emptied. Runs only when some mapped type can form such a cycle.
+    void sweep_cycles() {
+        bool any = false;
+        for (auto& m : maps)
+            if (m && m->may_cycle()) any = true;
+        if (!any) return;
+        sweep_graph g;
+        std::size_t n = 0;
+        for (auto& m : maps)
+            if (m) n += m->size();
+        g.nodes.reserve(n);
+        for (auto& m : maps)
+            if (m) m->sweep_nodes(g);
+        for (auto& m : maps)
+            if (m) m->sweep_edges(g);
+        g.mark();
+        for (auto& m : maps)
+            if (m) m->sweep_clear(g);
+    }
+
     void detach_all() {
+        // What the session itself keeps (holders' pre-change contents, the undo of inserts)
+        // goes first: the sweep counts only the program's references as outside ones.
+        changes.clear();
+        tx_inserted.clear();
+        tx_deleted.clear();
+        try {
+            sweep_cycles();
+        } catch (...) {
+            // Out of memory for the sweep: the cycles stay (a leak, never a broken graph).
+        }
         // Objects nothing outside the session holds go first (parents before the children
         // their holders kept alive), so what is left to unbind is what the caller kept.
         // Two passes: a parent's map may come after its children's.

@@ -123,6 +123,28 @@ const std::string& column_label() {
     return s;
 }
 
+/// The identity maps of an untracked load. When the load ends, each object's weak holders
+/// are settled (settle_untracked): no session will own their targets.
+struct untracked_maps : std::vector<std::unique_ptr<identity_map_base>> {
+    untracked_maps() = default;
+    untracked_maps(untracked_maps&&) noexcept = default;
+    untracked_maps& operator=(untracked_maps&&) noexcept = default;
+    ~untracked_maps() {
+        sweep_graph g;
+        try {
+            for (auto& m : *this)
+                if (m) m->sweep_nodes(g);
+            for (auto& m : *this)
+                if (m) m->sweep_edges(g);
+            g.mark();
+        } catch (...) {
+            g = sweep_graph{};  // out of memory: every weak holder owns its target again
+        }
+        for (auto& m : *this)
+            if (m) m->settle_untracked(g);
+    }
+};
+
 /// Per-load state: the session, and what the statements of this load are filling.
 struct load_context {
     session_core& s;
@@ -130,7 +152,7 @@ struct load_context {
     bool dedupe = true;
     bool populate_existing = false;
     std::vector<holder_link*> joined_loading;
-    std::vector<std::unique_ptr<identity_map_base>> local_maps;
+    untracked_maps local_maps;
 
     template <class E>
     identity_map<E>& map() {

@@ -60,6 +60,85 @@ void weaken(typename entity_meta<E>::template relationship_t<I>::holder& h) {
     if constexpr (weak_target<E, I>()) holder_access<std::remove_cvref_t<decltype(h)>>::make_weak(h);
 }
 
+// ---- strong cycles: the type graph (compile time) and the close-time sweep ---------------------
+
+template <class From, class To, int Depth>
+constexpr bool strong_reach();
+template <class From, class To, int Depth, std::size_t... I>
+constexpr bool strong_reach_any(std::index_sequence<I...>) {
+    return ((!weak_target<From, I>() &&
+             (std::is_same_v<typename entity_meta<From>::template relationship_t<I>::target, To> ||
+              strong_reach<typename entity_meta<From>::template relationship_t<I>::target, To, Depth - 1>())) ||
+            ... || false);
+}
+/// Whether `To` is reachable from `From` through strong holders (every relationship but the
+/// weak many-to-ones) in at most Depth steps; past Depth it answers true (a sweep too many
+/// costs time, a sweep too few leaks).
+template <class From, class To, int Depth>
+constexpr bool strong_reach() {
+    if constexpr (Depth == 0) return true;
+    else return strong_reach_any<From, To, Depth>(std::make_index_sequence<entity_meta<From>::relationship_count>{});
+}
+/// Objects of E can keep themselves alive through strong holders (many-to-many mapped on both
+/// sides, a self-referential collection, ...): the sweep at close must look at them. The
+/// common Author.books / Book.author (weak) mapping answers false and costs nothing.
+template <class E>
+bool strong_cycle() {
+    static constexpr bool v = strong_reach<E, E, 6>();
+    return v;
+}
+template <class E>
+void strong_edges(const E& obj, sweep_graph& g) {
+    using meta = entity_meta<E>;
+    for_each_index<meta::relationship_count>([&](auto i) {
+        using R = typename meta::template relationship_t<i>;
+        holder_access<typename R::holder>::each_strong(obj.*(R::member), [&](const auto& p) {
+            if (p) g.add_edge(&obj, p.get());
+        });
+    });
+}
+template <class E>
+void clear_holders(E& obj) {
+    using meta = entity_meta<E>;
+    for_each_index<meta::relationship_count>([&](auto i) {
+        using R = typename meta::template relationship_t<i>;
+        holder_access<typename R::holder>::drop_all(obj.*(R::member));
+    });
+}
+/// Whether `target`'s collection inverse to E's relationship I holds `obj` strongly.
+template <class E, std::size_t I, class T>
+bool inverse_holds(const T& target, const E* obj) noexcept {
+    bool found = false;
+    for_each_index<entity_meta<T>::relationship_count>([&](auto j) {
+        if constexpr (is_inverse_of<E, I, T, j.value>()) {
+            using RJ = typename entity_meta<T>::template relationship_t<j>;
+            holder_access<typename RJ::holder>::each_strong(target.*(RJ::member), [&](const auto& p) {
+                if (p.get() == obj) found = true;
+            });
+        }
+    });
+    return found;
+}
+/// At the end of an untracked load (no session owns its objects): a weak many-to-one keeps
+/// its target weakly only where the target's inverse collection holds this object (the two
+/// would keep each other alive) and what the program holds (the load's results) reaches the
+/// target through owning holders (`g`); anywhere else it owns its target again.
+template <class E>
+void settle_untracked(E& obj, const sweep_graph& g) noexcept {
+    using meta = entity_meta<E>;
+    for_each_index<meta::relationship_count>([&](auto i) {
+        if constexpr (weak_target<E, i.value>()) {
+            using R = typename meta::template relationship_t<i>;
+            auto& h = obj.*(R::member);
+            using H = typename R::holder;
+            if (!holder_access<H>::is_weak(h)) return;
+            const auto target = holder_access<H>::items(h);
+            if (!target || !g.reached_node(target.get()) || !inverse_holds<E, i.value>(*target, &obj))
+                holder_access<H>::make_strong(h);
+        }
+    });
+}
+
 template <class E>
 void detach_holders(E& obj) {
     using meta = entity_meta<E>;
@@ -202,7 +281,9 @@ struct loader {
             auto& holder = obj.*(R::member);
             auto& link = holder_access<typename R::holder>::link(holder);
             const bool reload = fresh || ctx.populate_existing;
-            if (ctx.tracked && fresh) weaken<E, i.value>(holder);
+            // Untracked loads with an identity map of their own weaken too (a load in both
+            // directions would otherwise form cycles); settle_untracked decides at the end.
+            if (fresh && (ctx.tracked || ctx.dedupe)) weaken<E, i.value>(holder);
             if constexpr (is_eager(RP::kind)) {
                 if (reload || link.state == holder_state::unloaded) {
                     holder_access<typename R::holder>::clear(holder);
