@@ -694,7 +694,9 @@ struct loader {
     }
 
     /// The statements of a selectin load over `keys`: one `= ANY(?)` where the driver binds
-    /// arrays (integral keys), else `IN (?, ...)` batches within the bind limit.
+    /// arrays (integral keys), else `IN (?, ...)` batches within the bind limit, each written
+    /// with in_list_length() placeholders (the last key repeated) so that the statement cache
+    /// sees a few texts per relationship, not one per number of keys.
     template <std::size_t I, class Key>
     static void selectin_batches(load_context& ctx, const std::string& prefix, const std::vector<Key>& keys,
                                  std::vector<batch>& out) {
@@ -708,14 +710,15 @@ struct loader {
         const std::size_t size = batch_limit<I>(ctx);
         for (std::size_t b = 0; b < keys.size(); b += size) {
             const std::size_t e = std::min(keys.size(), b + size);
+            const std::size_t len = in_list_length(e - b, size);
             batch bt;
-            bt.sql.reserve(prefix.size() + 6 + 3 * (e - b));
+            bt.sql.reserve(prefix.size() + 6 + 3 * len);
             bt.sql += prefix;
             bt.sql += " IN (";
-            bt.params.reserve(e - b);
-            for (std::size_t j = b; j < e; ++j) {
-                bt.sql += j == b ? "?" : ", ?";
-                bt.params.push_back(to_value(keys[j]));
+            bt.params.reserve(len);
+            for (std::size_t j = 0; j < len; ++j) {
+                bt.sql += j == 0 ? "?" : ", ?";
+                bt.params.push_back(to_value(keys[std::min(b + j, e - 1)]));
             }
             bt.sql += ')';
             out.push_back(std::move(bt));
