@@ -136,6 +136,11 @@ public:
     /// and each statement runs on its own first step(). Only called when the dialect says
     /// `pipelining`.
     virtual bool pipeline(std::span<statement* const> /*statements*/) { return false; }
+    /// Takes a statement the engine's statement cache evicted (no cursor is using it) and frees
+    /// it with whatever the database keeps for it (PostgreSQL: DEALLOCATE of its server-side
+    /// statement). Never throws; a driver that cannot free it now does so later. Default:
+    /// destroys it.
+    virtual void discard(std::unique_ptr<statement> st) noexcept { st.reset(); }
     /// Loads rows through the driver's bulk path (PostgreSQL: COPY ... FROM STDIN): `values`
     /// holds the rows one after another, `columns.size()` values each. Returns false when the
     /// driver has no bulk path (loadstar then uses multi-row INSERT).

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -33,6 +35,9 @@ struct pool_options {
     std::chrono::milliseconds timeout = std::chrono::seconds(30);  ///< wait for a free one
     std::chrono::seconds recycle{0};  ///< close connections older than this (0: never)
     bool pre_ping = false;            ///< test a connection before handing it out
+    /// Prepared statements each connection keeps (least recently used first out, finalized on
+    /// SQLite, DEALLOCATEd on PostgreSQL). At least 1. URL: `?statement_cache_size=64`.
+    std::size_t statement_cache_size = 256;
 };
 
 /// What `engine::on_statement` listeners receive, once per statement, after it finished.
@@ -71,12 +76,23 @@ struct string_hash {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
-/// A pooled connection and its statement cache (prepared once per connection, keyed by SQL).
-struct pooled_connection {
+/// A pooled connection and its statement cache (prepared once per connection, keyed by SQL,
+/// at most `cache_capacity` statements: the least recently used one that no cursor is stepping
+/// goes first).
+///
+/// Always owned by a shared_ptr: the session's lease holds one, and so does every cursor and
+/// prefetch_scope while it lives, so a session that lets go of its connection (close(), or a
+/// lost connection) never frees the statements a live cursor or prefetch still uses. Such a
+/// connection is `revoked`: it never goes back to the pool, and the cursors that still hold it
+/// raise a typed error at their next row instead of reading on.
+struct pooled_connection : std::enable_shared_from_this<pooled_connection> {
     struct cached {
         std::unique_ptr<statement> st;
-        bool busy = false;
+        bool busy = false;        // a cursor or a parked prefetch is using it: never evicted
+        std::uint64_t used = 0;   // cache_clock at its last use
     };
+    /// Why the session let go of the connection while cursors still held it.
+    enum class revoked_kind : unsigned char { none, closed, lost };
     /// A statement a pipeline already executed, waiting for the cursor that reads it.
     struct prefetched {
         std::string sql;
@@ -93,16 +109,59 @@ struct pooled_connection {
         }
     };
     std::unique_ptr<connection> conn;
-    std::unordered_map<std::string, cached, string_hash, std::equal_to<>> cache;
+    std::unordered_map<std::string, cached, string_hash, std::equal_to<>> cache;  // destroyed before conn
+    std::size_t cache_capacity = 256;
+    std::uint64_t cache_clock = 0;
+    revoked_kind revoked = revoked_kind::none;
     std::vector<prefetched> prefetch;  // a stack: nested prefetch_scopes push and pop
     std::size_t prefetch_next = 0;     // where the next lookup starts (cursors consume in order)
     std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
+
+    /// The cached statement for `sql`, prepared (after evicting what exceeds the capacity) on
+    /// a miss. Throws what prepare() throws.
+    cached& statement_for(std::string_view sql) {
+        auto it = cache.find(sql);
+        if (it == cache.end()) {
+            while (cache.size() >= cache_capacity && evict_one()) {}
+            auto st = conn->prepare(sql);
+            it = cache.emplace(std::string(sql), cached{std::move(st), false, 0}).first;
+        }
+        it->second.used = ++cache_clock;
+        return it->second;
+    }
+
+    /// Evicts the least recently used statement that is not busy (a statement a live cursor
+    /// steps is never finalized under it); false when every cached statement is busy.
+    bool evict_one() noexcept {
+        auto victim = cache.end();
+        for (auto it = cache.begin(); it != cache.end(); ++it)
+            if (!it->second.busy && (victim == cache.end() || it->second.used < victim->second.used)) victim = it;
+        if (victim == cache.end()) return false;
+        std::unique_ptr<statement> st = std::move(victim->second.st);
+        cache.erase(victim);
+        conn->discard(std::move(st));
+        return true;
+    }
 };
+
+/// The number of placeholders an IN list of `n` values is written with: `n` itself up to 8,
+/// then the next power of two, at most `cap` (a batch never holds more than `cap` values).
+/// The caller pads the list with its last value, which changes nothing an IN (or NOT IN)
+/// matches; so a statement cache sees a few texts per list instead of one per length.
+inline std::size_t in_list_length(std::size_t n, std::size_t cap) noexcept {
+    if (n <= 8) return n;
+    std::size_t b = 16;
+    while (b < n) b *= 2;
+    return std::max(n, std::min(b, cap));
+}
 
 class engine_state {
 public:
     engine_state(std::unique_ptr<driver_base> d, pool_options o)
-        : driver_(std::move(d)), options_(o), dialect_(driver_->sql_dialect()) {}
+        : driver_(std::move(d)), options_(o), dialect_(driver_->sql_dialect()) {
+        if (options_.statement_cache_size == 0)
+            throw usage_error("loadstar: pool_options::statement_cache_size must be at least 1");
+    }
 
     ~engine_state() = default;
 
@@ -110,7 +169,7 @@ public:
     const pool_options& options() const noexcept { return options_; }
 
     /// Takes a connection from the pool, opening one if allowed; waits up to `timeout`.
-    std::unique_ptr<pooled_connection> checkout() {
+    std::shared_ptr<pooled_connection> checkout() {
         std::unique_lock lock(mutex_);
         const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
         for (;;) {
@@ -136,8 +195,9 @@ public:
                 ++open_;
                 lock.unlock();
                 try {
-                    auto pc = std::make_unique<pooled_connection>();
+                    auto pc = std::make_shared<pooled_connection>();
                     pc->conn = driver_->connect();
+                    pc->cache_capacity = options_.statement_cache_size;
                     return pc;
                 } catch (...) {
                     lock.lock();
@@ -154,7 +214,7 @@ public:
     }
 
     /// Returns a connection; `discard` closes it (a broken connection is never handed out again).
-    void checkin(std::unique_ptr<pooled_connection> pc, bool discard) {
+    void checkin(std::shared_ptr<pooled_connection> pc, bool discard) {
         // A connection whose backend died is never handed out again; its statement cache
         // goes with it.
         if (!discard) {
@@ -286,7 +346,7 @@ private:
     dialect dialect_;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
-    std::vector<std::unique_ptr<pooled_connection>> idle_;
+    std::vector<std::shared_ptr<pooled_connection>> idle_;
     std::size_t open_ = 0;
     std::atomic<bool> echo_{false};
     struct listener_entry {
@@ -322,9 +382,17 @@ public:
     pooled_connection& get() noexcept { return *pc_; }
     engine_state& engine() noexcept { return *eng_; }
     void mark_broken() noexcept { broken_ = true; }
+    /// Returns the connection to the pool. Where a cursor or prefetch_scope still holds it (a
+    /// session closed, or its connection lost, during a yield_per loop or a load), it is
+    /// revoked instead: discarded, and freed only when the last of them lets go.
     void release() noexcept {
         if (pc_) {
-            try { eng_->checkin(std::move(pc_), broken_); } catch (...) {}
+            bool discard = broken_;
+            if (pc_.use_count() > 1) {
+                pc_->revoked = broken_ ? pooled_connection::revoked_kind::lost : pooled_connection::revoked_kind::closed;
+                discard = true;
+            }
+            try { eng_->checkin(std::move(pc_), discard); } catch (...) {}
             pc_.reset();
         }
         broken_ = false;
@@ -332,7 +400,7 @@ public:
 
 private:
     std::shared_ptr<engine_state> eng_;
-    std::unique_ptr<pooled_connection> pc_;
+    std::shared_ptr<pooled_connection> pc_;
     bool broken_ = false;
 };
 
@@ -342,24 +410,20 @@ class cursor {
 public:
     cursor(engine_state& eng, pooled_connection& pc, std::string_view sql,
            std::span<const value> params)
-        : eng_(eng), sql_(sql), params_(params) {
+        : eng_(eng), pin_(pc.shared_from_this()), sql_(sql), params_(params) {
         observed_ = eng.observed();
         if (observed_) start_ = std::chrono::steady_clock::now();
         if (!pc.prefetch.empty() && take_prefetched(pc, sql, params)) return;
-        auto it = pc.cache.find(sql);
-        if (it == pc.cache.end()) {
-            auto st = pc.conn->prepare(sql);
-            it = pc.cache.emplace(std::string(sql), pooled_connection::cached{std::move(st), false}).first;
-        }
-        if (it->second.busy) {
+        auto& entry = pc.statement_for(sql);
+        if (entry.busy) {
             // The same SQL is still being stepped (e.g. a streamed query re-entered by a lazy
             // load of the same shape): use a private statement for this execution.
             own_ = pc.conn->prepare(sql);
             st_ = own_.get();
         } else {
-            it->second.busy = true;
-            busy_flag_ = &it->second.busy;
-            st_ = it->second.st.get();
+            entry.busy = true;
+            busy_flag_ = &entry.busy;
+            st_ = entry.st.get();
         }
         try {
             for (std::size_t i = 0; i < params.size(); ++i) st_->bind(static_cast<int>(i), params[i]);
@@ -372,8 +436,11 @@ public:
     cursor& operator=(const cursor&) = delete;
     ~cursor() { finish(); }
 
-    /// Steps to the next row; false when there is none.
+    /// Steps to the next row; false when there is none. Throws usage_error once the session
+    /// was closed under this cursor, connection_error once its connection was lost.
     bool next() {
+        if (pin_->revoked != pooled_connection::revoked_kind::none) [[unlikely]]
+            throw_revoked(pin_->revoked);
         if (!st_->step()) return false;
         ++rows_;
         return true;
@@ -385,6 +452,15 @@ public:
         return affected_;
     }
     statement& row() noexcept { return *st_; }
+
+    [[noreturn]] static void throw_revoked(pooled_connection::revoked_kind why) {
+        if (why == pooled_connection::revoked_kind::lost)
+            throw connection_error("loadstar: the connection was lost while a query was still reading its rows "
+                                   "(a yield_per stream, or a load in progress); its transaction was rolled back",
+                                   0, "08006");
+        throw usage_error("loadstar: the session was closed while a query was still reading its rows (a yield_per "
+                          "stream, or a load in progress); close it after the loop");
+    }
 
     /// Called for a prefetched statement nobody read (the rows it was for never came): its
     /// event is still reported, with the rows it returned.
@@ -446,6 +522,7 @@ private:
     }
 
     engine_state& eng_;
+    std::shared_ptr<pooled_connection> pin_;  // the statements below live as long as it does
     std::string_view sql_;
     std::span<const value> params_;
     std::uint64_t pipeline_ = 0;
@@ -474,7 +551,7 @@ struct prefetch_request {
 class prefetch_scope {
 public:
     prefetch_scope(engine_state& eng, pooled_connection& pc, std::span<const prefetch_request> requests)
-        : eng_(eng), pc_(pc), start_(pc.prefetch.size()) {
+        : eng_(eng), pin_(pc.shared_from_this()), start_(pc.prefetch.size()) {
         if (requests.size() < 2 || !eng.sql_dialect().pipelining) return;
         // What an enclosing scope already executed is not sent again.
         std::vector<const prefetch_request*> to_send;
@@ -497,17 +574,14 @@ public:
                 p.sql.assign(r.sql);
                 p.params.assign(r.params.begin(), r.params.end());
                 p.pipeline = id;
-                auto it = pc.cache.find(r.sql);
-                if (it == pc.cache.end())
-                    it = pc.cache.emplace(std::string(r.sql), pooled_connection::cached{pc.conn->prepare(r.sql), false})
-                             .first;
-                if (it->second.busy) {
+                auto& entry = pc.statement_for(r.sql);
+                if (entry.busy) {
                     p.own = pc.conn->prepare(r.sql);
                     p.st = p.own.get();
                 } else {
-                    it->second.busy = true;
-                    p.busy_flag = &it->second.busy;
-                    p.st = it->second.st.get();
+                    entry.busy = true;
+                    p.busy_flag = &entry.busy;
+                    p.st = entry.st.get();
                 }
                 pc.prefetch.push_back(std::move(p));
                 auto& b = pc.prefetch.back();
@@ -532,7 +606,9 @@ public:
 
 private:
     void release(bool executed) noexcept {
-        auto& q = pc_.prefetch;
+        auto& q = pin_->prefetch;
+        // A revoked connection (the session let go of it meanwhile) is not read any further.
+        if (pin_->revoked != pooled_connection::revoked_kind::none) executed = false;
         for (std::size_t i = start_; i < q.size(); ++i) {
             auto& p = q[i];
             if (p.consumed) continue;
@@ -541,11 +617,11 @@ private:
             if (p.busy_flag) *p.busy_flag = false;
         }
         q.resize(std::min(start_, q.size()));
-        if (pc_.prefetch_next > q.size()) pc_.prefetch_next = 0;
+        if (pin_->prefetch_next > q.size()) pin_->prefetch_next = 0;
     }
 
     engine_state& eng_;
-    pooled_connection& pc_;
+    std::shared_ptr<pooled_connection> pin_;  // kept alive (and its statements) while the scope lives
     std::size_t start_;
 };
 
@@ -592,6 +668,20 @@ inline bool url_bool(std::string_view who, std::string_view key, std::string_vie
     if (v == "false" || v == "0" || v == "off" || v == "no") return false;
     throw usage_error(std::string(who) + ": URL parameter " + std::string(key) + "=" + std::string(v) +
                       ": expected true or false");
+}
+
+/// The engine's own URL query parameters, common to every driver: `statement_cache_size=N`.
+/// Returns true for a parameter it consumed; usage_error for a bad value (`who` names the
+/// driver in the message).
+inline bool take_pool_parameter(std::string_view who, std::string_view key, std::string_view v, pool_options& o) {
+    if (key != "statement_cache_size") return false;
+    std::size_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || n == 0)
+        throw usage_error(std::string(who) + ": URL parameter " + std::string(key) + "=" + std::string(v) +
+                          ": expected a positive integer");
+    o.statement_cache_size = n;
+    return true;
 }
 
 using engine_factory = std::function<engine(std::string_view rest)>;

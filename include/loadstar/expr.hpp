@@ -173,12 +173,23 @@ struct in_expr : detail::expr_tag {
         }
         e.render(out);
         out += " IN (";
-        for (std::size_t i = 0; i < values.size(); ++i) out += i ? ", ?" : "?";
+        for (std::size_t i = 0, n = placeholders(); i < n; ++i) out += i ? ", ?" : "?";
         out += ')';
     }
     void collect(std::vector<value>& p) const {
         e.collect(p);
         p.insert(p.end(), values.begin(), values.end());
+        if (!values.empty()) p.insert(p.end(), placeholders() - values.size(), values.back());
+    }
+    /// Up to 8 values, one placeholder each; up to 512, the next power of two, padded with the
+    /// last value (an IN matches the same rows): a statement cache then sees a few texts, not
+    /// one per length. Longer lists are written as they are (within every bind limit).
+    std::size_t placeholders() const noexcept {
+        const std::size_t n = values.size();
+        if (n <= 8 || n > 512) return n;
+        std::size_t b = 16;
+        while (b < n) b *= 2;
+        return b;
     }
 };
 

@@ -620,10 +620,13 @@ private:
         detail::tail t;
         if constexpr (detail::needs_tail<Plan>()) {
             // Each batch's subquery loads are restricted to the batch's keys.
+            // Written with in_list_length() placeholders (the last key repeated), so the last,
+            // shorter batch does not add a statement text of its own for each length.
             t.sql = "FROM " + query<E, Plan>::table() + " WHERE " + query<E, Plan>::pk_sql() + " IN (";
-            for (std::size_t i = 0; i < n.objs.size(); ++i) {
+            const std::size_t len = detail::in_list_length(n.objs.size(), std::max(batch_, n.objs.size()));
+            for (std::size_t i = 0; i < len; ++i) {
                 t.sql += i ? ", ?" : "?";
-                t.params.push_back(detail::to_value((*n.objs[i]).*(meta::pk_member)));
+                t.params.push_back(detail::to_value((*n.objs[std::min(i, n.objs.size() - 1)]).*(meta::pk_member)));
             }
             t.sql += ')';
             t.may_repeat = false;  // distinct primary keys

@@ -136,14 +136,85 @@ struct persister {
     }
 
     // ---- INSERT ---------------------------------------------------------------------------------
-    static void save_erased(session_core& s, const std::shared_ptr<void>& p) { save(s, std::static_pointer_cast<E>(p)); }
+    static void save_erased(session_core& s, const std::shared_ptr<void>& p) {
+        if (s.flush_indexing) index_parents(s, std::static_pointer_cast<E>(p));
+        else save(s, std::static_pointer_cast<E>(p));
+    }
+
+    /// An entry of session_core::flush_parents: `parent`, which holds `child` in relationship I,
+    /// is saved first and gives it its key.
+    template <std::size_t I>
+    static void parent_first(session_core& s, const ptr<E>& parent, typename meta::template relationship_t<I>::target& child,
+                             session_core::defer_list* defer) {
+        using R = typename meta::template relationship_t<I>;
+        if (s.flush_in_progress.count(parent.get()))
+            throw usage_error("loadstar: flush cycle: " + member_name<R::member>() + " holds a new " +
+                              type_name<typename R::target>() + " that this " + type_name<E>() +
+                              " needs inserted first; flush one of them first, then link them");
+        save(s, parent, defer);
+        adopt<I>(s, parent, child);
+    }
+
+    /// Before a flush inserts anything: for each new child held in a loaded one-to-many /
+    /// one-to-one holder of the graph around the new objects, records how to save its parent
+    /// first (session_core::flush_parents). A child can be reached before its parent (it was
+    /// added first, or through another parent), and its own to-one holder may be empty: the
+    /// parent's collection alone says where it belongs. Persistent objects are walked only
+    /// down to their new children.
+    static void index_parents(session_core& s, const ptr<E>& obj) {
+        if (!obj || s.flush_deleted.count(obj.get()) || !s.flush_indexed.insert(obj.get()).second) return;
+        const bool is_new = !is_persistent(s, *obj);
+        for_each_index<meta::relationship_count>([&](auto i) {
+            constexpr std::size_t I = decltype(i)::value;
+            using R = typename meta::template relationship_t<I>;
+            using T = typename R::target;
+            auto& h = (*obj).*(R::member);
+            if (!h.loaded()) return;
+            if constexpr (R::kind == relation::belongs_to) {
+                if (is_new) persister<T>::index_parents(s, holder_access<typename R::holder>::items(h));
+            } else if constexpr (R::kind == relation::has_many || R::kind == relation::has_one) {
+                auto note = [&](const ptr<T>& c) {
+                    if (!c || s.flush_deleted.count(c.get()) || persister<T>::is_persistent(s, *c)) return;
+                    auto* first = &parent_first<I>;
+                    s.flush_parents[c.get()].push_back(
+                        [&s, obj, c, first](session_core::defer_list* defer) { first(s, obj, *c, defer); });
+                    persister<T>::index_parents(s, c);
+                };
+                if constexpr (R::to_many) {
+                    const auto items = holder_access<typename R::holder>::items(h);
+                    for (const auto& c : items) note(c);
+                } else {
+                    note(holder_access<typename R::holder>::items(h));
+                }
+            } else if constexpr (R::kind == relation::many_to_many) {
+                if (is_new) {
+                    const auto items = holder_access<typename R::holder>::items(h);
+                    for (const auto& t : items) persister<T>::index_parents(s, t);
+                }
+            }
+        });
+    }
 
     /// Inserts `obj` if it is new, after what it belongs to, before what belongs to it (the
     /// save-update cascade along its loaded relationships).
-    static void save(session_core& s, const ptr<E>& obj) {
+    ///
+    /// `defer` is given when `obj` is saved as the parent of an object still waiting for its
+    /// parents (flush_in_progress): its children then wait in `*defer` until that object is
+    /// inserted, because one of them may belong to it as well (a comment in the collections of
+    /// a new user and of the user's new post, reached from the post: the user, saved first as
+    /// the post's parent, must not insert the comment before the post is in).
+    static void save(session_core& s, const ptr<E>& obj, session_core::defer_list* defer = nullptr) {
         if (!obj || s.flush_deleted.count(obj.get()) || !s.flush_seen.insert(obj.get()).second) return;
         if (is_persistent(s, *obj)) return;  // persistent: its changes are recorded elsewhere
+        session_core::defer_list parents_children;  // the children deferred below
+        auto* later = defer ? defer : &parents_children;
         s.flush_in_progress.insert(obj.get());
+        // Parents whose collections hold this object go first, and give it their keys.
+        if (auto it = s.flush_parents.find(obj.get()); it != s.flush_parents.end()) {
+            auto entries = std::move(it->second);
+            s.flush_parents.erase(it);
+            for (auto& parent_first : entries) parent_first(later);
+        }
         for_each_index<meta::relationship_count>([&](auto i) {
             using R = typename meta::template relationship_t<i>;
             using T = typename R::target;
@@ -157,7 +228,7 @@ struct persister {
                                       type_name<T>() + " that can only be inserted after this " + type_name<E>() +
                                       "; flush one of them first, then link them (a nullable foreign key set by a "
                                       "later UPDATE)");
-                persister<T>::save(s, target);
+                persister<T>::save(s, target, later);
                 set_fk<i>(s, *obj, (*target).*(entity_meta<T>::pk_member));
             }
         });
@@ -167,7 +238,15 @@ struct persister {
         // child held by two new parents (u->posts[0]->comments and u->comments) is inserted
         // when the first of them reaches it, and must carry the other's key by then.
         for_each_index<meta::relationship_count>([&](auto i) { adopt_children<i>(s, obj); });
+        if (defer) {
+            defer->push_back([&s, obj] {
+                for_each_index<meta::relationship_count>([&](auto i) { save_children<i>(s, obj); });
+            });
+            return;
+        }
         for_each_index<meta::relationship_count>([&](auto i) { save_children<i>(s, obj); });
+        // Now that this object is in, the children of the parents saved for it.
+        for (std::size_t k = 0; k < parents_children.size(); ++k) parents_children[k]();
     }
 
     template <std::size_t I>
@@ -923,6 +1002,9 @@ public:
                 c.after_changes.clear();
                 c.flush_seen.clear();
                 c.flush_in_progress.clear();
+                c.flush_parents.clear();
+                c.flush_indexed.clear();
+                c.flush_indexing = false;
                 c.flush_deleted.clear();
                 c.flush_savepoint.clear();
                 c.flushing = false;
@@ -938,6 +1020,9 @@ public:
         try {
             for (auto& d : s.deleted) s.flush_deleted.insert(d.object.get());
             auto pending = s.pending;
+            s.flush_indexing = true;
+            for (auto& p : pending) p.run(s, p.object);  // index_parents
+            s.flush_indexing = false;
             for (auto& p : pending) p.run(s, p.object);
             auto changes = s.changes;
             for (auto& [holder, rec] : changes) rec.vt->changed(s, rec.owner, rec.original);
@@ -1294,6 +1379,9 @@ private:
         s.on_success.clear();
         s.flush_seen.clear();
         s.flush_in_progress.clear();
+        s.flush_parents.clear();
+        s.flush_indexed.clear();
+        s.flush_indexing = false;
         s.flush_deleted.clear();
         s.flush_savepoint.clear();
         s.flushing = false;

@@ -289,6 +289,14 @@ struct session_core {
     std::string flush_savepoint;  // opened before the flush's first write, if any
     std::unordered_set<const void*> flush_seen;
     std::unordered_set<const void*> flush_in_progress;  // saving parents first: a cycle shows here
+    // Parents that hold a new child in a loaded one-to-many / one-to-one holder, by child:
+    // each entry saves the parent first (as persister::save's `defer` says) and gives the
+    // child its key, however the child is reached. Built at the start of a flush
+    // (persister::index_parents, while flush_indexing), emptied by its end.
+    using defer_list = std::vector<std::function<void()>>;
+    std::unordered_map<const void*, std::vector<std::function<void(defer_list*)>>> flush_parents;
+    std::unordered_set<const void*> flush_indexed;
+    bool flush_indexing = false;
     std::unordered_set<const void*> flush_deleted;
     std::vector<std::function<void()>> undo;
     std::vector<std::function<void()>> on_success;

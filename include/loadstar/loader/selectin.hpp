@@ -39,7 +39,9 @@ struct selectin_load {
     }
 
     /// The statements over `keys`: one `= ANY(?)` where the driver binds arrays (integral
-    /// keys), else `IN (?, ...)` batches within the bind limit.
+    /// keys), else `IN (?, ...)` batches within the bind limit, each written with
+    /// in_list_length() placeholders (the last key repeated) so that the statement cache sees a
+    /// few texts per relationship, not one per number of keys.
     static void batches(load_context& ctx, const std::vector<key_type>& keys, std::vector<batch>& out) {
         if (keys.empty()) return;
         const std::string& head = prefix();
@@ -52,13 +54,14 @@ struct selectin_load {
         const std::size_t size = batch_limit(ctx);
         for (std::size_t b = 0; b < keys.size(); b += size) {
             const std::size_t e = std::min(keys.size(), b + size);
+            const std::size_t len = in_list_length(e - b, size);
             batch bt;
-            bt.keys_sql.reserve(6 + 3 * (e - b));
+            bt.keys_sql.reserve(6 + 3 * len);
             bt.keys_sql += " IN (";
-            bt.params.reserve(e - b);
-            for (std::size_t j = b; j < e; ++j) {
-                bt.keys_sql += j == b ? "?" : ", ?";
-                bt.params.push_back(to_value(keys[j]));
+            bt.params.reserve(len);
+            for (std::size_t j = 0; j < len; ++j) {
+                bt.keys_sql += j == 0 ? "?" : ", ?";
+                bt.params.push_back(to_value(keys[std::min(b + j, e - 1)]));
             }
             bt.keys_sql += ')';
             bt.sql = head + bt.keys_sql;

@@ -5,7 +5,9 @@
 // - Statements: loadstar's `?` become `$1..$n` (never inside literals, quoted identifiers or
 //   comments); at most 65,535 parameters. Each SQL text is prepared once per connection
 //   (PQprepare + PQdescribePrepared: two round trips the first time, none after) and the
-//   engine caches the statement; every execution is then one round trip. With
+//   engine caches the statement (an LRU of pool_options::statement_cache_size per connection:
+//   what it evicts is DEALLOCATEd, batched into one round trip at the next moment the
+//   connection is idle); every execution is then one round trip. With
 //   `prepared_statements = false` (pgbouncer, transaction mode) each execution is one
 //   PQexecParams round trip and nothing is kept server-side.
 // - Parameters go as text with server-inferred types (so `1`/`0` bind to BOOLEAN columns),
@@ -198,10 +200,14 @@ struct conn_core {
     PGconn* pg = nullptr;
     bool dead = false;
     std::uint64_t next_name = 0;
-    // Prepared statements whose statement object was destroyed, by their (rewritten) SQL: the
-    // next prepare() of the same SQL reuses the server-side statement without a round trip,
-    // so nothing ever needs a DEALLOCATE.
+    // Prepared statements whose statement object was destroyed (a cursor's private one), by
+    // their (rewritten) SQL: the next prepare() of the same SQL reuses the server-side
+    // statement without a round trip. At most max_idle; beyond that, and for what the
+    // engine's statement cache evicts (connection::discard), the name waits in to_deallocate
+    // for the next moment the connection is idle (deallocate_pending).
     std::unordered_multimap<std::string, std::pair<std::string, bool>> idle_statements;
+    std::vector<std::string> to_deallocate;
+    static constexpr std::size_t max_idle = 16;
 
     conn_core() = default;
     conn_core(const conn_core&) = delete;
@@ -267,6 +273,29 @@ struct conn_core {
         if (state == "40001" || state == "40P01") throw serialization_error(msg, 0, state);
         if (state == "55P03") throw busy_error(msg, 0, state);  // lock_not_available
         throw error(msg, 0, state);
+    }
+
+    /// DEALLOCATEs the statements waiting in to_deallocate, in one round trip, when the
+    /// connection is idle: not in pipeline mode, no command running, and not in a transaction
+    /// an error aborted (which refuses every command but ROLLBACK; they wait until after it).
+    /// Each name is sent once (a lost connection frees its statements with itself).
+    void deallocate_pending() noexcept {
+        if (to_deallocate.empty() || dead || !pg) return;
+#ifdef LIBPQ_HAS_PIPELINING
+        if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF) return;
+#endif
+        const PGTransactionStatusType ts = PQtransactionStatus(pg);
+        if (ts != PQTRANS_IDLE && ts != PQTRANS_INTRANS) return;
+        try {
+            // The names are the driver's own ("ls_<n>"), never a value.
+            std::string sql;
+            for (const auto& name : to_deallocate) sql += "DEALLOCATE " + name + ";";
+            PGresult* r = PQexec(pg, sql.c_str());
+            PQclear(r);
+            if (PQstatus(pg) == CONNECTION_BAD) dead = true;
+            to_deallocate.clear();  // sent once: a name is never tried twice
+        } catch (...) {
+        }
     }
 
     [[noreturn]] void raise_dead(std::string_view what) {
@@ -426,11 +455,16 @@ public:
     ~statement() override {
         if (!name_.empty() && !core_->dead) {
             try {
-                core_->idle_statements.emplace(sql_, std::pair{std::move(name_), binary_});
+                if (!discarded_ && core_->idle_statements.size() < conn_core::max_idle)
+                    core_->idle_statements.emplace(sql_, std::pair{std::move(name_), binary_});
+                else
+                    core_->to_deallocate.push_back(std::move(name_));
             } catch (...) {
             }
         }
     }
+    /// Its server-side statement is to be deallocated with it, not kept for reuse.
+    void discard_on_destruction() noexcept { discarded_ = true; }
 
     void bind_null(int i) override { slot(i) = nullptr; }
     void bind_int(int i, std::int64_t v) override {
@@ -733,6 +767,7 @@ private:
     std::shared_ptr<conn_core> core_;
     std::string sql_;
     std::string name_;
+    bool discarded_ = false;
     bool binary_ = false;
     std::vector<std::string> text_;
     std::vector<const char*> values_;
@@ -835,6 +870,7 @@ public:
 
     std::unique_ptr<loadstar::statement> prepare(std::string_view sql) override {
         if (core_->dead) core_->raise_dead("prepare");
+        core_->deallocate_pending();
         rewritten_sql rw = rewrite_placeholders(sql);
         if (!options_.prepared_statements)
             return std::make_unique<statement>(core_, std::move(rw.sql), rw.parameters, std::string(), false);
@@ -859,6 +895,22 @@ public:
                 if (!binary_decodable(PQftype(d.get(), c))) binary = false;
         }
         return std::make_unique<statement>(core_, std::move(rw.sql), rw.parameters, std::move(name), binary);
+    }
+
+    /// An evicted statement: DEALLOCATEd now if the connection is idle, else with the next
+    /// prepare(); the reusable copies of its SQL go too.
+    void discard(std::unique_ptr<loadstar::statement> st) noexcept override {
+        if (auto* p = dynamic_cast<statement*>(st.get())) {
+            p->discard_on_destruction();
+            try {
+                auto [b, e] = core_->idle_statements.equal_range(p->sql());
+                for (auto it = b; it != e; ++it) core_->to_deallocate.push_back(std::move(it->second.first));
+                core_->idle_statements.erase(b, e);
+            } catch (...) {
+            }
+        }
+        st.reset();
+        core_->deallocate_pending();
     }
 
     void execute(std::string_view sql) override {
@@ -1138,7 +1190,8 @@ private:
 static_assert(loadstar::driver<driver>);
 
 /// An engine over a PostgreSQL database. Through `ls::create_engine`, the URL's query string
-/// may set the driver options: `postgresql://u@h/db?prepared_statements=false&sslmode=require`.
+/// may set the driver options: `postgresql://u@h/db?prepared_statements=false&sslmode=require`,
+/// and the engine's `statement_cache_size=64`.
 ///
 /// ```cpp
 /// auto pg = loadstar::postgres::engine("host=127.0.0.1 port=5432 dbname=app",
@@ -1153,9 +1206,11 @@ inline loadstar::engine engine(std::string conninfo, pool_options pool = {}, dri
 namespace detail {
 
 /// Takes loadstar's own parameters out of a URL's query string (libpq would refuse them):
-/// `prepared_statements` and `binary_results`, each `true/false/1/0/on/off/yes/no`.
-inline std::string take_url_options(std::string_view rest, driver_options& o) {
+/// `prepared_statements` and `binary_results`, each `true/false/1/0/on/off/yes/no`, and the
+/// engine's `statement_cache_size=N` (pool_options::statement_cache_size) where `pool` is given.
+inline std::string take_url_options(std::string_view rest, driver_options& o, pool_options* pool = nullptr) {
     return loadstar::detail::take_url_parameters(rest, [&](std::string_view key, std::string_view val) {
+        if (pool && loadstar::detail::take_pool_parameter("loadstar/postgres", key, val, *pool)) return true;
         bool* target = key == "prepared_statements" ? &o.prepared_statements
                        : key == "binary_results"    ? &o.binary_results
                                                     : nullptr;
@@ -1170,8 +1225,9 @@ inline const bool scheme_registered = [] {
         // libpq reads the URI itself: "postgresql://user@host:port/db?sslmode=disable"; loadstar
         // takes `prepared_statements=false` (pgbouncer) and `binary_results=false` out first.
         driver_options o;
-        std::string uri = "postgresql://" + take_url_options(rest, o);
-        return postgres::engine(std::move(uri), {}, o);
+        pool_options pool;
+        std::string uri = "postgresql://" + take_url_options(rest, o, &pool);
+        return postgres::engine(std::move(uri), pool, o);
     };
     loadstar::detail::scheme_registry::add("postgresql", make);
     loadstar::detail::scheme_registry::add("postgres", make);

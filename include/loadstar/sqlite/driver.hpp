@@ -41,7 +41,8 @@ namespace loadstar::sqlite {
 /// and IMMEDIATE transactions as their SQLite defaults; Django 5.1 added `transaction_mode` and
 /// `init_command` for the same reasons.
 ///
-/// Through a URL: `sqlite:///app.db?journal_mode=delete&busy_timeout=2000&immediate_writes=false`.
+/// Through a URL: `sqlite:///app.db?journal_mode=delete&busy_timeout=2000&immediate_writes=false`
+/// (and the engine's `statement_cache_size=N`, pool_options::statement_cache_size).
 struct options {
     std::string journal_mode = "wal";   ///< wal, delete, truncate, persist, memory or off
     std::string synchronous;            ///< off, normal, full, extra; empty: normal under WAL, else full
@@ -267,6 +268,14 @@ public:
         return static_cast<std::size_t>(sqlite3_limit(db_, SQLITE_LIMIT_VARIABLE_NUMBER, -1));
     }
     sqlite3* native() const noexcept { return db_; }
+    /// The statements prepared on this connection that are still alive (finalized ones are
+    /// not counted), transaction control's own excepted: what the engine's statement cache and
+    /// its cursors hold.
+    std::size_t prepared_statements() const noexcept {
+        std::size_t n = 0;
+        for (sqlite3_stmt* st = sqlite3_next_stmt(db_, nullptr); st; st = sqlite3_next_stmt(db_, st)) ++n;
+        return n - control_.size();
+    }
     /// PRAGMA journal_mode: sets it and returns what the database now uses ("memory" for an
     /// in-memory database, whatever was asked).
     std::string set_journal_mode(const std::string& mode) {
@@ -432,8 +441,9 @@ inline std::int64_t parse_int(std::string_view key, std::string_view v) {
 
 /// Takes the driver options out of `path?key=value&...` and returns the path; an unknown key is
 /// an error (SQLite would not read it).
-inline std::string take_url_options(std::string_view rest, options& o) {
+inline std::string take_url_options(std::string_view rest, options& o, pool_options* pool = nullptr) {
     return loadstar::detail::take_url_parameters(rest, [&](std::string_view key, std::string_view v) {
+        if (pool && loadstar::detail::take_pool_parameter("loadstar/sqlite", key, v, *pool)) return true;
         if (key == "journal_mode") o.journal_mode = std::string(v);
         else if (key == "synchronous") o.synchronous = std::string(v);
         else if (key == "foreign_keys") o.foreign_keys = loadstar::detail::url_bool("loadstar/sqlite", key, v);
@@ -444,7 +454,7 @@ inline std::string take_url_options(std::string_view rest, options& o) {
         else
             throw usage_error("loadstar/sqlite: unknown URL parameter '" + std::string(key) +
                               "' (journal_mode, synchronous, foreign_keys, busy_timeout, immediate_writes, "
-                              "journal_size_limit, wal_autocheckpoint)");
+                              "journal_size_limit, wal_autocheckpoint, statement_cache_size)");
         return true;
     });
 }
@@ -454,9 +464,10 @@ inline const bool scheme_registered = [] {
         // sqlite:///relative.db, sqlite:////absolute.db, sqlite:// or sqlite:///:memory:,
         // each optionally followed by ?journal_mode=delete&busy_timeout=2000...
         options o;
-        std::string path = take_url_options(rest, o);
+        pool_options pool;
+        std::string path = take_url_options(rest, o, &pool);
         if (!path.empty() && path.front() == '/') path.erase(0, 1);
-        return sqlite::engine(path, {}, std::move(o));
+        return sqlite::engine(path, pool, std::move(o));
     });
     return true;
 }();
