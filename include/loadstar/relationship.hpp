@@ -226,8 +226,10 @@ private:
 /// Ownership: a many-to-one whose target maps the inverse collection (Book.author with
 /// Author.books) holds its target *weakly* once the session binds it, so that parent and
 /// children never keep each other alive (shared_ptr cycles would leak). While the session is
-/// open its identity map holds every object; after close, touching a parent that nothing else
-/// holds any more throws detached_error instead of answering nullptr.
+/// open its identity map holds every object (and a new object assigned to such a holder is
+/// made pending, so the session holds it too); after close, touching a parent that nothing
+/// else holds any more throws detached_error instead of answering nullptr. A holder not bound
+/// to an open session owns what is assigned to it. See the README's Ownership section.
 template <class T>
 class one {
 public:
