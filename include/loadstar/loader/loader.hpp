@@ -200,7 +200,7 @@ struct loader {
 
     struct node {
         std::vector<ptr<E>> objs;
-        std::unordered_set<const E*> seen;
+        std::unordered_set<const void*> seen;  // one set type for every plan
         // Only a node whose objects feed further eager loads needs each object once (the
         // root decides for itself); de-duplicating the rest is pure cost.
         bool use_seen = has_eager<Plan>();

@@ -213,14 +213,44 @@ template <class E>
 inline constexpr bool has_eager_default =
     eager_default_in<E>(std::make_index_sequence<entity_meta<E>::relationship_count>{});
 
+// The entities reachable from E through relationships (E included), by a depth-first walk that
+// threads the set of entities seen so far (each entity is visited once, cycles end there).
+template <class Seen, class E, bool Done = contains<E, Seen>::value>
+struct reach_visit {
+    using type = Seen;
+};
+template <class Seen, class E, std::size_t I, std::size_t N>
+struct reach_rels {
+    using next = typename reach_visit<Seen, typename entity_meta<E>::template relationship_t<I>::target>::type;
+    using type = typename reach_rels<next, E, I + 1, N>::type;
+};
+template <class Seen, class E, std::size_t N>
+struct reach_rels<Seen, E, N, N> {
+    using type = Seen;
+};
+template <class Seen, class E>
+struct reach_visit<Seen, E, false> {
+    using type = typename reach_rels<typename push_back<Seen, E>::type, E, 0, entity_meta<E>::relationship_count>::type;
+};
+template <class List>
+struct any_eager_default;
+template <class... Ts>
+struct any_eager_default<type_list<Ts...>> : std::bool_constant<(has_eager_default<Ts> || ... || false)> {};
+
+/// Does some entity reachable from E (E included) load a relationship eagerly by default? Only
+/// then can the path of a plan on E change what loads.
+template <class E>
+inline constexpr bool path_matters = any_eager_default<typename reach_visit<type_list<>, E>::type>::value;
+
 /// The plan of E in the one form that every plan loading the same way shares, so that the
 /// loader of a plan is instantiated once, not once per path that reaches it: the path only
-/// decides whether a default eager loader would cycle, so a plan without options whose entity
-/// has no default eager loader drops it (nothing at this level, hence below, is eager), and
-/// raise-all means nothing to an entity without relationships.
+/// decides whether a default eager loader would cycle, so it is dropped when no entity this
+/// plan can reach has a default eager loader (with or without options: a named option never
+/// reads the path), and raise-all means nothing to an entity without relationships.
 template <class E, class Opts, bool RaiseAll, class Path>
 using plan_of = plan<E, Opts, RaiseAll && (entity_meta<E>::relationship_count != 0),
-                     std::conditional_t<std::is_same_v<Opts, type_list<>> && !has_eager_default<E>, type_list<>, Path>>;
+                     std::conditional_t<(std::is_same_v<Opts, type_list<>> && !has_eager_default<E>) || !path_matters<E>,
+                                        type_list<>, Path>>;
 
 template <class C, class Opts>
 struct column_deferred_by;

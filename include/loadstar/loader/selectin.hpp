@@ -14,6 +14,41 @@
 
 namespace loadstar::detail {
 
+/// The statements of a selectin load over `keys` after `head` (the statement up to its key
+/// condition): one `= ANY(?)` where the driver binds arrays (integral keys), else `IN (?, ...)`
+/// batches of at most `batch_size` keys within the driver's bind limit, each written with
+/// in_list_length() placeholders (the last key repeated) so that the statement cache sees a few
+/// texts per relationship, not one per number of keys. A template on the key type only: every
+/// relationship keyed by the same type shares it.
+template <class Key>
+void selectin_batches(load_context& ctx, const std::vector<Key>& keys, const std::string& head, std::size_t batch_size,
+                      std::vector<batch>& out) {
+    if (keys.empty()) return;
+    const dialect& d = ctx.s.eng->sql_dialect();
+    if constexpr (std::is_integral_v<Key>) {
+        if (d.supports_arrays) {
+            out.push_back({head + " = ANY(?)", {value{std::vector<std::int64_t>(keys.begin(), keys.end())}}, " = ANY(?)"});
+            return;
+        }
+    }
+    const std::size_t size = std::max<std::size_t>(1, std::min(batch_size, d.max_bind_parameters));
+    for (std::size_t b = 0; b < keys.size(); b += size) {
+        const std::size_t e = std::min(keys.size(), b + size);
+        const std::size_t len = in_list_length(e - b, size);
+        batch bt;
+        bt.keys_sql.reserve(6 + 3 * len);
+        bt.keys_sql += " IN (";
+        bt.params.reserve(len);
+        for (std::size_t j = 0; j < len; ++j) {
+            bt.keys_sql += j == 0 ? "?" : ", ?";
+            bt.params.push_back(to_value(keys[std::min(b + j, e - 1)]));
+        }
+        bt.keys_sql += ')';
+        bt.sql = head + bt.keys_sql;
+        out.push_back(std::move(bt));
+    }
+}
+
 /// The selectin load of relationship I of the plan's entity.
 template <class Plan, std::size_t I>
 struct selectin_load {
@@ -33,40 +68,8 @@ struct selectin_load {
         std::vector<batch> batches;
     };
 
-    static std::size_t batch_limit(load_context& ctx) {
-        const std::size_t driver_limit = ctx.s.eng->sql_dialect().max_bind_parameters;
-        return std::max<std::size_t>(1, std::min(RP::batch, driver_limit));
-    }
-
-    /// The statements over `keys`: one `= ANY(?)` where the driver binds arrays (integral
-    /// keys), else `IN (?, ...)` batches within the bind limit, each written with
-    /// in_list_length() placeholders (the last key repeated) so that the statement cache sees a
-    /// few texts per relationship, not one per number of keys.
     static void batches(load_context& ctx, const std::vector<key_type>& keys, std::vector<batch>& out) {
-        if (keys.empty()) return;
-        const std::string& head = prefix();
-        if constexpr (std::is_integral_v<key_type>) {
-            if (ctx.s.eng->sql_dialect().supports_arrays) {
-                out.push_back({head + " = ANY(?)", {value{std::vector<std::int64_t>(keys.begin(), keys.end())}}, " = ANY(?)"});
-                return;
-            }
-        }
-        const std::size_t size = batch_limit(ctx);
-        for (std::size_t b = 0; b < keys.size(); b += size) {
-            const std::size_t e = std::min(keys.size(), b + size);
-            const std::size_t len = in_list_length(e - b, size);
-            batch bt;
-            bt.keys_sql.reserve(6 + 3 * len);
-            bt.keys_sql += " IN (";
-            bt.params.reserve(len);
-            for (std::size_t j = 0; j < len; ++j) {
-                bt.keys_sql += j == 0 ? "?" : ", ?";
-                bt.params.push_back(to_value(keys[std::min(b + j, e - 1)]));
-            }
-            bt.keys_sql += ')';
-            bt.sql = head + bt.keys_sql;
-            out.push_back(std::move(bt));
-        }
+        selectin_batches(ctx, keys, prefix(), RP::batch, out);
     }
 
     /// "SELECT [child key,] child columns FROM child ... WHERE child key": the statement up to
