@@ -163,7 +163,9 @@ void clear_holders(E& obj);  // loader.hpp
 template <class E>
 void settle_untracked(E& obj, const sweep_graph& g) noexcept;  // loader.hpp
 template <class E>
-struct persister;  // session.hpp
+struct updater;  // unit/update.hpp
+template <class E>
+struct refresher;  // unit/refresh.hpp
 
 /// The column values of an object as loaded or last flushed (deferred<T> stored as T).
 template <class E, class Seq = std::make_index_sequence<entity_meta<E>::column_count>>
@@ -227,8 +229,8 @@ struct identity_map final : identity_map_base {
         }
     }
     std::size_t size() const override { return objects.size(); }
-    void flush_dirty(session_core& s) override { persister<E>::flush_dirty(s, *this); }
-    void refresh_all(session_core& s) override { persister<E>::refresh_all(s, *this); }
+    void flush_dirty(session_core& s) override { updater<E>::flush_dirty(s, *this); }
+    void refresh_all(session_core& s) override { refresher<E>::refresh_all(s, *this); }
     bool may_cycle() const override { return strong_cycle<E>(); }
     void sweep_nodes(sweep_graph& g) const override {
         for (auto& [k, e] : objects)
@@ -290,9 +292,9 @@ struct session_core {
     std::unordered_set<const void*> flush_seen;
     std::unordered_set<const void*> flush_in_progress;  // saving parents first: a cycle shows here
     // Parents that hold a new child in a loaded one-to-many / one-to-one holder, by child:
-    // each entry saves the parent first (as persister::save's `defer` says) and gives the
+    // each entry saves the parent first (as inserter::save's `defer` says) and gives the
     // child its key, however the child is reached. Built at the start of a flush
-    // (persister::index_parents, while flush_indexing), emptied by its end.
+    // (inserter::index_parents, while flush_indexing), emptied by its end.
     using defer_list = std::vector<std::function<void()>>;
     std::unordered_map<const void*, std::vector<std::function<void(defer_list*)>>> flush_parents;
     std::unordered_set<const void*> flush_indexed;
