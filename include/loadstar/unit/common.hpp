@@ -86,9 +86,12 @@ template <class E, std::size_t... I>
 constexpr bool has_required_cycle(std::index_sequence<I...>) {
     return (required_cycle_at<E, I>() || ... || false);
 }
+/// Some order of INSERTs can write rows of E: no cycle of NOT NULL foreign keys runs through it.
+template <class E>
+inline constexpr bool insertable = !has_required_cycle<E>(std::make_index_sequence<entity_meta<E>::relationship_count>{});
 template <class Entity>
 struct insert_cycle_check {
-    static_assert(!has_required_cycle<Entity>(std::make_index_sequence<entity_meta<Entity>::relationship_count>{}),
+    static_assert(insertable<Entity>,
                   "loadstar: NOT NULL foreign keys form a cycle through this entity (it needs a parent that "
                   "needs it, or itself): no row could be inserted first; make one foreign key std::optional "
                   "(see insert_cycle_check<Entity> below)");

@@ -33,6 +33,14 @@ struct refresher {
     }
 
     static void refresh_all(session_core& s, identity_map<E>& m) {
+        // A mapping no INSERT order can satisfy was reported once (insert_cycle_check): the
+        // loads below would only report it again for every entity they reach.
+        if constexpr (insertable<E>) refresh(s, m);
+        else (void)s, (void)m;
+    }
+
+private:
+    static void refresh(session_core& s, identity_map<E>& m) {
         if (m.objects.empty()) return;
         std::vector<pk_type> keys;
         keys.reserve(m.objects.size());
