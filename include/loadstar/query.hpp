@@ -117,6 +117,82 @@ std::string root_columns(const std::string& alias) {
     return cols;
 }
 
+/// The parts of an entity query's SELECT that its plan decides (built once per plan); the rest
+/// (filters, joins, order, paging, lock) comes from the query's state.
+struct select_parts {
+    const std::string& columns;      ///< the plan's column list
+    const std::string& table;        ///< the entity's table, quoted
+    const std::string& eager_joins;  ///< the plan's LEFT OUTER JOINs
+    /// Non-null when the parents must be paged in a subquery (a joined to-many under a limit):
+    /// the entity's own columns, selected there.
+    const std::string* paged_columns = nullptr;
+};
+
+inline void append_order(const query_state& st, std::string& sql) {
+    if (!st.order.empty()) sql += " ORDER BY " + st.order;
+}
+
+/// The SELECT of an entity query, its values appended to `params` in order. Plain code, shared
+/// by every query: a plan contributes only its parts.
+inline std::string render_select(const query_state& st, const select_parts& p, std::vector<value>& params) {
+    std::string sql;
+    if (!p.paged_columns) {
+        sql.reserve(64 + p.columns.size() + p.eager_joins.size() + st.where.size() + st.order.size());
+        sql += "SELECT ";
+        sql += p.columns;
+        sql += " FROM ";
+        sql += p.table;
+        sql += st.joins;
+        sql += p.eager_joins;
+        st.render_where(sql, params);
+        append_order(st, sql);
+        st.render_paging(sql, params);
+    } else {
+        // The limit counts parents, not joined rows: page the parents in a subquery that keeps
+        // the table's own name, then join the children to it.
+        sql = "SELECT " + p.columns + " FROM (SELECT " + *p.paged_columns + " FROM " + p.table + st.joins;
+        st.render_where(sql, params);
+        append_order(st, sql);
+        st.render_paging(sql, params);
+        sql += ") AS " + p.table + p.eager_joins;
+        append_order(st, sql);
+    }
+    if (st.for_update && st.sql_dialect().supports_for_update) sql += " FOR UPDATE";
+    return sql;
+}
+
+/// The key source of the subquery loads under a query's root: its FROM, joins, filters and
+/// paging (ordered when paged, so the subquery pages the same parents).
+inline tail render_tail(const query_state& st, const std::string& table) {
+    tail t;
+    t.sql = "FROM " + table + st.joins;
+    t.may_repeat = !st.joins.empty();  // an explicit join can repeat a parent row
+    st.render_where(t.sql, t.params);
+    if (st.limit || st.offset) append_order(st, t.sql);
+    st.render_paging(t.sql, t.params);
+    return t;
+}
+
+/// SELECT count(*) of the rows a query matches (of its page, when paged or joined).
+inline std::string render_count(const query_state& st, const std::string& table, const std::string& pk,
+                                std::vector<value>& params) {
+    std::string from = " FROM " + table + st.joins;
+    st.render_where(from, params);
+    if (!st.limit && !st.offset && st.joins.empty()) return "SELECT count(*)" + from;
+    std::string inner = "SELECT " + pk + from;
+    if (st.limit || st.offset) append_order(st, inner);
+    st.render_paging(inner, params);
+    return "SELECT count(*) FROM (" + inner + ") AS anon_1";
+}
+
+/// SELECT EXISTS (...) of a query.
+inline std::string render_exists(const query_state& st, const std::string& table, std::vector<value>& params) {
+    std::string inner = "SELECT 1 FROM " + table + st.joins;
+    st.render_where(inner, params);
+    st.render_paging(inner, params);
+    return "SELECT EXISTS (" + inner + ")";
+}
+
 template <class T>
 T value_as(const value& v) {
     if constexpr (is_optional_v<T>) {
@@ -279,23 +355,15 @@ public:
     /// SELECT count(*) of the matching rows, computed by the database.
     std::int64_t count() const {
         std::vector<value> params;
-        std::string from = " FROM " + table() + this->st_.joins;
-        this->st_.render_where(from, params);
-        if (!this->st_.limit && !this->st_.offset && this->st_.joins.empty())
-            return scalar("SELECT count(*)" + from, params);
-        std::string inner = "SELECT " + pk_sql() + from;
-        if (this->st_.limit || this->st_.offset) append_order(inner);
-        this->st_.render_paging(inner, params);
-        return scalar("SELECT count(*) FROM (" + inner + ") AS anon_1", params);
+        const std::string sql = detail::render_count(this->st_, table(), pk_sql(), params);
+        return scalar(sql, params);
     }
 
     /// SELECT EXISTS (...): true if any row matches, without loading it.
     bool exists() const {
         std::vector<value> params;
-        std::string inner = "SELECT 1 FROM " + table() + this->st_.joins;
-        this->st_.render_where(inner, params);
-        this->st_.render_paging(inner, params);
-        return scalar("SELECT EXISTS (" + inner + ")", params) != 0;
+        const std::string sql = detail::render_exists(this->st_, table(), params);
+        return scalar(sql, params) != 0;
     }
 
     /// Projection to tuples of columns, without hydrating objects:
@@ -422,50 +490,18 @@ private:
         static const std::string p = table() + "." + detail::quote_ident(meta::template column_name<meta::pk_index>());
         return p;
     }
-    void append_order(std::string& sql) const {
-        if (!this->st_.order.empty()) sql += " ORDER BY " + this->st_.order;
-    }
 
     std::string build(std::vector<value>& params) const {
         const auto& s = L::sql();
-        const auto& st = this->st_;
-        std::string sql;
-        const bool wrap = detail::has_joined_many<Plan>() && (st.limit || st.offset);
-        if (!wrap) {
-            sql.reserve(64 + s.cols.size() + s.joins.size() + st.where.size() + st.order.size());
-            sql += "SELECT ";
-            sql += s.cols;
-            sql += " FROM ";
-            sql += table();
-            sql += st.joins;
-            sql += s.joins;
-            st.render_where(sql, params);
-            append_order(sql);
-            st.render_paging(sql, params);
-        } else {
-            // The limit counts parents, not joined rows: page the parents in a subquery that
-            // keeps the table's own name, then join the children to it.
-            static const std::string inner_cols = detail::root_columns<E>(table());
-            sql = "SELECT " + s.cols + " FROM (SELECT " + inner_cols + " FROM " + table() + st.joins;
-            st.render_where(sql, params);
-            append_order(sql);
-            st.render_paging(sql, params);
-            sql += ") AS " + table() + s.joins;
-            append_order(sql);
+        const std::string* inner_cols = nullptr;
+        if constexpr (detail::has_joined_many<Plan>()) {
+            static const std::string cols = detail::root_columns<E>(table());
+            if (this->st_.limit || this->st_.offset) inner_cols = &cols;
         }
-        if (st.for_update && st.sql_dialect().supports_for_update) sql += " FOR UPDATE";
-        return sql;
+        return detail::render_select(this->st_, {s.cols, table(), s.joins, inner_cols}, params);
     }
 
-    detail::tail root_tail() const {
-        detail::tail t;
-        t.sql = "FROM " + table() + this->st_.joins;
-        t.may_repeat = !this->st_.joins.empty();  // an explicit join can repeat a parent row
-        this->st_.render_where(t.sql, t.params);
-        if (this->st_.limit || this->st_.offset) append_order(t.sql);
-        this->st_.render_paging(t.sql, t.params);
-        return t;
-    }
+    detail::tail root_tail() const { return detail::render_tail(this->st_, table()); }
 
     std::int64_t scalar(const std::string& sql, const std::vector<value>& params) const {
         auto& pc = this->st_.s->connection();
