@@ -150,6 +150,9 @@ struct identity_map_base {
     virtual void sweep_clear(const sweep_graph& g) = 0;
     /// The end of an untracked load (see settle_untracked in loader.hpp).
     virtual void settle_untracked(const sweep_graph& g) noexcept = 0;
+    /// Whether some object's weak many-to-one holds a target (only then does the end of an
+    /// untracked load need the sweep graph: untracked_maps in keys.hpp).
+    virtual bool any_weak_target() const noexcept = 0;
 };
 
 template <class E>
@@ -162,6 +165,10 @@ template <class E>
 void clear_holders(E& obj);  // loader.hpp
 template <class E>
 void settle_untracked(E& obj, const sweep_graph& g) noexcept;  // loader.hpp
+template <class E>
+bool holds_weak_target(E& obj) noexcept;  // loader.hpp
+template <class E>
+constexpr bool has_weak_targets() noexcept;  // loader.hpp
 template <class E>
 struct persister;  // session.hpp
 
@@ -245,6 +252,15 @@ struct identity_map final : identity_map_base {
     void settle_untracked(const sweep_graph& g) noexcept override {
         for (auto& [k, e] : objects)
             if (e.obj) detail::settle_untracked(*e.obj, g);
+    }
+    bool any_weak_target() const noexcept override {
+        if constexpr (!has_weak_targets<E>()) {
+            return false;
+        } else {
+            for (auto& [k, e] : objects)
+                if (e.obj && holds_weak_target(*e.obj)) return true;
+            return false;
+        }
     }
 };
 

@@ -139,6 +139,29 @@ void settle_untracked(E& obj, const sweep_graph& g) noexcept {
     });
 }
 
+/// Whether E maps a weak many-to-one at all (compile time).
+template <class E>
+constexpr bool has_weak_targets() noexcept {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+        return (weak_target<E, I>() || ... || false);
+    }(std::make_index_sequence<entity_meta<E>::relationship_count>{});
+}
+/// Whether one of obj's weak many-to-ones holds a target (settle_untracked needs the sweep
+/// graph only for those: a weak holder without a target just owns its next one).
+template <class E>
+bool holds_weak_target(E& obj) noexcept {
+    bool any = false;
+    for_each_index<entity_meta<E>::relationship_count>([&](auto i) {
+        if constexpr (weak_target<E, i.value>()) {
+            using R = typename entity_meta<E>::template relationship_t<i>;
+            using H = typename R::holder;
+            const auto& h = obj.*(R::member);
+            if (!any && holder_access<H>::is_weak(h) && holder_access<H>::items(h)) any = true;
+        }
+    });
+    return any;
+}
+
 template <class E>
 void detach_holders(E& obj) {
     using meta = entity_meta<E>;
