@@ -219,6 +219,20 @@ struct identity_map final : identity_map_base {
     void insert(const key_type& k, const ptr<E>& obj) { objects.insert_or_assign(k, entry{obj, snapshot_of<E>::capture(*obj)}); }
     /// Adds an object without a snapshot (query-local maps of untracked loads).
     void insert_untracked(const key_type& k, const ptr<E>& obj) { objects.emplace(k, entry{obj, {}}); }
+    /// Hydration's one probe per row: the entry for k and whether it was just added (empty:
+    /// no object, no snapshot). A new entry must be filled (fill) before the map changes
+    /// again, or dropped (drop) if reading its row fails.
+    std::pair<entry*, bool> find_or_add(const key_type& k) {
+        auto [it, fresh] = objects.emplace(k);
+        return {&it->second, fresh};
+    }
+    static void fill(entry& e, const ptr<E>& obj, bool tracked) {
+        e.obj = obj;
+        if (tracked) e.snap = snapshot_of<E>::capture(*obj);
+    }
+    void drop(const key_type& k) noexcept {
+        if (auto it = objects.find(k); it != objects.end()) objects.erase(it);
+    }
     void resnap(const key_type& k) {
         if (auto* e = find_entry(k)) e->snap = snapshot_of<E>::capture(*e->obj);
     }

@@ -344,18 +344,25 @@ struct loader {
         bool first_in_node = true;
         if (ctx.dedupe) {
             auto& m = ctx.map<E>();
-            if (auto* hit = m.find(pk)) {
-                obj = *hit;
+            // One probe: a miss leaves an empty entry to fill (nothing touches the map while
+            // the row is read; a failed read drops the entry again).
+            auto [e, added] = m.find_or_add(pk);
+            if (!added && e->obj) {
+                obj = e->obj;
                 if (n.use_seen) first_in_node = n.seen.insert(obj.get()).second;
                 if (ctx.populate_existing && first_in_node) {
                     read_columns(st, base, *obj);
                     if (ctx.tracked) m.resnap(pk);
                 }
             } else {
-                obj = std::make_shared<E>();
-                read_columns(st, base, *obj, &pk);
-                if (ctx.tracked) m.insert(pk, obj);
-                else m.insert_untracked(pk, obj);
+                try {
+                    obj = std::make_shared<E>();
+                    read_columns(st, base, *obj, &pk);
+                } catch (...) {
+                    if (added) m.drop(pk);
+                    throw;
+                }
+                identity_map<E>::fill(*e, obj, ctx.tracked);
                 fresh = true;
                 if (n.use_seen) n.seen.insert(obj.get());
             }
