@@ -223,7 +223,10 @@ struct loader {
 
     struct node {
         std::vector<ptr<E>> objs;
-        std::unordered_set<const E*> seen;
+        // Dense (no allocation per object: the node-based set was 5.5% of a 10,000 x 10
+        // joined load); a joined parent's repeated rows mostly come one after another, which
+        // hydrate checks against objs.back() before probing.
+        dense_map<const E*, char> seen;
         // Only a node whose objects feed further eager loads needs each object once (the
         // root decides for itself); de-duplicating the rest is pure cost.
         bool use_seen = has_eager<Plan>();
@@ -349,7 +352,8 @@ struct loader {
             auto [e, added] = m.find_or_add(pk);
             if (!added && e->obj) {
                 obj = e->obj;
-                if (n.use_seen) first_in_node = n.seen.insert(obj.get()).second;
+                if (n.use_seen)
+                    first_in_node = !(!n.objs.empty() && n.objs.back() == obj) && n.seen.emplace(obj.get(), 0).second;
                 if (ctx.populate_existing && first_in_node) {
                     read_columns(st, base, *obj);
                     if (ctx.tracked) m.resnap(pk);
@@ -364,7 +368,7 @@ struct loader {
                 }
                 identity_map<E>::fill(*e, obj, ctx.tracked);
                 fresh = true;
-                if (n.use_seen) n.seen.insert(obj.get());
+                if (n.use_seen) n.seen.emplace(obj.get(), 0);
             }
         } else {
             obj = std::make_shared<E>();
