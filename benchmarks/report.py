@@ -101,6 +101,13 @@ def to_ms(value, unit):
     return value * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
+def doc_benchmarks(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f).get("benchmarks", [])
+
+
 def load_medians(path):
     """run_name -> {"ms": cpu ms, "real_ms": wall ms, counters...} for the median aggregates."""
     if not os.path.exists(path):
@@ -327,11 +334,15 @@ def render(args):
         rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True).stdout.strip() + " (at rendering time)"
     out.append(f"Source measured: {rev}.\n")
+    reps = sorted({b.get("repetitions", 1) for b in doc_benchmarks(os.path.join(res, "loader_strategies.json"))})
+    min_time = os.environ.get("BENCH_MIN_TIME")
+    reps_txt = (f"{'/'.join(map(str, reps)) if reps else 'the'} repetitions"
+                + (f" (each at least {min_time} s of CPU time; PostgreSQL cells 0.5 s)" if min_time else ""))
     out.append(f"Produced by `scripts/bench` on {ctx.get('date', '?')} ({ctx.get('host_name', '?')}, "
                f"{ctx.get('num_cpus', '?')} CPUs, load average at start "
                f"{', '.join(f'{x:.1f}' for x in ctx.get('load_avg', []))}); SQLite "
                f"{ctx.get('sqlite_version', '?')}, SQLAlchemy {sa_ctx.get('sqlalchemy_version', 'not run')}. "
-               "Every figure is the median of the repetitions in CPU time (milliseconds; on PostgreSQL, "
+               f"Every figure is the median of {reps_txt} in CPU time (milliseconds; on PostgreSQL, "
                "wall-clock time, since the server does part of the work); a ratio divides two medians of "
                "the same run. Raw baselines are hand-written sqlite3 C API code (libpq on PostgreSQL) "
                "running the same SQL into the graph loadstar builds (issue 14): a `std::shared_ptr` per author "
