@@ -105,6 +105,18 @@ void clear_holders(E& obj) {
         holder_access<typename R::holder>::drop_all(obj.*(R::member));
     });
 }
+/// Debug builds (LOADSTAR_CHECK_CYCLES): registers E's holders that own objects outside any
+/// session, so that a cycle among them that the program lets go of is reported (debug.hpp).
+template <class E>
+void track_holders([[maybe_unused]] E& obj) noexcept {
+#if LOADSTAR_CHECK_CYCLES
+    using meta = entity_meta<E>;
+    for_each_index<meta::relationship_count>([&](auto i) {
+        using R = typename meta::template relationship_t<i>;
+        holder_access<typename R::holder>::track(obj.*(R::member));
+    });
+#endif
+}
 /// Whether `target`'s collection inverse to E's relationship I holds `obj` strongly.
 template <class E, std::size_t I, class T>
 bool inverse_holds(const T& target, const E* obj) noexcept {
@@ -133,10 +145,19 @@ void settle_untracked(E& obj, const sweep_graph& g) noexcept {
             using H = typename R::holder;
             if (!holder_access<H>::is_weak(h)) return;
             const auto target = holder_access<H>::items(h);
-            if (!target || !g.reached_node(target.get()) || !inverse_holds<E, i.value>(*target, &obj))
+            const bool back = target && inverse_holds<E, i.value>(*target, &obj);
+            if (!back || !g.reached_node(target.get())) {
                 holder_access<H>::make_strong(h);
+                // Reached only through this object (books loaded with their authors and the
+                // authors' books): a cycle no session will break. Debug builds report it if
+                // the program lets go without breaking it (see debug.hpp).
+                if (back) holder_access<H>::track(h);
+            }
         }
     });
+    // Debug builds: holders of a mapping that can cycle (a many-to-many mapped on both sides)
+    // own their objects outside any session from now on.
+    if (strong_cycle<E>()) track_holders(obj);
 }
 
 /// Whether E maps a weak many-to-one at all (compile time).
@@ -179,6 +200,9 @@ void detach_holders(E& obj) {
         link.core = nullptr;
         if (link.mode == holder_mode::lazy) link.mode = holder_mode::unbound;
     });
+    // An object the program keeps across close() whose mapping can cycle (Ada's courses hold
+    // Ada): the program must break such a cycle before letting go; debug builds report it.
+    if (strong_cycle<E>()) track_holders(obj);
 }
 
 template <class Plan>
