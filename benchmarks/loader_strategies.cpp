@@ -1,5 +1,6 @@
 // benchmarks/loader_strategies.cpp - what each loader strategy costs, against hand-written sqlite3
-// code doing the same work (same SQL, same plain structs), on SQLite in memory and on a file.
+// code doing the same work (same SQL, the same graph of std::shared_ptr objects), on SQLite in
+// memory, on a file and on PostgreSQL.
 // SPDX-License-Identifier: MIT
 //
 // Benchmarks (every load runs in a fresh ls::session, as users pay it; scripts/bench compares
@@ -7,7 +8,11 @@
 //   BM_load_<strategy>/<backend>/parents:N/children:M   loadstar: load N authors with the strategy,
 //                                                        touch every author's books (raise: each
 //                                                        touch throws; untouched: raise, no touch)
-//   BM_raw_<strategy>/<backend>/parents:N/children:M    sqlite3 C API, same SQL and result
+//   BM_raw_<strategy>/<backend>/parents:N/children:M    sqlite3 C API (libpq on PostgreSQL), same
+//                                                        SQL, same graph: a std::shared_ptr per
+//                                                        author and per book (issue 14's baseline)
+//   BM_raw_plain_<strategy>/...                          the same into plain structs (largest
+//                                                        parents, 10 and 50 children: reference)
 //   BM_hydrate_{tracked,untracked,raw,raw_shared}/<backend>/rows:R   R books into objects
 //   BM_project_{loadstar,raw}/<backend>/rows:R           (id, title) tuples of R books
 //   BM_bulk_{insert,add_commit,raw}/<backend>/rows:R     R new books in one transaction
@@ -154,7 +159,32 @@ inline void read_text(sqlite3_stmt* st, int c, std::string& out) {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
     out.assign(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
 }
-inline void read_author(sqlite3_stmt* st, int c, raw_author& a) {
+// The grid's raw baselines build the graph loadstar builds (issue 14): every author and every
+// book in its own std::shared_ptr, an author's books in a std::vector of them (`Shared` = true,
+// the BM_raw_* cells). `Shared` = false fills plain structs with std::vector<raw_book> children
+// instead (BM_raw_plain_*, a reference for what the shared_ptr graph itself costs).
+struct sp_author {
+    std::int64_t id{};
+    std::string name;
+    std::optional<std::string> email;
+    std::vector<std::shared_ptr<raw_book>> books;
+};
+template <bool Shared>
+using authors_t = std::conditional_t<Shared, std::vector<std::shared_ptr<sp_author>>, std::vector<raw_author>>;
+inline raw_author& deref(raw_author& a) { return a; }
+inline const raw_author& deref(const raw_author& a) { return a; }
+inline sp_author& deref(const std::shared_ptr<sp_author>& a) { return *a; }
+inline const raw_book& deref(const raw_book& b) { return b; }
+inline const raw_book& deref(const std::shared_ptr<raw_book>& b) { return *b; }
+inline raw_author& new_author(std::vector<raw_author>& v) { return v.emplace_back(); }
+inline sp_author& new_author(std::vector<std::shared_ptr<sp_author>>& v) {
+    return *v.emplace_back(std::make_shared<sp_author>());
+}
+inline raw_book& new_book(raw_author& a) { return a.books.emplace_back(); }
+inline raw_book& new_book(sp_author& a) { return *a.books.emplace_back(std::make_shared<raw_book>()); }
+
+template <class A>
+void read_author(sqlite3_stmt* st, int c, A& a) {
     a.id = sqlite3_column_int64(st, c);
     read_text(st, c + 1, a.name);
     if (sqlite3_column_type(st, c + 2) == SQLITE_NULL) {
@@ -190,12 +220,13 @@ inline const std::string project_sql = "SELECT books.id, books.title FROM books"
 inline const std::string insert_book_sql = "INSERT INTO books (title, year, author_id) VALUES (?, ?, ?)";
 inline constexpr std::size_t selectin_batch = 500;  // loadstar's default batch
 
-inline std::vector<raw_author> raw_parents(raw_db& r, raw_stats& s) {
-    std::vector<raw_author> out;
+template <bool Shared>
+authors_t<Shared> raw_parents(raw_db& r, raw_stats& s) {
+    authors_t<Shared> out;
     sqlite3_stmt* st = r.stmt(authors_sql);
     ++s.statements;
     while (r.step(st)) {
-        read_author(st, 0, out.emplace_back());
+        read_author(st, 0, new_author(out));
         ++s.rows;
     }
     sqlite3_reset(st);
@@ -203,14 +234,15 @@ inline std::vector<raw_author> raw_parents(raw_db& r, raw_stats& s) {
 }
 
 /// Lazy: the parents, then one statement per parent, one prepared statement reused.
-inline std::vector<raw_author> raw_lazy(raw_db& r, raw_stats& s) {
-    auto out = raw_parents(r, s);
+template <bool Shared>
+authors_t<Shared> raw_lazy(raw_db& r, raw_stats& s) {
+    auto out = raw_parents<Shared>(r, s);
     sqlite3_stmt* st = r.stmt(books_by_author_sql);
     for (auto& a : out) {
-        sqlite3_bind_int64(st, 1, a.id);
+        sqlite3_bind_int64(st, 1, deref(a).id);
         ++s.statements;
         while (r.step(st)) {
-            read_book(st, 0, a.books.emplace_back());
+            read_book(st, 0, new_book(deref(a)));
             ++s.rows;
         }
         sqlite3_reset(st);
@@ -219,8 +251,9 @@ inline std::vector<raw_author> raw_lazy(raw_db& r, raw_stats& s) {
 }
 
 /// Joined: one LEFT OUTER JOIN, parents de-duplicated through a hash map.
-inline std::vector<raw_author> raw_joined(raw_db& r, raw_stats& s) {
-    std::vector<raw_author> out;
+template <bool Shared>
+authors_t<Shared> raw_joined(raw_db& r, raw_stats& s) {
+    authors_t<Shared> out;
     std::unordered_map<std::int64_t, std::size_t> index;
     sqlite3_stmt* st = r.stmt(joined_sql);
     ++s.statements;
@@ -228,30 +261,31 @@ inline std::vector<raw_author> raw_joined(raw_db& r, raw_stats& s) {
         ++s.rows;
         const std::int64_t id = sqlite3_column_int64(st, 0);
         auto [it, fresh] = index.try_emplace(id, out.size());
-        if (fresh) read_author(st, 0, out.emplace_back());
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL) read_book(st, 3, out[it->second].books.emplace_back());
+        if (fresh) read_author(st, 0, new_author(out));
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) read_book(st, 3, new_book(deref(out[it->second])));
     }
     sqlite3_reset(st);
     return out;
 }
 
 /// Selectin: the parents, then the children of 500 parents per statement (IN list).
-inline std::vector<raw_author> raw_selectin(raw_db& r, raw_stats& s) {
-    auto out = raw_parents(r, s);
+template <bool Shared>
+authors_t<Shared> raw_selectin(raw_db& r, raw_stats& s) {
+    auto out = raw_parents<Shared>(r, s);
     std::unordered_map<std::int64_t, std::size_t> index;
-    for (std::size_t i = 0; i < out.size(); ++i) index.emplace(out[i].id, i);
+    for (std::size_t i = 0; i < out.size(); ++i) index.emplace(deref(out[i]).id, i);
     for (std::size_t b = 0; b < out.size(); b += selectin_batch) {
         const std::size_t e = std::min(out.size(), b + selectin_batch);
         std::string sql = selectin_prefix;
         for (std::size_t j = b; j < e; ++j) sql += j == b ? "?" : ", ?";
         sql += ')';
         sqlite3_stmt* st = r.stmt(sql);
-        for (std::size_t j = b; j < e; ++j) sqlite3_bind_int64(st, static_cast<int>(j - b + 1), out[j].id);
+        for (std::size_t j = b; j < e; ++j) sqlite3_bind_int64(st, static_cast<int>(j - b + 1), deref(out[j]).id);
         ++s.statements;
         while (r.step(st)) {
             ++s.rows;
             auto it = index.find(sqlite3_column_int64(st, 0));
-            if (it != index.end()) read_book(st, 1, out[it->second].books.emplace_back());
+            if (it != index.end()) read_book(st, 1, new_book(deref(out[it->second])));
         }
         sqlite3_reset(st);
     }
@@ -259,16 +293,17 @@ inline std::vector<raw_author> raw_selectin(raw_db& r, raw_stats& s) {
 }
 
 /// Subquery: the parents, then every child joined to the parent query reduced to its keys.
-inline std::vector<raw_author> raw_subquery(raw_db& r, raw_stats& s) {
-    auto out = raw_parents(r, s);
+template <bool Shared>
+authors_t<Shared> raw_subquery(raw_db& r, raw_stats& s) {
+    auto out = raw_parents<Shared>(r, s);
     std::unordered_map<std::int64_t, std::size_t> index;
-    for (std::size_t i = 0; i < out.size(); ++i) index.emplace(out[i].id, i);
+    for (std::size_t i = 0; i < out.size(); ++i) index.emplace(deref(out[i]).id, i);
     sqlite3_stmt* st = r.stmt(subquery_sql);
     ++s.statements;
     while (r.step(st)) {
         ++s.rows;
         auto it = index.find(sqlite3_column_int64(st, 0));
-        if (it != index.end()) read_book(st, 1, out[it->second].books.emplace_back());
+        if (it != index.end()) read_book(st, 1, new_book(deref(out[it->second])));
     }
     sqlite3_reset(st);
     return out;
@@ -381,7 +416,8 @@ inline std::int64_t pg_int(const PGresult* r, int row, int c) {
 inline void pg_text(const PGresult* r, int row, int c, std::string& out) {
     out.assign(PQgetvalue(r, row, c), static_cast<std::size_t>(PQgetlength(r, row, c)));
 }
-inline void pg_author(const PGresult* r, int row, int c, raw_author& a) {
+template <class A>
+void pg_author(const PGresult* r, int row, int c, A& a) {
     a.id = pg_int(r, row, c);
     pg_text(r, row, c + 1, a.name);
     if (PQgetisnull(r, row, c + 2)) {
@@ -415,45 +451,48 @@ inline std::string dollars(std::string sql) {
     return out;
 }
 
-inline std::vector<raw_author> pg_parents(raw_pg& r, raw_stats& s) {
-    std::vector<raw_author> out;
+template <bool Shared>
+authors_t<Shared> pg_parents(raw_pg& r, raw_stats& s) {
+    authors_t<Shared> out;
     PGresult* res = r.run(authors_sql, 0, nullptr, nullptr, nullptr);
     ++s.statements;
     const int n = PQntuples(res);
-    out.resize(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) pg_author(res, i, 0, out[static_cast<std::size_t>(i)]);
+    out.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) pg_author(res, i, 0, new_author(out));
     s.rows += n;
     PQclear(res);
     return out;
 }
 
-inline std::vector<raw_author> pg_lazy(raw_pg& r, raw_stats& s) {
+template <bool Shared>
+authors_t<Shared> pg_lazy(raw_pg& r, raw_stats& s) {
     static const std::string sql = dollars(books_by_author_sql);
-    auto out = pg_parents(r, s);
+    auto out = pg_parents<Shared>(r, s);
     const int len = 8, fmt = 1;
     for (auto& a : out) {
-        pg_int_param p(a.id);
+        pg_int_param p(deref(a).id);
         const char* v = p.value();
         PGresult* res = r.run(sql, 1, &v, &len, &fmt);
         ++s.statements;
         const int n = PQntuples(res);
-        for (int i = 0; i < n; ++i) pg_book(res, i, 0, a.books.emplace_back());
+        for (int i = 0; i < n; ++i) pg_book(res, i, 0, new_book(deref(a)));
         s.rows += n;
         PQclear(res);
     }
     return out;
 }
 
-inline std::vector<raw_author> pg_joined(raw_pg& r, raw_stats& s) {
-    std::vector<raw_author> out;
+template <bool Shared>
+authors_t<Shared> pg_joined(raw_pg& r, raw_stats& s) {
+    authors_t<Shared> out;
     std::unordered_map<std::int64_t, std::size_t> index;
     PGresult* res = r.run(joined_sql, 0, nullptr, nullptr, nullptr);
     ++s.statements;
     const int n = PQntuples(res);
     for (int i = 0; i < n; ++i) {
         auto [it, fresh] = index.try_emplace(pg_int(res, i, 0), out.size());
-        if (fresh) pg_author(res, i, 0, out.emplace_back());
-        if (!PQgetisnull(res, i, 3)) pg_book(res, i, 3, out[it->second].books.emplace_back());
+        if (fresh) pg_author(res, i, 0, new_author(out));
+        if (!PQgetisnull(res, i, 3)) pg_book(res, i, 3, new_book(deref(out[it->second])));
     }
     s.rows += n;
     PQclear(res);
@@ -461,18 +500,19 @@ inline std::vector<raw_author> pg_joined(raw_pg& r, raw_stats& s) {
 }
 
 /// Selectin the PostgreSQL way: one statement, the keys as one array parameter.
-inline std::vector<raw_author> pg_selectin(raw_pg& r, raw_stats& s) {
+template <bool Shared>
+authors_t<Shared> pg_selectin(raw_pg& r, raw_stats& s) {
     static const std::string sql =
         "SELECT books.author_id, books.id, books.title, books.year, books.author_id FROM books WHERE "
         "books.author_id = ANY($1)";
-    auto out = pg_parents(r, s);
+    auto out = pg_parents<Shared>(r, s);
     std::unordered_map<std::int64_t, std::size_t> index;
     std::string keys = "{";
     char buf[24];
     for (std::size_t i = 0; i < out.size(); ++i) {
-        index.emplace(out[i].id, i);
+        index.emplace(deref(out[i]).id, i);
         if (i) keys += ',';
-        keys.append(buf, std::to_chars(buf, buf + sizeof buf, out[i].id).ptr);
+        keys.append(buf, std::to_chars(buf, buf + sizeof buf, deref(out[i]).id).ptr);
     }
     keys += '}';
     const char* v = keys.c_str();
@@ -482,23 +522,24 @@ inline std::vector<raw_author> pg_selectin(raw_pg& r, raw_stats& s) {
     const int n = PQntuples(res);
     for (int i = 0; i < n; ++i) {
         auto it = index.find(pg_int(res, i, 0));
-        if (it != index.end()) pg_book(res, i, 1, out[it->second].books.emplace_back());
+        if (it != index.end()) pg_book(res, i, 1, new_book(deref(out[it->second])));
     }
     s.rows += n;
     PQclear(res);
     return out;
 }
 
-inline std::vector<raw_author> pg_subquery(raw_pg& r, raw_stats& s) {
-    auto out = pg_parents(r, s);
+template <bool Shared>
+authors_t<Shared> pg_subquery(raw_pg& r, raw_stats& s) {
+    auto out = pg_parents<Shared>(r, s);
     std::unordered_map<std::int64_t, std::size_t> index;
-    for (std::size_t i = 0; i < out.size(); ++i) index.emplace(out[i].id, i);
+    for (std::size_t i = 0; i < out.size(); ++i) index.emplace(deref(out[i]).id, i);
     PGresult* res = r.run(subquery_sql, 0, nullptr, nullptr, nullptr);
     ++s.statements;
     const int n = PQntuples(res);
     for (int i = 0; i < n; ++i) {
         auto it = index.find(pg_int(res, i, 0));
-        if (it != index.end()) pg_book(res, i, 1, out[it->second].books.emplace_back());
+        if (it != index.end()) pg_book(res, i, 1, new_book(deref(out[it->second])));
     }
     s.rows += n;
     PQclear(res);
@@ -749,12 +790,13 @@ touched touch(const std::vector<ls::ptr<Author>>& authors) {
     }
     return t;
 }
-inline touched touch(const std::vector<raw_author>& authors) {
+template <class A>
+touched touch(const std::vector<A>& authors) {
     touched t;
     for (const auto& a : authors)
-        for (const auto& b : a.books) {
+        for (const auto& b : deref(a).books) {
             ++t.books;
-            t.checksum += b.year;
+            t.checksum += deref(b).year;
         }
     return t;
 }
@@ -812,28 +854,28 @@ void BM_load(benchmark::State& state, backend b) {
     set_counters(state, stats);
 }
 
-template <kind K>
+template <kind K, bool Shared = true>
 void BM_raw(benchmark::State& state, backend b) {
     const std::int64_t parents = state.range(0), children = state.range(1);
     dataset& d = get_dataset(b, parents, children);
     auto load = [&](raw_stats& s) {
-        std::vector<raw_author> out;
+        authors_t<Shared> out;
 #if LOADSTAR_BENCH_POSTGRES
         if (d.pg) {
             d.pg->exec("BEGIN");
-            if constexpr (K == kind::lazy) out = pg_lazy(*d.pg, s);
-            else if constexpr (K == kind::joined) out = pg_joined(*d.pg, s);
-            else if constexpr (K == kind::selectin) out = pg_selectin(*d.pg, s);
-            else out = pg_subquery(*d.pg, s);
+            if constexpr (K == kind::lazy) out = pg_lazy<Shared>(*d.pg, s);
+            else if constexpr (K == kind::joined) out = pg_joined<Shared>(*d.pg, s);
+            else if constexpr (K == kind::selectin) out = pg_selectin<Shared>(*d.pg, s);
+            else out = pg_subquery<Shared>(*d.pg, s);
             d.pg->exec("COMMIT");
             return out;
         }
 #endif
         d.raw->begin();
-        if constexpr (K == kind::lazy) out = raw_lazy(*d.raw, s);
-        else if constexpr (K == kind::joined) out = raw_joined(*d.raw, s);
-        else if constexpr (K == kind::selectin) out = raw_selectin(*d.raw, s);
-        else out = raw_subquery(*d.raw, s);
+        if constexpr (K == kind::lazy) out = raw_lazy<Shared>(*d.raw, s);
+        else if constexpr (K == kind::joined) out = raw_joined<Shared>(*d.raw, s);
+        else if constexpr (K == kind::selectin) out = raw_selectin<Shared>(*d.raw, s);
+        else out = raw_subquery<Shared>(*d.raw, s);
         d.raw->commit();
         return out;
     };
@@ -1291,6 +1333,8 @@ inline void register_all() {
                           &BM_load<kind::subquery>, &BM_load<kind::raise>,  &BM_load<kind::untouched>};
     const fn_t raws[] = {&BM_raw<kind::lazy>, &BM_raw<kind::joined>, &BM_raw<kind::selectin>,
                          &BM_raw<kind::subquery>};
+    const fn_t raws_plain[] = {&BM_raw<kind::lazy, false>, &BM_raw<kind::joined, false>,
+                               &BM_raw<kind::selectin, false>, &BM_raw<kind::subquery, false>};
     const auto& c = cfg();
     std::vector<std::string> skipped;
     std::vector<backend> backends{backend::memory, backend::file};
@@ -1326,6 +1370,12 @@ inline void register_all() {
                         name = std::string("BM_raw_") + kind_name(kd) + "/" + backend_name(b);
                         timing(benchmark::RegisterBenchmark(name.c_str(), raws[k], b), b)
                             ->Args({n, m})->ArgNames({"parents", "children"});
+                        // Plain structs, for reference: at the largest sizes only.
+                        if (n == c.parents.back() && m >= 10) {
+                            name = std::string("BM_raw_plain_") + kind_name(kd) + "/" + backend_name(b);
+                            timing(benchmark::RegisterBenchmark(name.c_str(), raws_plain[k], b), b)
+                                ->Args({n, m})->ArgNames({"parents", "children"});
+                        }
                     }
                 }
             }

@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/debug.hpp>
 #include <loadstar/driver.hpp>
 #include <loadstar/engine.hpp>
 #include <loadstar/errors.hpp>

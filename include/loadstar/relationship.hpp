@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/cycle_registry.hpp>
 #include <loadstar/errors.hpp>
 #include <loadstar/fwd.hpp>
 
@@ -109,17 +110,20 @@ public:
     using size_type = std::size_t;
 
     many() = default;
-    many(std::initializer_list<ptr<T>> items) : items_(items) {}
+    many(std::initializer_list<ptr<T>> items) : items_(items) { track(); }
     /// A copy holds the same objects but is not bound to any session.
     many(const many& o) : items_(o.items_) {
         link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
                                                                       : detail::holder_state::unloaded;
+        track();
     }
+    ~many() { untrack(); }
     many& operator=(const many& o) {
         if (this != &o) {
             ensure(std::source_location::current());
             before_change();
             items_ = o.items_;
+            track();
         }
         return *this;
     }
@@ -131,6 +135,8 @@ public:
         if (o.link_.core) items_ = o.items_;
         link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
                                                                       : detail::holder_state::unloaded;
+        if (!o.link_.core) take_registration(o);
+        track();
     }
     /// As copy assignment (a bound holder loads what it held and records it for the flush, so
     /// it may load, allocate and throw: not noexcept), but takes the objects of an unbound
@@ -139,8 +145,14 @@ public:
         if (this != &o) {
             ensure(std::source_location::current());
             before_change();
-            if (o.link_.core) items_ = o.items_;
-            else items_ = std::move(o.items_);
+            if (o.link_.core) {
+                items_ = o.items_;
+            } else {
+                if (!link_.core) take_registration(o);
+                items_ = std::move(o.items_);
+                o.untrack();  // emptied
+            }
+            track();
         }
         return *this;
     }
@@ -171,6 +183,7 @@ public:
         before_change();
         items_.push_back(std::move(item));
         if (link_.core) detail::note_linked(link_, &items_.back(), true);
+        else track();
     }
     /// Removes one element; with cascade_delete_orphan the removed object is deleted at flush.
     iterator erase(const_iterator pos) {
@@ -195,6 +208,7 @@ public:
         before_change();
         auto old = std::move(items_);
         items_.clear();
+        untrack();
         if (link_.core)
             for (auto& o : old) detail::note_linked(link_, &o, false);
     }
@@ -209,6 +223,27 @@ private:
         if (link_.needs_load()) [[unlikely]]
             detail::touch(link_, w);
     }
+    /// Debug builds (LOADSTAR_CHECK_CYCLES): a holder that owns objects outside any session
+    /// registers, so that a cycle built by hand and let go of is reported (debug.hpp).
+    void track() noexcept {
+#if LOADSTAR_CHECK_CYCLES
+        if (!registered_ && !link_.core && !items_.empty())
+            registered_ = detail::cycle_register(this, &detail::cycle_probe<many>);
+#endif
+    }
+    void untrack() noexcept {
+        if (registered_) {
+            detail::cycle_unregister(this);
+            registered_ = false;
+        }
+    }
+    /// A move from the unbound holder `o`: its registration moves here, with no allocation.
+    void take_registration(many& o) noexcept {
+        if (o.registered_ && !registered_) {
+            registered_ = detail::cycle_rekey(&o, this);
+            o.registered_ = false;
+        }
+    }
     void before_change() {
         retired_.reset();  // changes through this holder end any loop over it (as a vector's)
         if (link_.core && !link_.recorded) detail::record_change(link_, this, std::make_shared<container>(items_));
@@ -216,6 +251,7 @@ private:
     container items_;
     mutable detail::holder_link link_;
     mutable bool iterated_ = false;  // begin()/end() ran since the buffer last changed hands
+    bool registered_ = false;        // in the debug cycle registry (see track())
     // Buffers a loop may still be walking: back_populates left them for a copy (see begin()).
     std::unique_ptr<std::vector<container>> retired_;
 };
@@ -236,24 +272,31 @@ public:
     using element_type = T;
 
     one() = default;
-    one(ptr<T> p) : strong_(std::move(p)), has_target_(strong_ != nullptr) {}  // NOLINT: implicit, as with shared_ptr
+    one(ptr<T> p) : strong_(std::move(p)), has_target_(strong_ != nullptr) { track(); }  // NOLINT: implicit, as with shared_ptr
     one(std::nullptr_t) {}
     one(const one& o) : strong_(o.value()), has_target_(strong_ != nullptr) {
         link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
                                                                       : detail::holder_state::unloaded;
+        track();
     }
+    ~one() { untrack(); }
     /// Takes the target over, not bound to any session. A bound source keeps its target
     /// (shared: no allocation either way).
     one(one&& o) noexcept : strong_(o.value()), has_target_(strong_ != nullptr) {
         link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
                                                                       : detail::holder_state::unloaded;
-        if (!o.link_.core) o.set(nullptr);
+        if (!o.link_.core) {
+            take_registration(o);
+            o.set(nullptr);
+        }
+        track();
     }
     one& operator=(const one& o) { return *this = o.value(); }
     /// As copy assignment: a bound holder may load its original target first, so this may
     /// throw (not noexcept). An unbound source is emptied once the assignment succeeded.
     one& operator=(one&& o) {
         if (this == &o) return *this;
+        if (!link_.core && !o.link_.core) take_registration(o);  // no allocation for the registry
         *this = o.value();
         if (!o.link_.core) o.set(nullptr);
         return *this;
@@ -275,6 +318,8 @@ public:
         set(p);
         link_.state = detail::holder_state::loaded;
         if (link_.core && p) detail::note_linked(link_, &p, true);
+        if (link_.core) untrack();
+        else track();
         return *this;
     }
     one& operator=(std::nullptr_t) { return *this = ptr<T>{}; }
@@ -302,7 +347,29 @@ private:
         return p;
     }
     ptr<T> value() const { return weak_mode_ ? weak_.lock() : strong_; }
+    /// Debug builds (LOADSTAR_CHECK_CYCLES): a holder that owns its target outside any session
+    /// registers, so that a cycle built by hand and let go of is reported (debug.hpp).
+    void track() noexcept {
+#if LOADSTAR_CHECK_CYCLES
+        if (!registered_ && !link_.core && !weak_mode_ && strong_)
+            registered_ = detail::cycle_register(this, &detail::cycle_probe<one>);
+#endif
+    }
+    void untrack() noexcept {
+        if (registered_) {
+            detail::cycle_unregister(this);
+            registered_ = false;
+        }
+    }
+    /// A move from the unbound holder `o`: its registration moves here, with no allocation.
+    void take_registration(one& o) noexcept {
+        if (o.registered_ && !registered_) {
+            registered_ = detail::cycle_rekey(&o, this);
+            o.registered_ = false;
+        }
+    }
     void set(ptr<T> p) {
+        if (!p) untrack();
         has_target_ = p != nullptr;
         if (weak_mode_) {
             weak_ = p;
@@ -315,6 +382,7 @@ private:
     std::weak_ptr<T> weak_;
     bool weak_mode_ = false;
     bool has_target_ = false;
+    bool registered_ = false;  // in the debug cycle registry (see track())
     mutable detail::holder_link link_;
 };
 
@@ -324,7 +392,12 @@ template <class T>
 struct holder_access<many<T>> {
     static std::vector<ptr<T>>& items(many<T>& h) noexcept { return h.items_; }
     static holder_link& link(many<T>& h) noexcept { return h.link_; }
-    static void clear(many<T>& h) noexcept { h.items_.clear(); }
+    static void clear(many<T>& h) noexcept {
+        h.items_.clear();
+        h.untrack();
+    }
+    /// Debug builds: registers an unbound holder that owns objects (see many<T>::track).
+    static void track(many<T>& h) noexcept { h.track(); }
     /// Every strong reference the holder keeps (its items and the buffers a loop may walk).
     template <class F>
     static void each_strong(const many<T>& h, F&& f) {
@@ -337,6 +410,7 @@ struct holder_access<many<T>> {
     static void drop_all(many<T>& h) noexcept {
         h.items_.clear();
         h.retired_.reset();
+        h.untrack();
     }
     static void add(many<T>& h, ptr<T> p) { h.items_.push_back(std::move(p)); }
     /// back_populates: adds `item` (if absent) or removes it (if present) without invalidating
@@ -376,6 +450,8 @@ struct holder_access<one<T>> {
         if (!h.weak_mode_ && h.strong_) f(h.strong_);
     }
     static void drop_all(one<T>& h) noexcept { h.set(nullptr); }
+    /// Debug builds: registers an unbound holder that owns its target (see one<T>::track).
+    static void track(one<T>& h) noexcept { h.track(); }
     static bool is_weak(const one<T>& h) noexcept { return h.weak_mode_; }
     /// The holder owns its target again (see settle_untracked in loader.hpp).
     static void make_strong(one<T>& h) noexcept {
@@ -387,6 +463,7 @@ struct holder_access<one<T>> {
     /// From now on the target is held weakly (the session's identity map owns it).
     static void make_weak(one<T>& h) {
         if (h.weak_mode_) return;
+        h.untrack();
         h.weak_mode_ = true;
         h.weak_ = h.strong_;
         h.strong_.reset();
@@ -395,3 +472,7 @@ struct holder_access<one<T>> {
 }  // namespace detail
 
 }  // namespace loadstar
+
+#if LOADSTAR_CHECK_CYCLES
+#include <loadstar/debug.hpp>  // the probes the holders register (detail::cycle_probe)
+#endif

@@ -106,11 +106,14 @@ void seed_enrolments(ls::engine& e) {
 }
 
 enum class order { drop_then_close, close_then_drop };
+using cycles = std::vector<std::string>;
 
 /// Loads `q(session)` (a vector of ptr), walks everything it reached, lets go in the given
-/// order, and returns how many objects are still alive afterwards (0: nothing leaked).
+/// order, and returns how many objects are still alive afterwards (0: nothing leaked). Debug
+/// builds first check which cycles the report names (`reported`: none, unless the load is one
+/// the README says leaks) and collect those.
 template <class Load>
-std::size_t left_alive(ls::engine& e, order o, std::size_t expected, Load load) {
+std::size_t left_alive(ls::engine& e, order o, std::size_t expected, Load load, const cycles& reported = {}) {
     probes pr;
     {
         auto s = std::make_unique<ls::session>(e);
@@ -126,6 +129,12 @@ std::size_t left_alive(ls::engine& e, order o, std::size_t expected, Load load) 
         }
         if (o == order::drop_then_close) s->close();
     }
+#if LOADSTAR_CHECK_CYCLES
+    CHECK(ls::debug::unreachable_cycles() == reported);
+    (void)ls::debug::collect_cycles();
+#else
+    (void)reported;
+#endif
     return pr.live();
 }
 
@@ -296,11 +305,13 @@ TEST_CASE("ownership: loads in both directions are freed after close (one-to-man
             CHECK(left_alive(f.engine, o, 6, author_down(ls::subqueryload<&Author::books>.then(ls::subqueryload<&Book::author>))) == 0);
             // 3 books + 2 authors (with their books: the same 3). Untracked, nothing but the
             // books' back-references reaches the authors, so those own them, and the authors'
-            // collections own the books: a cycle no session can break (see the README).
-            if (tracked) {
-                CHECK(left_alive(f.engine, o, 5, book_up(ls::joinedload<&Book::author>.then(ls::selectinload<&Author::books>))) == 0);
-                CHECK(left_alive(f.engine, o, 5, book_up(ls::selectinload<&Book::author>.then(ls::joinedload<&Author::books>))) == 0);
-                CHECK(left_alive(f.engine, o, 5, book_up(ls::subqueryload<&Book::author>.then(ls::subqueryload<&Author::books>))) == 0);
+            // collections own the books: a cycle no session can break (see the README). Debug
+            // builds name it once the program lets go (and collect it here).
+            if (tracked || LOADSTAR_CHECK_CYCLES) {
+                const cycles up = tracked ? cycles{} : cycles{"Author.books <-> Book.author"};
+                CHECK(left_alive(f.engine, o, 5, book_up(ls::joinedload<&Book::author>.then(ls::selectinload<&Author::books>)), up) == 0);
+                CHECK(left_alive(f.engine, o, 5, book_up(ls::selectinload<&Book::author>.then(ls::joinedload<&Author::books>)), up) == 0);
+                CHECK(left_alive(f.engine, o, 5, book_up(ls::subqueryload<&Book::author>.then(ls::subqueryload<&Author::books>)), up) == 0);
             }
             // One direction only: 3 books, 2 authors held by them.
             CHECK(left_alive(f.engine, o, 5, book_up(ls::joinedload<&Book::author>)) == 0);
@@ -338,8 +349,9 @@ TEST_CASE("ownership: loads in both directions are freed after close (one-to-one
             // has_one / belongs_to: 3 authors + 1 profile; 1 profile + 1 author.
             CHECK(left_alive(f.engine, o, 4, run(ls::ptr<Author>{}, ls::joinedload<&Author::profile>.then(ls::joinedload<&Profile::author>))) == 0);
             CHECK(left_alive(f.engine, o, 4, run(ls::ptr<Author>{}, ls::selectinload<&Author::profile>.then(ls::selectinload<&Profile::author>))) == 0);
-            if (tracked)  // untracked: as the books above
-                CHECK(left_alive(f.engine, o, 2, run(ls::ptr<Profile>{}, ls::subqueryload<&Profile::author>.then(ls::subqueryload<&Author::profile>))) == 0);
+            if (tracked || LOADSTAR_CHECK_CYCLES)  // untracked: as the books above
+                CHECK(left_alive(f.engine, o, 2, run(ls::ptr<Profile>{}, ls::subqueryload<&Profile::author>.then(ls::subqueryload<&Author::profile>)),
+                                 tracked ? cycles{} : cycles{"Author.profile <-> Profile.author"}) == 0);
             // Self-reference: 4 employees, reports and manager both ways.
             CHECK(left_alive(f.engine, o, 4, run(ls::ptr<Employee>{}, ls::selectinload<&Employee::reports>.then(ls::selectinload<&Employee::manager>))) == 0);
             CHECK(left_alive(f.engine, o, 4, run(ls::ptr<Employee>{}, ls::joinedload<&Employee::manager>.then(ls::joinedload<&Employee::reports>))) == 0);
@@ -373,6 +385,22 @@ TEST_CASE("ownership: many-to-many mapped on both sides is freed after close", "
                   for (auto& st : c->students) (void)st->courses.size();
               return cs;
           }) == 0);
+#if LOADSTAR_CHECK_CYCLES
+    // Held across close (both holders own, and no session sweeps them any more), or loaded
+    // untracked in both directions: cycles the program must break before it lets go (README).
+    // Debug builds name them once it has let go; left_alive collects them.
+    const cycles m2m{"Course.students <-> Student.courses"};
+    CHECK(left_alive(e, order::close_then_drop, 4, students(ls::selectinload<&Student::courses>.then(ls::selectinload<&Course::students>)), m2m) == 0);
+    CHECK(left_alive(e, order::close_then_drop, 4, students(ls::joinedload<&Student::courses>.then(ls::joinedload<&Course::students>)), m2m) == 0);
+    for (order o : {order::drop_then_close, order::close_then_drop}) {
+        auto untracked = [](auto opt) {
+            return [opt](ls::session& s) { return s.query<Student>().options(opt).untracked().all(); };
+        };
+        CHECK(left_alive(e, o, 4, untracked(ls::selectinload<&Student::courses>.then(ls::selectinload<&Course::students>)), m2m) == 0);
+        CHECK(left_alive(e, o, 4, untracked(ls::joinedload<&Student::courses>.then(ls::joinedload<&Course::students>)), m2m) == 0);
+        CHECK(left_alive(e, o, 4, untracked(ls::subqueryload<&Student::courses>.then(ls::subqueryload<&Course::students>)), m2m) == 0);
+    }
+#endif
     // Linked by back_populates and flushed.
     {
         probes pr;

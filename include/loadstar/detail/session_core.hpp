@@ -150,6 +150,9 @@ struct identity_map_base {
     virtual void sweep_clear(const sweep_graph& g) = 0;
     /// The end of an untracked load (see settle_untracked in loader.hpp).
     virtual void settle_untracked(const sweep_graph& g) noexcept = 0;
+    /// Whether some object's weak many-to-one holds a target (only then does the end of an
+    /// untracked load need the sweep graph: untracked_maps in keys.hpp).
+    virtual bool any_weak_target() const noexcept = 0;
 };
 
 template <class E>
@@ -162,6 +165,10 @@ template <class E>
 void clear_holders(E& obj);  // loader.hpp
 template <class E>
 void settle_untracked(E& obj, const sweep_graph& g) noexcept;  // loader.hpp
+template <class E>
+bool holds_weak_target(E& obj) noexcept;  // loader.hpp
+template <class E>
+constexpr bool has_weak_targets() noexcept;  // loader.hpp
 template <class E>
 struct updater;  // unit/update.hpp
 template <class E>
@@ -214,6 +221,20 @@ struct identity_map final : identity_map_base {
     void insert(const key_type& k, const ptr<E>& obj) { objects.insert_or_assign(k, entry{obj, snapshot_of<E>::capture(*obj)}); }
     /// Adds an object without a snapshot (query-local maps of untracked loads).
     void insert_untracked(const key_type& k, const ptr<E>& obj) { objects.emplace(k, entry{obj, {}}); }
+    /// Hydration's one probe per row: the entry for k and whether it was just added (empty:
+    /// no object, no snapshot). A new entry must be filled (fill) before the map changes
+    /// again, or dropped (drop) if reading its row fails.
+    std::pair<entry*, bool> find_or_add(const key_type& k) {
+        auto [it, fresh] = objects.emplace(k);
+        return {&it->second, fresh};
+    }
+    static void fill(entry& e, const ptr<E>& obj, bool tracked) {
+        e.obj = obj;
+        if (tracked) e.snap = snapshot_of<E>::capture(*obj);
+    }
+    void drop(const key_type& k) noexcept {
+        if (auto it = objects.find(k); it != objects.end()) objects.erase(it);
+    }
     void resnap(const key_type& k) {
         if (auto* e = find_entry(k)) e->snap = snapshot_of<E>::capture(*e->obj);
     }
@@ -247,6 +268,15 @@ struct identity_map final : identity_map_base {
     void settle_untracked(const sweep_graph& g) noexcept override {
         for (auto& [k, e] : objects)
             if (e.obj) detail::settle_untracked(*e.obj, g);
+    }
+    bool any_weak_target() const noexcept override {
+        if constexpr (!has_weak_targets<E>()) {
+            return false;
+        } else {
+            for (auto& [k, e] : objects)
+                if (e.obj && holds_weak_target(*e.obj)) return true;
+            return false;
+        }
     }
 };
 

@@ -124,21 +124,31 @@ const std::string& column_label() {
 }
 
 /// The identity maps of an untracked load. When the load ends, each object's weak holders
-/// are settled (settle_untracked): no session will own their targets.
+/// are settled (settle_untracked): no session will own their targets. The sweep graph (one
+/// dense_map insert per object) is built only when some weak holder has a target: without
+/// one, settling makes every weak holder strong whatever the graph says.
 struct untracked_maps : std::vector<std::unique_ptr<identity_map_base>> {
     untracked_maps() = default;
     untracked_maps(untracked_maps&&) noexcept = default;
     untracked_maps& operator=(untracked_maps&&) noexcept = default;
     ~untracked_maps() {
         sweep_graph g;
-        try {
-            for (auto& m : *this)
-                if (m) m->sweep_nodes(g);
-            for (auto& m : *this)
-                if (m) m->sweep_edges(g);
-            g.mark();
-        } catch (...) {
-            g = sweep_graph{};  // out of memory: every weak holder owns its target again
+        bool targets = false;
+        for (auto& m : *this)
+            if (m && m->any_weak_target()) {
+                targets = true;
+                break;
+            }
+        if (targets) {
+            try {
+                for (auto& m : *this)
+                    if (m) m->sweep_nodes(g);
+                for (auto& m : *this)
+                    if (m) m->sweep_edges(g);
+                g.mark();
+            } catch (...) {
+                g = sweep_graph{};  // out of memory: every weak holder owns its target again
+            }
         }
         for (auto& m : *this)
             if (m) m->settle_untracked(g);

@@ -1,0 +1,237 @@
+// loadstar/debug.hpp - finding shared_ptr cycles the program built by hand and let go of.
+//
+// Holders own what is assigned to them outside a session (`c->post = p` on new objects), so
+// `p->comments.push_back(c); c->post = p;` is a shared_ptr cycle until a session adds the two
+// (the flush binds them and turns `c->post` weak). A graph never added leaks. Debug builds
+// (LOADSTAR_CHECK_CYCLES, on unless NDEBUG) register every holder that owns something outside
+// a session, and can name the cycles no pointer of the program reaches any more:
+//
+//     loadstar::debug::unreachable_cycles()  // {"Comment.post <-> Post.comments"}
+//     loadstar::debug::collect_cycles()      // breaks them: the objects are freed
+//
+// and, at exit, a cycle still unreachable is reported on stderr. The counting is CPython's
+// cycle collector's: an object whose use_count() exceeds the references from the other
+// candidates' holders is held by the program (a root); what the roots reach is kept.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/detail/cycle_registry.hpp>
+#include <loadstar/detail/names.hpp>
+#include <loadstar/mapping.hpp>
+#include <loadstar/relationship.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace loadstar::detail {
+
+/// The candidates of one scan: the registered holders' owners and targets that hold each
+/// other, and the strong holder references among them.
+struct cycle_scan {
+    struct node {
+        std::shared_ptr<const void> obj;             // keeps it alive while the scan runs
+        void (*edges)(const void*, cycle_scan&);      // adds its strong holder references
+        void (*clear)(const void*);                   // empties its holders (collect)
+        long inner = 0;                               // references from other nodes' holders
+        bool reached = false;
+    };
+    struct pair {
+        std::size_t a, b;
+        std::string text;  // "Comment.post <-> Post.comments"
+    };
+    std::vector<node> nodes;
+    std::unordered_map<const void*, std::size_t> index;
+    std::vector<std::pair<std::size_t, std::size_t>> edges;
+    std::vector<pair> pairs;
+
+    template <class E>
+    std::size_t add(const ptr<E>& p);
+    /// `owner`'s member `owner_rel` holds `target`, whose member `target_rel` holds `owner`
+    /// (the same object: `owner_rel` holds its own object).
+    template <class E, class T>
+    void found(const ptr<E>& owner, const ptr<T>& target, const std::string& owner_rel,
+               const std::string& target_rel) {
+        const std::size_t a = add(owner), b = add(target);
+        if (a == b) pairs.push_back({a, b, owner_rel + " (an object holding itself)"});
+        else
+            pairs.push_back({a, b, owner_rel < target_rel ? owner_rel + " <-> " + target_rel
+                                                          : target_rel + " <-> " + owner_rel});
+    }
+    void edge(const void* from, const void* to) {
+        auto f = index.find(from);
+        auto t = index.find(to);
+        if (f == index.end() || t == index.end()) return;
+        ++nodes[t->second].inner;
+        edges.emplace_back(f->second, t->second);
+    }
+    /// Roots are the nodes the program holds (use_count beyond this scan's own reference and
+    /// the other nodes' holders); marks what they reach.
+    void mark() {
+        for (std::size_t i = 0; i < nodes.size(); ++i) nodes[i].edges(nodes[i].obj.get(), *this);
+        std::vector<std::size_t> stack;
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            if (nodes[i].obj.use_count() - 1 > nodes[i].inner) {
+                nodes[i].reached = true;
+                stack.push_back(i);
+            }
+        std::vector<std::size_t> first(nodes.size() + 1, 0), to(edges.size());  // by source
+        for (auto [f, t] : edges) ++first[f + 1];
+        for (std::size_t i = 0; i < nodes.size(); ++i) first[i + 1] += first[i];
+        {
+            std::vector<std::size_t> fill(first.begin(), first.end() - 1);
+            for (auto [f, t] : edges) to[fill[f]++] = t;
+        }
+        while (!stack.empty()) {
+            const std::size_t i = stack.back();
+            stack.pop_back();
+            for (std::size_t k = first[i]; k < first[i + 1]; ++k)
+                if (const std::size_t t = to[k]; !nodes[t].reached) {
+                    nodes[t].reached = true;
+                    stack.push_back(t);
+                }
+        }
+    }
+    /// One line per relationship pair whose objects nothing outside the cycles reaches, sorted.
+    std::vector<std::string> unreachable() const {
+        std::vector<std::string> out;
+        for (const auto& p : pairs)
+            if (!nodes[p.a].reached && !nodes[p.b].reached) out.push_back(p.text);
+        std::sort(out.begin(), out.end());
+        out.erase(std::unique(out.begin(), out.end()), out.end());
+        return out;
+    }
+};
+
+template <class E>
+void cycle_edges(const void* obj, cycle_scan& scan) {
+    const E& o = *static_cast<const E*>(obj);
+    using meta = entity_meta<E>;
+    for_each_index<meta::relationship_count>([&](auto i) {
+        using R = typename meta::template relationship_t<i>;
+        holder_access<typename R::holder>::each_strong(o.*(R::member), [&](const auto& p) {
+            if (p) scan.edge(obj, p.get());
+        });
+    });
+}
+template <class E>
+void cycle_clear(const void* obj) {
+    E& o = *const_cast<E*>(static_cast<const E*>(obj));
+    using meta = entity_meta<E>;
+    for_each_index<meta::relationship_count>([&](auto i) {
+        using R = typename meta::template relationship_t<i>;
+        holder_access<typename R::holder>::drop_all(o.*(R::member));
+    });
+}
+template <class E>
+std::size_t cycle_scan::add(const ptr<E>& p) {
+    const void* key = p.get();
+    auto [it, fresh] = index.emplace(key, nodes.size());
+    if (fresh) nodes.push_back({std::shared_ptr<const void>(p), &cycle_edges<E>, &cycle_clear<E>});
+    return it->second;
+}
+
+/// (A translation unit that does not see T's mapping instantiates a probe that finds nothing;
+/// the report then misses that holder's cycles: include the mappings with the holders.)
+template <class H>
+void cycle_probe(const void* holder, cycle_scan& scan) {
+    using T = typename H::element_type;
+    if constexpr (mapped_entity<T>) {
+        H& h = *const_cast<H*>(static_cast<const H*>(holder));
+        if (holder_access<H>::link(h).core) return;  // bound: the session owns and sweeps it
+        holder_access<H>::each_strong(h, [&](const ptr<T>& target) {
+            if (!target) return;
+            // Which of the target's related objects has `holder` as a member (of type H)?
+            using TM = entity_meta<T>;
+            for_each_index<TM::relationship_count>([&](auto j) {
+                using RJ = typename TM::template relationship_t<j>;
+                using E = typename RJ::target;
+                if constexpr (mapped_entity<E>) {
+                    const auto& back = (*target).*(RJ::member);
+                    holder_access<typename RJ::holder>::each_strong(back, [&](const ptr<E>& owner) {
+                        if (!owner) return;
+                        using EM = entity_meta<E>;
+                        for_each_index<EM::relationship_count>([&](auto i) {
+                            using RI = typename EM::template relationship_t<i>;
+                            if constexpr (std::is_same_v<typename RI::holder, H>) {
+                                if (static_cast<const void*>(&((*owner).*(RI::member))) == holder)
+                                    scan.found(owner, target, member_name<RI::member>(), member_name<RJ::member>());
+                            }
+                        });
+                    });
+                }
+            });
+        });
+    }
+}
+
+/// Probes every registered holder (under the registry's lock) and marks what the program
+/// reaches. The scan keeps its candidates alive: let it go outside any lock.
+inline cycle_scan scan_cycles() {
+    cycle_scan scan;
+    auto& r = cycle_registry::get();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    for (const auto& [holder, probe] : r.holders) probe(holder, scan);
+    scan.mark();
+    return scan;
+}
+
+}  // namespace loadstar::detail
+
+namespace loadstar::debug {
+
+/// The relationship pairs ("Comment.post <-> Post.comments", sorted, each once) of the
+/// shared_ptr cycles among objects no pointer of the program reaches: cycles built by hand
+/// outside any session (or kept by holders after their session closed) and then let go of.
+/// Empty when LOADSTAR_CHECK_CYCLES is 0. Reads the holders of those objects: call it while
+/// no other thread changes relationship holders.
+inline std::vector<std::string> unreachable_cycles() {
+    std::vector<std::string> out;
+    {
+        auto scan = detail::scan_cycles();
+        out = scan.unreachable();
+    }  // the scan's references go outside the registry's lock (a last one unregisters)
+    return out;
+}
+
+/// Breaks the cycles unreachable_cycles() names (empties the holders of every object in them,
+/// so they are freed); returns how many objects that frees. Same threading rule.
+inline std::size_t collect_cycles() {
+    auto scan = detail::scan_cycles();
+    std::size_t n = 0;
+    for (const auto& node : scan.nodes)
+        if (!node.reached) {
+            node.clear(node.obj.get());
+            ++n;
+        }
+    return n;
+}
+
+}  // namespace loadstar::debug
+
+#if LOADSTAR_CHECK_CYCLES
+namespace loadstar::detail {
+/// At exit (static destruction), reports on stderr the cycles the program let go of.
+struct cycle_exit_report {
+    ~cycle_exit_report() {
+        try {
+            const auto cycles = debug::unreachable_cycles();
+            if (cycles.empty()) return;
+            std::string msg = "loadstar: objects leaked by shared_ptr cycles no pointer of the program reaches, through:";
+            for (const auto& c : cycles) msg += "\n  " + c;
+            msg += "\n(built by hand outside a session, or held across the session's close: break one side, e.g. "
+                   "clear() the collection or assign nullptr, before letting go; see the README's Ownership)\n";
+            std::fputs(msg.c_str(), stderr);
+        } catch (...) {
+        }
+    }
+};
+inline cycle_exit_report cycle_exit_report_instance;
+}  // namespace loadstar::detail
+#endif
