@@ -3,6 +3,7 @@
 #pragma once
 
 #include <loadstar/detail/convert.hpp>
+#include <loadstar/detail/cycle_registry.hpp>
 #include <loadstar/detail/type_list.hpp>
 #include <loadstar/fwd.hpp>
 
@@ -475,3 +476,11 @@ template <class E, std::size_t I>
 struct relationship_name;
 
 }  // namespace loadstar
+
+// Debug builds: the probes the holders register (detail::cycle_probe, see debug.hpp) need the
+// mappings, so they are defined wherever a mapping can be seen. Included here, at the end,
+// rather than from relationship.hpp: deferred.hpp includes relationship.hpp before the traits
+// convert.hpp (and so this header) needs are declared.
+#if LOADSTAR_CHECK_CYCLES
+#include <loadstar/debug.hpp>
+#endif

@@ -472,7 +472,3 @@ struct holder_access<one<T>> {
 }  // namespace detail
 
 }  // namespace loadstar
-
-#if LOADSTAR_CHECK_CYCLES
-#include <loadstar/debug.hpp>  // the probes the holders register (detail::cycle_probe)
-#endif
