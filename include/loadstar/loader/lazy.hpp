@@ -6,6 +6,7 @@
 
 #include <loadstar/loader/keys.hpp>
 
+#include <iterator>
 #include <optional>
 #include <source_location>
 #include <span>
@@ -84,7 +85,6 @@ void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const s
     E& obj = *static_cast<E*>(owner);
     auto& holder = obj.*(R::member);
     auto& link = holder_access<typename R::holder>::link(holder);
-    load_context ctx{s};
     key_type k{};
     if (!K::parent_key(obj, k)) {  // a NULL foreign key: nothing to load
         holder_access<typename R::holder>::clear(holder);
@@ -99,16 +99,23 @@ void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const s
         }
     }
     if (note) s.note_lazy_load(name(), R::to_many, where);
-    std::vector<value> params{to_value(k)};
+    const value params[] = {to_value(k)};
     tail ct;
     if constexpr (needs_tail<LazyPlan>()) {
-        const std::string t = quote_ident(K::tmeta::table_name());
-        const std::string sec = K::secondary_name();
-        ct.sql = "FROM " + K::from_child(t, sec) + " WHERE " + K::child_key_sql(t, sec) + " = ?";
-        ct.params = params;
+        static const std::string tail_sql = [] {  // per relationship and plan, like sql()
+            const std::string t = quote_ident(K::tmeta::table_name());
+            const std::string sec = K::secondary_name();
+            return "FROM " + K::from_child(t, sec) + " WHERE " + K::child_key_sql(t, sec) + " = ?";
+        }();
+        ct.sql = tail_sql;
+        ct.params.assign(std::begin(params), std::end(params));
         ct.may_repeat = K::kind == relation::many_to_many;
     }
+    load_context ctx{s};
     typename CL::node cn;
+    // The node's object list feeds only follow-up loads (and the seen check of eager ones):
+    // without any, collecting it costs a vector grown per touch and a reference count per row.
+    cn.keep_objs = has_eager<LazyPlan>();
     holder_access<typename R::holder>::clear(holder);
     link.state = holder_state::loading;
     CL::run(ctx, sql(), params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {

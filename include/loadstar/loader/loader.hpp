@@ -254,6 +254,9 @@ struct loader {
         // Only a node whose objects feed further eager loads needs each object once (the
         // root decides for itself); de-duplicating the rest is pure cost.
         bool use_seen = has_eager<Plan>();
+        // Whether hydrate collects objs (a lazy load without follow-ups needs none); when
+        // false, use_seen is false too (the seen check reads objs.back()).
+        bool keep_objs = true;
         decltype(children_tuple(std::make_index_sequence<nrel>{})) children;
     };
 
@@ -400,7 +403,7 @@ struct loader {
             fresh = true;
         }
         if (first_in_node) {
-            n.objs.push_back(obj);
+            if (n.keep_objs) n.objs.push_back(obj);
             arm(ctx, *obj, fresh);
             if constexpr (selected_count != meta::column_count)
                 if (fresh || ctx.populate_existing) arm_deferred(ctx, *obj);
