@@ -193,7 +193,8 @@ namespace loadstar::detail {
 /// At exit: reports on stderr the cycles the program let go of. Armed (std::atexit) by the
 /// first holder that registers (cycle_registry.hpp), so a translation unit that includes the
 /// headers compiles no exit code of its own.
-inline void report_cycles_at_exit() noexcept {
+template <class>
+void report_cycles_at_exit() noexcept {
     try {
         const auto cycles = debug::unreachable_cycles();
         if (cycles.empty()) return;

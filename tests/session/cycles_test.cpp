@@ -133,7 +133,7 @@ TEST_CASE("cycles: the report at exit names the relationships on stderr", "[sess
     std::fflush(stderr);
     const int saved = ::dup(2);
     ::dup2(::fileno(tmp), 2);
-    ls::detail::report_cycles_at_exit();  // what runs at exit (armed by the first registration)
+    ls::detail::report_cycles_at_exit<>();  // what runs at exit (armed by the first registration)
     std::fflush(stderr);
     ::dup2(saved, 2);
     ::close(saved);

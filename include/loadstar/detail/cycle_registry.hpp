@@ -43,8 +43,11 @@ struct cycle_registry {
         return *r;
     }
 };
-/// The report of the cycles left at exit (debug.hpp).
-inline void report_cycles_at_exit() noexcept;
+/// The report of the cycles left at exit, defined in debug.hpp (a template, so that a header
+/// that includes only this one declares it without defining it; every translation unit whose
+/// holders register includes debug.hpp through mapping.hpp).
+template <class = void>
+void report_cycles_at_exit() noexcept;
 /// False if it could not register (out of memory): a cycle missed by the report, nothing else.
 /// The first registration arms the report at exit.
 inline bool cycle_register(const void* holder, cycle_probe_fn probe) noexcept {
@@ -52,7 +55,7 @@ inline bool cycle_register(const void* holder, cycle_probe_fn probe) noexcept {
         auto& r = cycle_registry::get();
         std::lock_guard<std::mutex> lock(r.mutex);
         r.holders.insert_or_assign(holder, probe);
-        if (!r.report_armed) r.report_armed = std::atexit(&report_cycles_at_exit) == 0;
+        if (!r.report_armed) r.report_armed = std::atexit(&report_cycles_at_exit<>) == 0;
         return true;
     } catch (...) {
         return false;
