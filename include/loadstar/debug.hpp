@@ -17,6 +17,7 @@
 
 #include <loadstar/detail/cycle_registry.hpp>
 #include <loadstar/detail/names.hpp>
+#include <loadstar/detail/sweep_graph.hpp>
 #include <loadstar/mapping.hpp>
 #include <loadstar/relationship.hpp>
 
@@ -26,29 +27,26 @@
 #include <memory>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 namespace loadstar::detail {
 
 /// The candidates of one scan: the registered holders' owners and targets that hold each
-/// other, and the strong holder references among them.
+/// other, and the strong holder references among them, counted by the session's sweep graph
+/// (sweep_graph.hpp): the scan's own reference to each candidate is the one a node starts with.
 struct cycle_scan {
     struct node {
-        std::shared_ptr<const void> obj;             // keeps it alive while the scan runs
-        void (*edges)(const void*, cycle_scan&);      // adds its strong holder references
-        void (*clear)(const void*);                   // empties its holders (collect)
-        long inner = 0;                               // references from other nodes' holders
-        bool reached = false;
+        std::shared_ptr<const void> obj;         // keeps it alive while the scan runs
+        void (*edges)(const void*, cycle_scan&);  // adds its strong holder references
+        void (*clear)(const void*);               // empties its holders (collect)
     };
     struct pair {
         std::size_t a, b;
         std::string text;  // "Comment.post <-> Post.comments"
     };
-    std::vector<node> nodes;
-    std::unordered_map<const void*, std::size_t> index;
-    std::vector<std::pair<std::size_t, std::size_t>> edges;
+    std::vector<node> nodes;  // in the order of graph.nodes
+    sweep_graph graph;
     std::vector<pair> pairs;
 
     template <class E>
@@ -64,45 +62,21 @@ struct cycle_scan {
             pairs.push_back({a, b, owner_rel < target_rel ? owner_rel + " <-> " + target_rel
                                                           : target_rel + " <-> " + owner_rel});
     }
-    void edge(const void* from, const void* to) {
-        auto f = index.find(from);
-        auto t = index.find(to);
-        if (f == index.end() || t == index.end()) return;
-        ++nodes[t->second].inner;
-        edges.emplace_back(f->second, t->second);
-    }
-    /// Roots are the nodes the program holds (use_count beyond this scan's own reference and
-    /// the other nodes' holders); marks what they reach.
+    void edge(const void* from, const void* to) { graph.add_edge(from, to); }
+    /// Adds every candidate's strong holder references, then marks what the program reaches.
     void mark() {
-        for (std::size_t i = 0; i < nodes.size(); ++i) nodes[i].edges(nodes[i].obj.get(), *this);
-        std::vector<std::size_t> stack;
-        for (std::size_t i = 0; i < nodes.size(); ++i)
-            if (nodes[i].obj.use_count() - 1 > nodes[i].inner) {
-                nodes[i].reached = true;
-                stack.push_back(i);
-            }
-        std::vector<std::size_t> first(nodes.size() + 1, 0), to(edges.size());  // by source
-        for (auto [f, t] : edges) ++first[f + 1];
-        for (std::size_t i = 0; i < nodes.size(); ++i) first[i + 1] += first[i];
-        {
-            std::vector<std::size_t> fill(first.begin(), first.end() - 1);
-            for (auto [f, t] : edges) to[fill[f]++] = t;
+        for (std::size_t i = 0; i < nodes.size(); ++i) {
+            nodes[i].edges(nodes[i].obj.get(), *this);
+            graph.nodes[i].uses = nodes[i].obj.use_count();  // the scan's own copy included
         }
-        while (!stack.empty()) {
-            const std::size_t i = stack.back();
-            stack.pop_back();
-            for (std::size_t k = first[i]; k < first[i + 1]; ++k)
-                if (const std::size_t t = to[k]; !nodes[t].reached) {
-                    nodes[t].reached = true;
-                    stack.push_back(t);
-                }
-        }
+        graph.mark();
     }
+    bool reached(std::size_t i) const { return graph.nodes[i].reached; }
     /// One line per relationship pair whose objects nothing outside the cycles reaches, sorted.
     std::vector<std::string> unreachable() const {
         std::vector<std::string> out;
         for (const auto& p : pairs)
-            if (!nodes[p.a].reached && !nodes[p.b].reached) out.push_back(p.text);
+            if (!reached(p.a) && !reached(p.b)) out.push_back(p.text);
         std::sort(out.begin(), out.end());
         out.erase(std::unique(out.begin(), out.end()), out.end());
         return out;
@@ -131,10 +105,10 @@ void cycle_clear(const void* obj) {
 }
 template <class E>
 std::size_t cycle_scan::add(const ptr<E>& p) {
-    const void* key = p.get();
-    auto [it, fresh] = index.emplace(key, nodes.size());
+    // Its use_count() is read in mark(), when the probes' temporaries are gone.
+    const auto [i, fresh] = graph.add_node(p.get(), 0);
     if (fresh) nodes.push_back({std::shared_ptr<const void>(p), &cycle_edges<E>, &cycle_clear<E>});
-    return it->second;
+    return i;
 }
 
 /// (A translation unit that does not see T's mapping instantiates a probe that finds nothing;
@@ -205,9 +179,9 @@ inline std::vector<std::string> unreachable_cycles() {
 inline std::size_t collect_cycles() {
     auto scan = detail::scan_cycles();
     std::size_t n = 0;
-    for (const auto& node : scan.nodes)
-        if (!node.reached) {
-            node.clear(node.obj.get());
+    for (std::size_t i = 0; i < scan.nodes.size(); ++i)
+        if (!scan.reached(i)) {
+            scan.nodes[i].clear(scan.nodes[i].obj.get());
             ++n;
         }
     return n;
@@ -215,23 +189,21 @@ inline std::size_t collect_cycles() {
 
 }  // namespace loadstar::debug
 
-#if LOADSTAR_CHECK_CYCLES
 namespace loadstar::detail {
-/// At exit (static destruction), reports on stderr the cycles the program let go of.
-struct cycle_exit_report {
-    ~cycle_exit_report() {
-        try {
-            const auto cycles = debug::unreachable_cycles();
-            if (cycles.empty()) return;
-            std::string msg = "loadstar: objects leaked by shared_ptr cycles no pointer of the program reaches, through:";
-            for (const auto& c : cycles) msg += "\n  " + c;
-            msg += "\n(built by hand outside a session, or held across the session's close: break one side, e.g. "
-                   "clear() the collection or assign nullptr, before letting go; see the README's Ownership)\n";
-            std::fputs(msg.c_str(), stderr);
-        } catch (...) {
-        }
+/// At exit: reports on stderr the cycles the program let go of. Armed (std::atexit) by the
+/// first holder that registers (cycle_registry.hpp), so a translation unit that includes the
+/// headers compiles no exit code of its own.
+template <class>
+void report_cycles_at_exit() noexcept {
+    try {
+        const auto cycles = debug::unreachable_cycles();
+        if (cycles.empty()) return;
+        std::string msg = "loadstar: objects leaked by shared_ptr cycles no pointer of the program reaches, through:";
+        for (const auto& c : cycles) msg += "\n  " + c;
+        msg += "\n(built by hand outside a session, or held across the session's close: break one side, e.g. "
+               "clear() the collection or assign nullptr, before letting go; see the README's Ownership)\n";
+        std::fputs(msg.c_str(), stderr);
+    } catch (...) {
     }
-};
-inline cycle_exit_report cycle_exit_report_instance;
+}
 }  // namespace loadstar::detail
-#endif

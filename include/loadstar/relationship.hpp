@@ -227,23 +227,12 @@ private:
     /// registers, so that a cycle built by hand and let go of is reported (debug.hpp).
     void track() noexcept {
 #if LOADSTAR_CHECK_CYCLES
-        if (!registered_ && !link_.core && !items_.empty())
-            registered_ = detail::cycle_register(this, &detail::cycle_probe<many>);
+        if (!link_.core && !items_.empty()) registered_.track(this, &detail::cycle_probe<many>);
 #endif
     }
-    void untrack() noexcept {
-        if (registered_) {
-            detail::cycle_unregister(this);
-            registered_ = false;
-        }
-    }
+    void untrack() noexcept { registered_.untrack(this); }
     /// A move from the unbound holder `o`: its registration moves here, with no allocation.
-    void take_registration(many& o) noexcept {
-        if (o.registered_ && !registered_) {
-            registered_ = detail::cycle_rekey(&o, this);
-            o.registered_ = false;
-        }
-    }
+    void take_registration(many& o) noexcept { registered_.take(o.registered_, &o, this); }
     void before_change() {
         retired_.reset();  // changes through this holder end any loop over it (as a vector's)
         if (link_.core && !link_.recorded) detail::record_change(link_, this, std::make_shared<container>(items_));
@@ -251,7 +240,7 @@ private:
     container items_;
     mutable detail::holder_link link_;
     mutable bool iterated_ = false;  // begin()/end() ran since the buffer last changed hands
-    bool registered_ = false;        // in the debug cycle registry (see track())
+    detail::cycle_registration registered_;  // in the debug cycle registry (see track())
     // Buffers a loop may still be walking: back_populates left them for a copy (see begin()).
     std::unique_ptr<std::vector<container>> retired_;
 };
@@ -351,23 +340,12 @@ private:
     /// registers, so that a cycle built by hand and let go of is reported (debug.hpp).
     void track() noexcept {
 #if LOADSTAR_CHECK_CYCLES
-        if (!registered_ && !link_.core && !weak_mode_ && strong_)
-            registered_ = detail::cycle_register(this, &detail::cycle_probe<one>);
+        if (!link_.core && !weak_mode_ && strong_) registered_.track(this, &detail::cycle_probe<one>);
 #endif
     }
-    void untrack() noexcept {
-        if (registered_) {
-            detail::cycle_unregister(this);
-            registered_ = false;
-        }
-    }
+    void untrack() noexcept { registered_.untrack(this); }
     /// A move from the unbound holder `o`: its registration moves here, with no allocation.
-    void take_registration(one& o) noexcept {
-        if (o.registered_ && !registered_) {
-            registered_ = detail::cycle_rekey(&o, this);
-            o.registered_ = false;
-        }
-    }
+    void take_registration(one& o) noexcept { registered_.take(o.registered_, &o, this); }
     void set(ptr<T> p) {
         if (!p) untrack();
         has_target_ = p != nullptr;
@@ -382,7 +360,7 @@ private:
     std::weak_ptr<T> weak_;
     bool weak_mode_ = false;
     bool has_target_ = false;
-    bool registered_ = false;  // in the debug cycle registry (see track())
+    detail::cycle_registration registered_;  // in the debug cycle registry (see track())
     mutable detail::holder_link link_;
 };
 

@@ -4,6 +4,7 @@
 // and what a raise_load_error says about where it was touched.
 // SPDX-License-Identifier: MIT
 #include "support/fixture.hpp"
+#include "support/m2m_model.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -12,40 +13,6 @@
 #include <string>
 #include <unordered_set>
 #include <vector>
-
-namespace own {
-struct Course;
-/// Many-to-many mapped on both sides (back_populates both ways): strong in both directions.
-struct Student {
-    std::int64_t id{};
-    std::string name;
-    ls::many<Course> courses;
-};
-struct Course {
-    std::int64_t id{};
-    std::string title;
-    ls::many<Student> students;
-};
-}  // namespace own
-
-template <>
-struct loadstar::mapping<own::Student> {
-    using S = own::Student;
-    static constexpr auto table = ls::table("students",
-        ls::column<&S::id>("id", ls::primary_key),
-        ls::column<&S::name>("name"),
-        ls::many_to_many<&S::courses>(ls::secondary("enrolments", "student_id", "course_id"),
-                                      ls::back_populates<&own::Course::students>));
-};
-template <>
-struct loadstar::mapping<own::Course> {
-    using C = own::Course;
-    static constexpr auto table = ls::table("courses",
-        ls::column<&C::id>("id", ls::primary_key),
-        ls::column<&C::title>("title"),
-        ls::many_to_many<&C::students>(ls::secondary("enrolments", "course_id", "student_id"),
-                                       ls::back_populates<&own::Student::courses>));
-};
 
 using model::Author;
 using model::Book;

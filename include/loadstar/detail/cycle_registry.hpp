@@ -17,6 +17,7 @@
 #endif
 #endif
 
+#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -35,18 +36,26 @@ using cycle_probe_fn = void (*)(const void*, cycle_scan&);
 struct cycle_registry {
     std::mutex mutex;
     std::unordered_map<const void*, cycle_probe_fn> holders;
+    bool report_armed = false;  // report_cycles_at_exit is registered with std::atexit
 
     static cycle_registry& get() {
         static cycle_registry* r = new cycle_registry;  // reachable from here: not a leak
         return *r;
     }
 };
+/// The report of the cycles left at exit, defined in debug.hpp (a template, so that a header
+/// that includes only this one declares it without defining it; every translation unit whose
+/// holders register includes debug.hpp through mapping.hpp).
+template <class = void>
+void report_cycles_at_exit() noexcept;
 /// False if it could not register (out of memory): a cycle missed by the report, nothing else.
+/// The first registration arms the report at exit.
 inline bool cycle_register(const void* holder, cycle_probe_fn probe) noexcept {
     try {
         auto& r = cycle_registry::get();
         std::lock_guard<std::mutex> lock(r.mutex);
         r.holders.insert_or_assign(holder, probe);
+        if (!r.report_armed) r.report_armed = std::atexit(&report_cycles_at_exit<>) == 0;
         return true;
     } catch (...) {
         return false;
@@ -72,5 +81,38 @@ inline void cycle_unregister(const void* holder) noexcept {
     std::lock_guard<std::mutex> lock(r.mutex);
     r.holders.erase(holder);
 }
+
+}  // namespace loadstar::detail
+
+namespace loadstar::detail {
+
+/// A holder's place in the registry: one flag (a holder has the same size with checks on or
+/// off), and what one<T> and many<T> do with it. The holder decides when it owns something
+/// outside a session and passes itself and its probe.
+class cycle_registration {
+public:
+    bool registered() const noexcept { return on_; }
+    /// Registers `holder` once (holders call it in debug builds only).
+    void track(const void* holder, cycle_probe_fn probe) noexcept {
+        if (!on_) on_ = cycle_register(holder, probe);
+    }
+    void untrack(const void* holder) noexcept {
+        if (on_) {
+            cycle_unregister(holder);
+            on_ = false;
+        }
+    }
+    /// A move from the holder at `from` to the one at `to` (this is `to`'s registration): the
+    /// entry moves here, without allocating.
+    void take(cycle_registration& from_reg, const void* from, const void* to) noexcept {
+        if (from_reg.on_ && !on_) {
+            on_ = cycle_rekey(from, to);
+            from_reg.on_ = false;
+        }
+    }
+
+private:
+    bool on_ = false;
+};
 
 }  // namespace loadstar::detail

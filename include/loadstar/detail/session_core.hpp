@@ -6,6 +6,7 @@
 
 #include <loadstar/detail/dense_map.hpp>
 #include <loadstar/detail/names.hpp>
+#include <loadstar/detail/sweep_graph.hpp>
 #include <loadstar/engine.hpp>
 #include <loadstar/errors.hpp>
 #include <loadstar/mapping.hpp>
@@ -65,69 +66,6 @@ template <class E>
 inline const std::size_t entity_index = next_entity_index();
 
 struct session_core;
-
-/// The cycle sweep of close() / expunge_all() (see session_core::sweep_cycles): the mapped
-/// objects, the strong holder references between them, and which of them the program reaches.
-struct sweep_graph {
-    struct node {
-        long uses;   // use_count() of the identity map's pointer
-        long inner;  // references from the map and from other nodes' holders
-        bool reached = false;
-    };
-    dense_map<const void*, std::size_t> index;  // an object's node (no allocation per object)
-    std::vector<node> nodes;
-    std::vector<std::pair<std::size_t, std::size_t>> edges;
-
-    void add_node(const void* obj, long uses) {
-        if (index.emplace(obj, nodes.size()).second) nodes.push_back({uses, 1});
-    }
-    /// A strong reference from `from`'s holders to `to` (ignored unless both are nodes).
-    void add_edge(const void* from, const void* to) {
-        auto f = index.find(from);
-        auto t = index.find(to);
-        if (f == index.end() || t == index.end()) return;
-        ++nodes[t->second].inner;
-        edges.emplace_back(f->second, t->second);
-    }
-    /// Roots: nodes referenced from outside the maps and their holders (the program holds
-    /// them). Marks everything the roots reach through strong holders.
-    void mark() {
-        // The edges grouped by source (counting sort): two allocations, not one per node.
-        std::vector<std::size_t> first(nodes.size() + 1, 0);
-        for (auto [f, t] : edges) ++first[f + 1];
-        for (std::size_t i = 0; i < nodes.size(); ++i) first[i + 1] += first[i];
-        std::vector<std::size_t> to(edges.size());
-        {
-            std::vector<std::size_t> fill(first.begin(), first.end() - 1);
-            for (auto [f, t] : edges) to[fill[f]++] = t;
-        }
-        std::vector<std::size_t> stack;
-        for (std::size_t i = 0; i < nodes.size(); ++i)
-            if (nodes[i].uses > nodes[i].inner) {
-                nodes[i].reached = true;
-                stack.push_back(i);
-            }
-        while (!stack.empty()) {
-            const std::size_t i = stack.back();
-            stack.pop_back();
-            for (std::size_t k = first[i]; k < first[i + 1]; ++k)
-                if (const std::size_t t = to[k]; !nodes[t].reached) {
-                    nodes[t].reached = true;
-                    stack.push_back(t);
-                }
-        }
-    }
-    /// Reached, or not a node (nothing the sweep may touch).
-    bool reached(const void* obj) const {
-        auto it = index.find(obj);
-        return it == index.end() || nodes[it->second].reached;
-    }
-    /// A node the roots reach.
-    bool reached_node(const void* obj) const {
-        auto it = index.find(obj);
-        return it != index.end() && nodes[it->second].reached;
-    }
-};
 
 struct identity_map_base {
     virtual ~identity_map_base() = default;

@@ -161,8 +161,8 @@ struct load_context {
     bool tracked = true;
     bool dedupe = true;
     bool populate_existing = false;
-    std::vector<holder_link*> joined_loading;
-    untracked_maps local_maps;
+    std::vector<holder_link*> joined_loading{};
+    untracked_maps local_maps{};
 
     template <class E>
     identity_map<E>& map() {

@@ -205,6 +205,12 @@ void detach_holders(E& obj) {
     if (strong_cycle<E>()) track_holders(obj);
 }
 
+/// A plan's column list and eager joins (one type for every plan: one destructor, not one per
+/// plan).
+struct select_sql {
+    std::string cols, joins;
+};
+
 template <class Plan>
 struct loader {
     using E = typename Plan::entity;
@@ -280,9 +286,6 @@ struct loader {
             if constexpr (is_joined<i>) joined_load<Plan, i>::sql(cols, joins, counter, alias);
         });
     }
-    struct select_sql {
-        std::string cols, joins;
-    };
     /// Column list and eager joins for a statement rooted at this plan: built once per plan type.
     static const select_sql& sql() {
         static const select_sql s = [] {

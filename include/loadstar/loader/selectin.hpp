@@ -49,6 +49,58 @@ void selectin_batches(load_context& ctx, const std::vector<Key>& keys, const std
     }
 }
 
+/// What a selectin load of relationship I of E has claimed before its statements run: the
+/// owners, and the keys to select. Depends on the relationship, not on the plan (every plan
+/// that selectin-loads Author.books shares it).
+template <class E, std::size_t I>
+struct selectin_claim {
+    using K = rel_keys<E, I>;
+    using R = typename K::R;
+    using T = typename R::target;
+    using key_type = typename K::key_type;
+
+    std::vector<E*> owners;
+    std::vector<E*> waiting;                  // to-one: owners whose target is not mapped
+    std::unordered_map<key_type, E*> by_key;  // to-many: owner by its key
+
+    /// Claims the holders this load fills (among `objs`) and returns the keys to select.
+    std::vector<key_type> claim_keys(load_context& ctx, const std::vector<ptr<E>>& objs) {
+        owners = claim<E, I>(objs);
+        std::vector<key_type> keys;
+        if (owners.empty()) return keys;
+        if constexpr (K::kind == relation::belongs_to) {
+            // To-one: the distinct foreign keys whose target is not in the identity map.
+            auto& tmap = ctx.map<T>();
+            for (E* o : owners) {
+                key_type k{};
+                auto& holder = o->*(R::member);
+                if (!K::parent_key(*o, k)) {
+                    holder_access<typename R::holder>::clear(holder);
+                    continue;
+                }
+                if (auto* hit = tmap.find(k); hit && ctx.dedupe && !ctx.populate_existing) {
+                    holder_access<typename R::holder>::add(holder, *hit);
+                    continue;
+                }
+                keys.push_back(k);
+                waiting.push_back(o);
+            }
+            std::sort(keys.begin(), keys.end());
+            keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+        } else {
+            // To-many and one-to-one: keyed by the parent's primary key, in result order.
+            by_key.reserve(owners.size());
+            keys.reserve(owners.size());
+            for (E* o : owners) {
+                key_type k{};
+                K::parent_key(*o, k);
+                if (by_key.emplace(k, o).second) keys.push_back(k);
+            }
+        }
+        return keys;
+    }
+};
+
 /// The selectin load of relationship I of the plan's entity.
 template <class Plan, std::size_t I>
 struct selectin_load {
@@ -61,16 +113,9 @@ struct selectin_load {
     using key_type = typename K::key_type;
 
     /// Between claiming the holders and running the statements.
-    struct job {
-        std::vector<E*> owners;
-        std::vector<E*> waiting;                  // to-one: owners whose target is not mapped
-        std::unordered_map<key_type, E*> by_key;  // to-many: owner by its key
+    struct job : selectin_claim<E, I> {
         std::vector<batch> batches;
     };
-
-    static void batches(load_context& ctx, const std::vector<key_type>& keys, std::vector<batch>& out) {
-        selectin_batches(ctx, keys, prefix(), RP::batch, out);
-    }
 
     /// "SELECT [child key,] child columns FROM child ... WHERE child key": the statement up to
     /// its key condition, built once.
@@ -89,39 +134,8 @@ struct selectin_load {
 
     /// Claims the holders this load fills (among `objs`) and computes its statements.
     static void begin(load_context& ctx, const std::vector<ptr<E>>& objs, job& job) {
-        job.owners = claim<E, I>(objs);
-        if (job.owners.empty()) return;
-        std::vector<key_type> keys;
-        if constexpr (K::kind == relation::belongs_to) {
-            // To-one: the distinct foreign keys whose target is not in the identity map.
-            auto& tmap = ctx.map<T>();
-            for (E* o : job.owners) {
-                key_type k{};
-                auto& holder = o->*(R::member);
-                if (!K::parent_key(*o, k)) {
-                    holder_access<typename R::holder>::clear(holder);
-                    continue;
-                }
-                if (auto* hit = tmap.find(k); hit && ctx.dedupe && !ctx.populate_existing) {
-                    holder_access<typename R::holder>::add(holder, *hit);
-                    continue;
-                }
-                keys.push_back(k);
-                job.waiting.push_back(o);
-            }
-            std::sort(keys.begin(), keys.end());
-            keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-        } else {
-            // To-many and one-to-one: keyed by the parent's primary key, in result order.
-            job.by_key.reserve(job.owners.size());
-            keys.reserve(job.owners.size());
-            for (E* o : job.owners) {
-                key_type k{};
-                K::parent_key(*o, k);
-                if (job.by_key.emplace(k, o).second) keys.push_back(k);
-            }
-        }
-        batches(ctx, keys, job.batches);
+        const auto keys = job.claim_keys(ctx, objs);
+        selectin_batches(ctx, keys, prefix(), RP::batch, job.batches);
     }
 
     /// Runs the statements and fills the claimed holders.

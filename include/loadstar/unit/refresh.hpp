@@ -45,10 +45,7 @@ private:
         std::vector<pk_type> keys;
         keys.reserve(m.objects.size());
         for (auto& [k, e] : m.objects) keys.push_back(k);
-        load_context ctx{s};
-        ctx.tracked = true;
-        ctx.dedupe = true;
-        ctx.populate_existing = true;
+        load_context ctx{s, /*tracked*/ true, /*dedupe*/ true, /*populate_existing*/ true, {}, {}};
         std::vector<batch> batches;
         selectin_batches(ctx, keys, prefix(), 500, batches);
         std::unordered_set<pk_type> seen;
