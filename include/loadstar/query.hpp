@@ -442,7 +442,7 @@ private:
                         constexpr std::size_t i = meta::template column_of<M>();
                         using T = typename meta::template column_t<i>::stored_type;
                         T v = detail::value_as<T>(a.v);
-                        std::get<i>(e->snap) = v;
+                        m.template set_snapshot_column<i>(*e, v);
                         o.*M = std::move(v);
                     };
                     (apply(sets), ...);

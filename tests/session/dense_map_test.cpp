@@ -13,12 +13,12 @@ namespace {
 
 /// Runs the comparison; returns how many entries were left (so a case can see it did work).
 template <class K, class MakeKey>
-std::size_t agree_with_unordered_map(std::uint32_t seed, MakeKey make_key) {
+std::size_t agree_with_unordered_map(std::uint32_t seed, MakeKey make_key, std::uint32_t range = 700, int steps = 20000) {
     std::mt19937 rng(seed);
     loadstar::detail::dense_map<K, int> d;
     std::unordered_map<K, int> ref;
-    for (int step = 0; step < 20000; ++step) {
-        const K k = make_key(rng() % 700);
+    for (int step = 0; step < steps; ++step) {
+        const K k = make_key(rng() % range);
         switch (rng() % 5) {
         case 0:
         case 1: {
@@ -94,6 +94,13 @@ TEST_CASE("dense_map agrees with std::unordered_map: keys that share their low b
 TEST_CASE("dense_map agrees with std::unordered_map: string keys", "[nodb][identity_map]") {
     for (std::uint32_t seed = 1; seed <= 3; ++seed)
         REQUIRE(agree_with_unordered_map<std::string>(seed, [](std::uint32_t i) { return "key-" + std::to_string(i * 7919u); }) > 100);
+}
+
+TEST_CASE("dense_map agrees with std::unordered_map across many storage chunks", "[nodb][identity_map]") {
+    // Thousands of live entries: the entry storage spans several chunks (chunked_vector), and
+    // erase moves entries between them.
+    REQUIRE(agree_with_unordered_map<std::int64_t>(11, [](std::uint32_t i) { return std::int64_t{i} + 1; }, 30000, 80000) > 5000);
+    REQUIRE(agree_with_unordered_map<std::string>(12, [](std::uint32_t i) { return "key-" + std::to_string(i); }, 12000, 40000) > 2000);
 }
 
 TEST_CASE("dense_map emptied by erase is reusable", "[nodb][identity_map]") {

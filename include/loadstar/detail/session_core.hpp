@@ -13,9 +13,13 @@
 #include <loadstar/relationship.hpp>
 
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <string>
 #include <tuple>
@@ -91,6 +95,8 @@ struct identity_map_base {
     /// Whether some object's weak many-to-one holds a target (only then does the end of an
     /// untracked load need the sweep graph: untracked_maps in keys.hpp).
     virtual bool any_weak_target() const noexcept = 0;
+    /// Reclaims the snapshot space of replaced snapshots and erased entries (at commit).
+    virtual void compact() noexcept = 0;
 };
 
 template <class E>
@@ -112,40 +118,250 @@ struct updater;  // unit/update.hpp
 template <class E>
 struct refresher;  // unit/refresh.hpp
 
-/// The column values of an object as loaded or last flushed (deferred<T> stored as T).
-template <class E, class Seq = std::make_index_sequence<entity_meta<E>::column_count>>
-struct snapshot_of;
-template <class E, std::size_t... I>
-struct snapshot_of<E, std::index_sequence<I...>> {
-    using type = std::tuple<typename entity_meta<E>::template column_t<I>::stored_type...>;
-    static type capture(const E& o) {
-        return type{read<I>(o)...};
+/// Bump storage for snapshots: blocks that never move (a snapshot's address stays valid while
+/// the map lives, so an entry moved out of the map and back, as a flush's undo does, keeps its
+/// snapshot), at most 64 KiB each. Space of a replaced snapshot is not reused: it counts as
+/// `dead()` until the map compacts (identity_map::compact, at commit).
+class snapshot_arena {
+public:
+    std::byte* alloc(std::size_t n) {
+        if (n > left_ || !cur_) grow(n);  // never null, even for an empty snapshot
+        std::byte* p = cur_;
+        cur_ += n;
+        left_ -= n;
+        live_ += n;
+        return p;
     }
-    template <std::size_t J>
-    static typename entity_meta<E>::template column_t<J>::stored_type read(const E& o) {
-        using C = typename entity_meta<E>::template column_t<J>;
-        if constexpr (C::is_deferred) {
-            const auto& d = o.*(C::member);
-            return d.loaded() ? holder_access<typename C::type>::items(const_cast<typename C::type&>(d))
-                              : typename C::stored_type{};
-        } else {
-            return o.*(C::member);
-        }
+    /// Bytes of a snapshot no entry uses any more.
+    void release(std::size_t n) noexcept {
+        live_ -= n;
+        dead_ += n;
+    }
+    std::size_t live() const noexcept { return live_; }
+    std::size_t dead() const noexcept { return dead_; }
+    void swap(snapshot_arena& o) noexcept {
+        blocks_.swap(o.blocks_);
+        std::swap(cur_, o.cur_);
+        std::swap(left_, o.left_);
+        std::swap(next_, o.next_);
+        std::swap(live_, o.live_);
+        std::swap(dead_, o.dead_);
+    }
+
+private:
+    static constexpr std::size_t max_block = 64 * 1024;
+    std::vector<std::unique_ptr<std::byte[]>> blocks_;
+    std::byte* cur_ = nullptr;
+    std::size_t left_ = 0;
+    std::size_t next_ = 256;  // small sessions stay small; big loads reach max_block quickly
+    std::size_t live_ = 0;
+    std::size_t dead_ = 0;
+
+    void grow(std::size_t n) {
+        const std::size_t size = n > next_ ? n : next_;
+        blocks_.reserve(blocks_.size() + 1);
+        blocks_.push_back(std::make_unique_for_overwrite<std::byte[]>(size));
+        cur_ = blocks_.back().get();
+        left_ = size;
+        if (next_ < max_block) next_ *= 2;
     }
 };
+
+/// The byte encoding of one column value in a snapshot. Exact: two values encode alike only if
+/// the dirty check would call them equal (integers and time points as zigzag varints, floating
+/// point compared with == after a bit copy, text and blobs as varint length and bytes, an
+/// optional as a flag byte and its value). No hashes: a changed column is always seen.
+template <class T>
+struct snap_codec {
+    static_assert(is_scalar_column_v<T>, "loadstar: snapshot of a type that is not a column type");
+    static std::size_t varint_size(std::uint64_t u) noexcept {
+        std::size_t n = 1;
+        while (u >= 0x80) {
+            u >>= 7;
+            ++n;
+        }
+        return n;
+    }
+    static std::byte* put_varint(std::byte* p, std::uint64_t u) noexcept {
+        while (u >= 0x80) {
+            *p++ = static_cast<std::byte>((u & 0x7f) | 0x80);
+            u >>= 7;
+        }
+        *p++ = static_cast<std::byte>(u);
+        return p;
+    }
+    static std::uint64_t get_varint(const std::byte*& p) noexcept {
+        std::uint64_t u = 0;
+        for (int shift = 0;; shift += 7) {
+            const auto b = std::to_integer<std::uint64_t>(*p++);
+            u |= (b & 0x7f) << shift;
+            if (b < 0x80) return u;
+        }
+    }
+    static std::uint64_t zigzag(std::int64_t v) noexcept {
+        return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+    }
+    /// Integers, bools and time points: an injective map to uint64.
+    static std::uint64_t as_u64(const T& v) noexcept {
+        if constexpr (std::is_same_v<T, time_point>) return zigzag(static_cast<std::int64_t>(v.time_since_epoch().count()));
+        else if constexpr (std::is_signed_v<T>) return zigzag(static_cast<std::int64_t>(v));
+        else return static_cast<std::uint64_t>(v);
+    }
+    static constexpr bool integer = std::is_integral_v<T> || std::is_same_v<T, time_point>;
+    static constexpr bool bytes = std::is_same_v<T, std::string> || std::is_same_v<T, blob>;
+
+    static std::size_t size(const T& v) noexcept {
+        if constexpr (integer) return varint_size(as_u64(v));
+        else if constexpr (bytes) return varint_size(v.size()) + v.size();
+        else return sizeof(T);
+    }
+    static std::byte* put(std::byte* p, const T& v) noexcept {
+        if constexpr (integer) {
+            return put_varint(p, as_u64(v));
+        } else if constexpr (bytes) {
+            p = put_varint(p, v.size());
+            if (!v.empty()) std::memcpy(p, v.data(), v.size());
+            return p + v.size();
+        } else {
+            std::memcpy(p, &v, sizeof(T));
+            return p + sizeof(T);
+        }
+    }
+    /// Whether the encoded value at p equals v; advances p past it.
+    static bool same(const std::byte*& p, const T& v) noexcept {
+        if constexpr (integer) {
+            return get_varint(p) == as_u64(v);
+        } else if constexpr (bytes) {
+            const std::uint64_t n = get_varint(p);
+            const std::byte* d = p;
+            p += n;
+            return n == v.size() && (n == 0 || std::memcmp(d, v.data(), n) == 0);
+        } else {
+            T old;
+            std::memcpy(&old, p, sizeof(T));
+            p += sizeof(T);
+            return old == v;
+        }
+    }
+    static void skip(const std::byte*& p) noexcept {
+        if constexpr (integer) (void)get_varint(p);
+        else if constexpr (bytes) p += get_varint(p);
+        else p += sizeof(T);
+    }
+};
+template <class T>
+struct snap_codec<std::optional<T>> {
+    using C = snap_codec<T>;
+    static std::size_t size(const std::optional<T>& v) noexcept { return 1 + (v ? C::size(*v) : 0); }
+    static std::byte* put(std::byte* p, const std::optional<T>& v) noexcept {
+        *p++ = static_cast<std::byte>(v ? 1 : 0);
+        return v ? C::put(p, *v) : p;
+    }
+    static bool same(const std::byte*& p, const std::optional<T>& v) noexcept {
+        const bool had = *p++ != std::byte{0};
+        if (!had) return !v;
+        if (!v) {
+            C::skip(p);
+            return false;
+        }
+        return C::same(p, *v);
+    }
+    static void skip(const std::byte*& p) noexcept {
+        if (*p++ != std::byte{0}) C::skip(p);
+    }
+};
+
+/// The column values of an object as loaded or last flushed (deferred<T> stored as T; a
+/// deferred column not loaded as T{}), every column but the primary key (the identity map's
+/// key is that copy), encoded one after another (snap_codec) in the map's snapshot_arena. For
+/// a book (id, title, year, author_id) that is 16 bytes where a tuple of the columns took 56.
 template <class E>
-using snapshot_t = typename snapshot_of<E>::type;
+struct snapshot_of {
+    using meta = entity_meta<E>;
+    using mask_t = std::uint64_t;
+    template <std::size_t J>
+    using codec = snap_codec<typename meta::template column_t<J>::stored_type>;
+    template <std::size_t J>
+    static constexpr bool stored = J != meta::pk_index;
+
+    template <std::size_t J>
+    static const typename meta::template column_t<J>::stored_type* value(const E& o) {
+        using C = typename meta::template column_t<J>;
+        if constexpr (C::is_deferred) {
+            const auto& d = o.*(C::member);
+            return d.loaded() ? &holder_access<typename C::type>::items(const_cast<typename C::type&>(d)) : nullptr;
+        } else {
+            return &(o.*(C::member));
+        }
+    }
+    template <std::size_t J>
+    static std::size_t column_size(const E& o) {
+        using T = typename meta::template column_t<J>::stored_type;
+        const T* v = value<J>(o);
+        return v ? codec<J>::size(*v) : codec<J>::size(T{});
+    }
+    template <std::size_t J>
+    static std::byte* put_column(std::byte* p, const E& o) {
+        using T = typename meta::template column_t<J>::stored_type;
+        const T* v = value<J>(o);
+        return v ? codec<J>::put(p, *v) : codec<J>::put(p, T{});
+    }
+    static std::size_t size(const E& o) {
+        std::size_t n = 0;
+        for_each_index<meta::column_count>([&](auto j) {
+            if constexpr (stored<j>) n += column_size<j>(o);
+        });
+        return n;
+    }
+    static void write(std::byte* p, const E& o) {
+        for_each_index<meta::column_count>([&](auto j) {
+            if constexpr (stored<j>) p = put_column<j>(p, o);
+        });
+    }
+    /// The encoded length of the snapshot at p.
+    static std::size_t length(const std::byte* p) noexcept {
+        const std::byte* q = p;
+        for_each_index<meta::column_count>([&](auto j) {
+            if constexpr (stored<j>) codec<j>::skip(q);
+        });
+        return static_cast<std::size_t>(q - p);
+    }
+    /// The columns of o that differ from the snapshot at p (bit J for column J; the primary
+    /// key is compared with the map's key by the caller). A deferred column not loaded is
+    /// unchanged.
+    static mask_t diff(const std::byte* p, const E& o) noexcept {
+        mask_t mask = 0;
+        for_each_index<meta::column_count>([&](auto j) {
+            if constexpr (stored<j>) {
+                using C = typename meta::template column_t<j>;
+                if constexpr (C::is_deferred) {
+                    if (const auto* v = value<j>(o)) {
+                        if (!codec<j>::same(p, *v)) mask |= mask_t{1} << j;
+                    } else {
+                        codec<j>::skip(p);
+                    }
+                } else {
+                    if (!codec<j>::same(p, o.*(C::member))) mask |= mask_t{1} << j;
+                }
+            }
+        });
+        return mask;
+    }
+};
 
 template <class E>
 struct identity_map final : identity_map_base {
     using key_type = typename entity_meta<E>::pk_type;
+    using snap = snapshot_of<E>;
     struct entry {
         ptr<E> obj;
-        snapshot_t<E> snap;
+        /// The object's snapshot in `arena` (null: untracked, or not filled yet).
+        std::byte* snap = nullptr;
     };
     // Dense storage (see dense_map.hpp): erase moves the last entry into the hole, and any
     // insert or erase invalidates references into the map.
     dense_map<key_type, entry> objects;
+    snapshot_arena arena;
 
     ptr<E>* find(const key_type& k) {
         auto it = objects.find(k);
@@ -155,10 +371,27 @@ struct identity_map final : identity_map_base {
         auto it = objects.find(k);
         return it == objects.end() ? nullptr : &it->second;
     }
+    /// A new snapshot of o in the arena.
+    std::byte* capture(const E& o) {
+        std::byte* p = arena.alloc(snap::size(o));
+        snap::write(p, o);
+        return p;
+    }
+    /// The snapshot of e replaced by `p` (from capture); the old one's space is dead.
+    void replace_snapshot(entry& e, std::byte* p) noexcept {
+        if (e.snap) arena.release(snap::length(e.snap));
+        e.snap = p;
+    }
     /// Adds a loaded or inserted object with a snapshot of its columns.
-    void insert(const key_type& k, const ptr<E>& obj) { objects.insert_or_assign(k, entry{obj, snapshot_of<E>::capture(*obj)}); }
+    void insert(const key_type& k, const ptr<E>& obj) {
+        std::byte* p = capture(*obj);
+        auto [it, fresh] = objects.emplace(k);
+        if (!fresh) replace_snapshot(it->second, nullptr);
+        it->second.obj = obj;
+        it->second.snap = p;
+    }
     /// Adds an object without a snapshot (query-local maps of untracked loads).
-    void insert_untracked(const key_type& k, const ptr<E>& obj) { objects.emplace(k, entry{obj, {}}); }
+    void insert_untracked(const key_type& k, const ptr<E>& obj) { objects.emplace(k, entry{obj, nullptr}); }
     /// Hydration's one probe per row: the entry for k and whether it was just added (empty:
     /// no object, no snapshot). A new entry must be filled (fill) before the map changes
     /// again, or dropped (drop) if reading its row fails.
@@ -166,15 +399,103 @@ struct identity_map final : identity_map_base {
         auto [it, fresh] = objects.emplace(k);
         return {&it->second, fresh};
     }
-    static void fill(entry& e, const ptr<E>& obj, bool tracked) {
+    /// Fills an entry from find_or_add (the snapshot first: if it throws, the entry is
+    /// unchanged).
+    void fill(entry& e, const ptr<E>& obj, bool tracked) {
+        if (tracked) {
+            std::byte* p = capture(*obj);
+            replace_snapshot(e, p);
+        }
         e.obj = obj;
-        if (tracked) e.snap = snapshot_of<E>::capture(*obj);
     }
     void drop(const key_type& k) noexcept {
-        if (auto it = objects.find(k); it != objects.end()) objects.erase(it);
+        if (auto it = objects.find(k); it != objects.end()) {
+            replace_snapshot(it->second, nullptr);
+            objects.erase(it);
+        }
+    }
+    /// A new snapshot of the entry's object: in place when it fits in the old one's space.
+    void resnap(entry& e) {
+        const std::size_t n = snap::size(*e.obj);
+        if (e.snap) {
+            const std::size_t old = snap::length(e.snap);
+            if (n <= old) {
+                snap::write(e.snap, *e.obj);
+                arena.release(old - n);  // the tail of the old space
+                return;
+            }
+        }
+        std::byte* p = arena.alloc(n);
+        snap::write(p, *e.obj);
+        replace_snapshot(e, p);
     }
     void resnap(const key_type& k) {
-        if (auto* e = find_entry(k)) e->snap = snapshot_of<E>::capture(*e->obj);
+        if (auto* e = find_entry(k)) resnap(*e);
+    }
+    /// The columns of e's object that differ from its snapshot (bit J for column J), the
+    /// primary key against k, the key e is stored under.
+    std::uint64_t changed_columns(const key_type& k, const entry& e) const {
+        const E& o = *e.obj;
+        std::uint64_t mask = e.snap ? snap::diff(e.snap, o) : ~std::uint64_t{0} >> (64 - entity_meta<E>::column_count);
+        if (!(o.*(entity_meta<E>::pk_member) == k)) mask |= std::uint64_t{1} << entity_meta<E>::pk_index;
+        else if (!e.snap) mask &= ~(std::uint64_t{1} << entity_meta<E>::pk_index);
+        return mask;
+    }
+    /// Column J of the snapshot set to v (a bulk UPDATE's new value; the other columns keep
+    /// their snapshot values).
+    template <std::size_t J, class T>
+    void set_snapshot_column(entry& e, const T& v) {
+        // The primary key is the map's key, not in the snapshot (a changed key is reported by
+        // changed_columns against the key).
+        if constexpr (J != entity_meta<E>::pk_index) {
+            if (!e.snap) return;
+            // The column's byte range in the old snapshot.
+            const std::byte* q = e.snap;
+            const std::byte* begin = nullptr;
+            const std::byte* end = nullptr;
+            for_each_index<entity_meta<E>::column_count>([&](auto j) {
+                if constexpr (snap::template stored<j>) {
+                    if (j == J) begin = q;
+                    snap::template codec<j>::skip(q);
+                    if (j == J) end = q;
+                }
+            });
+            const std::size_t head = static_cast<std::size_t>(begin - e.snap);
+            const std::size_t tail = static_cast<std::size_t>(q - end);
+            const std::size_t n = head + snap::template codec<J>::size(v) + tail;
+            std::byte* p = arena.alloc(n);
+            std::memcpy(p, e.snap, head);
+            std::byte* w = snap::template codec<J>::put(p + head, v);
+            if (tail) std::memcpy(w, end, tail);
+            replace_snapshot(e, p);
+        } else {
+            (void)e, (void)v;
+        }
+    }
+    /// Copies the live snapshots into a new arena once most of the old one is dead (replaced
+    /// snapshots, erased entries). Only when no entry lives outside the map: at commit, after
+    /// any flush's undo log is gone. Out of memory leaves everything as it was.
+    void compact() noexcept override {
+        if (arena.dead() < 64 * 1024 || arena.dead() < arena.live()) return;
+        try {
+            snapshot_arena fresh;
+            std::vector<std::byte*> moved;
+            moved.reserve(objects.size());
+            for (auto& [k, e] : objects) {
+                std::byte* p = nullptr;
+                if (e.snap) {
+                    const std::size_t n = snap::length(e.snap);
+                    p = fresh.alloc(n);
+                    std::memcpy(p, e.snap, n);
+                }
+                moved.push_back(p);
+            }
+            std::size_t i = 0;
+            for (auto& [k, e] : objects) e.snap = moved[i++];
+            arena.swap(fresh);
+        } catch (...) {
+            // The old arena stays, dead space and all.
+        }
     }
     void release_unshared() override {
         for (auto& [k, e] : objects)
@@ -363,9 +684,16 @@ struct session_core {
         }
     }
 
+    /// The identity map of E (hydration asks once per row: the common case is one inline test).
     template <class E>
     identity_map<E>& map() {
         const std::size_t i = entity_index<E>;
+        if (i < maps.size() && maps[i]) [[likely]]
+            return static_cast<identity_map<E>&>(*maps[i]);
+        return add_map<E>(i);
+    }
+    template <class E>
+    [[gnu::noinline]] identity_map<E>& add_map(std::size_t i) {
         if (i >= maps.size()) maps.resize(i + 1);
         if (!maps[i]) maps[i] = std::make_unique<identity_map<E>>();
         return static_cast<identity_map<E>&>(*maps[i]);
@@ -385,6 +713,8 @@ struct session_core {
         tx_inserted.clear();
         tx_deleted.clear();
         tx_wrote = false;
+        for (auto& m : maps)
+            if (m) m->compact();
     }
     void rollback() {
         tx_wrote = false;

@@ -392,11 +392,11 @@ struct loader {
                 try {
                     obj = std::make_shared<E>();
                     read_columns(st, base, *obj, &pk);
+                    m.fill(*e, obj, ctx.tracked);
                 } catch (...) {
                     if (added) m.drop(pk);
                     throw;
                 }
-                identity_map<E>::fill(*e, obj, ctx.tracked);
                 fresh = true;
                 if (n.use_seen) n.seen.emplace(obj.get(), 0);
             }

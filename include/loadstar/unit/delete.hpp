@@ -116,9 +116,10 @@ struct deleter {
                 // them now, before the parent row goes.
                 for (const auto& c : children_of<I>(h))
                     if (c && entity_state<T>::is_persistent(s, *c)) {
-                        auto* e = s.map<T>().find_entry((*c).*(entity_meta<T>::pk_member));
+                        const auto& key = (*c).*(entity_meta<T>::pk_member);
+                        auto* e = s.map<T>().find_entry(key);
                         if (e) {
-                            auto mask = updater<T>::changed_columns(*e);
+                            auto mask = updater<T>::changed_columns(s, key, *e);
                             if (mask) updater<T>::update_row(s, *e, mask);
                         }
                     }

@@ -25,20 +25,10 @@ struct updater {
     static_assert(meta::column_count <= 64, "loadstar: an entity may map at most 64 columns");
     using mask_t = std::uint64_t;
 
-    static mask_t changed_columns(typename identity_map<E>::entry& e) {
-        mask_t mask = 0;
-        const E& o = *e.obj;
-        for_each_index<meta::column_count>([&](auto i) {
-            using C = typename meta::template column_t<i>;
-            if constexpr (C::is_deferred) {
-                const auto& d = o.*(C::member);
-                if (d.loaded() && !(holder_access<typename C::type>::items(const_cast<typename C::type&>(d)) == std::get<i>(e.snap)))
-                    mask |= mask_t{1} << i;
-            } else {
-                if (!(o.*(C::member) == std::get<i>(e.snap))) mask |= mask_t{1} << i;
-            }
-        });
-        return mask;
+    /// The columns of the entry's object that differ from its snapshot; `key` is the key the
+    /// entry is stored under (the primary key is not in the snapshot: the key is its copy).
+    static mask_t changed_columns(session_core& s, const pk_type& key, typename identity_map<E>::entry& e) {
+        return s.map<E>().changed_columns(key, e);
     }
 
     /// The UPDATE for one set of changed columns. Built once per set and kept for the
@@ -72,7 +62,7 @@ struct updater {
     static void flush_dirty(session_core& s, identity_map<E>& m) {
         for (auto& [key, e] : m.objects) {
             if (s.flush_deleted.count(e.obj.get())) continue;
-            mask_t mask = changed_columns(e);
+            mask_t mask = m.changed_columns(key, e);
             if constexpr (has_version) mask &= ~(mask_t{1} << meta::version_index);
             if (!mask) continue;
             if (mask & (mask_t{1} << meta::pk_index))
@@ -103,12 +93,13 @@ struct updater {
             auto& ver = o.*(meta::template column_t<meta::version_index>::member);
             set_undoable(s, ver, ver + 1);
         }
-        // The new snapshot is taken now (allocating), and only moved in after the flush.
+        // The new snapshot is taken now (allocating, in the map's arena, which never moves or
+        // frees it while the map lives), and only takes the old one's place after the flush.
         auto obj = e.obj;
-        auto snap = std::make_shared<snapshot_t<E>>(snapshot_of<E>::capture(o));
+        std::byte* snap = s.map<E>().capture(o);
         s.on_success.push_back([&s, obj, snap] {
-            if (auto* en = s.map<E>().find_entry((*obj).*(meta::pk_member)); en && en->obj == obj)
-                en->snap = std::move(*snap);
+            auto& m = s.map<E>();
+            if (auto* en = m.find_entry((*obj).*(meta::pk_member)); en && en->obj == obj) m.replace_snapshot(*en, snap);
         });
     }
 
