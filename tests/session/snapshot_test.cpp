@@ -132,7 +132,7 @@ TEST_CASE("snapshot: equal values are not changes (== as before: -0.0 equals 0.0
     CHECK(m.changed_columns(obj->id, *e) == (bit(8) | bit(12)));
 }
 
-TEST_CASE("snapshot: a bulk UPDATE's new value replaces one column; other changes stay changes",
+TEST_CASE("snapshot: a bulk UPDATE's new value replaces one column and other changes stay changes",
           "[nodb][identity_map][snapshot]") {
     map_t m;
     auto obj = std::make_shared<Row>(sample());
