@@ -116,6 +116,9 @@ struct pooled_connection : std::enable_shared_from_this<pooled_connection> {
     std::vector<prefetched> prefetch;  // a stack: nested prefetch_scopes push and pop
     std::size_t prefetch_next = 0;     // where the next lookup starts (cursors consume in order)
     std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
+    /// The pool's count of lost connections when this one was opened or last passed a ping:
+    /// behind the pool's count, it is pinged before it is handed out again.
+    std::uint64_t losses_seen = 0;
 
     /// The cached statement for `sql`, prepared (after evicting what exceeds the capacity) on
     /// a miss. Throws what prepare() throws.
@@ -176,16 +179,22 @@ public:
             while (!idle_.empty()) {
                 auto pc = std::move(idle_.back());
                 idle_.pop_back();
+                // A connection lost since this one was last known good (a server restart, a
+                // failover, backends terminated) makes every idle one suspect: ping it once.
+                const std::uint64_t losses = losses_;
                 // The checks may do I/O (pre_ping is a round trip) and closing a connection
                 // does: neither under the pool's mutex. The connection counts as open
                 // meanwhile, so nobody else opens one in its place.
                 lock.unlock();
                 bool ok = false;
                 try {
-                    ok = usable(*pc);
+                    ok = usable(*pc, pc->losses_seen != losses);
                 } catch (...) {
                 }
-                if (ok) return pc;
+                if (ok) {
+                    pc->losses_seen = losses;
+                    return pc;
+                }
                 pc.reset();  // recycled or dead: close it
                 lock.lock();
                 --open_;
@@ -193,9 +202,11 @@ public:
             }
             if (open_ < options_.pool_size + options_.max_overflow) {
                 ++open_;
+                const std::uint64_t losses = losses_;
                 lock.unlock();
                 try {
                     auto pc = std::make_shared<pooled_connection>();
+                    pc->losses_seen = losses;
                     pc->conn = driver_->connect();
                     pc->cache_capacity = options_.statement_cache_size;
                     return pc;
@@ -213,18 +224,21 @@ public:
         }
     }
 
-    /// Returns a connection; `discard` closes it (a broken connection is never handed out again).
-    void checkin(std::shared_ptr<pooled_connection> pc, bool discard) {
+    /// Returns a connection; `discard` closes it (a broken connection is never handed out
+    /// again), `lost` says it broke (the idle ones are then pinged before their next use).
+    void checkin(std::shared_ptr<pooled_connection> pc, bool discard, bool lost = false) {
         // A connection whose backend died is never handed out again; its statement cache
         // goes with it.
         if (!discard) {
             try {
-                discard = !pc->conn->alive();
+                lost = !pc->conn->alive();
             } catch (...) {
-                discard = true;
+                lost = true;
             }
+            discard = lost;
         }
         std::unique_lock lock(mutex_);
+        if (lost) ++losses_;
         if (discard || idle_.size() >= options_.pool_size) {
             --open_;
             cv_.notify_one();
@@ -309,12 +323,12 @@ public:
     }
 
 private:
-    bool usable(pooled_connection& pc) {
+    bool usable(pooled_connection& pc, bool suspect) {
         if (options_.recycle.count() > 0 &&
             std::chrono::steady_clock::now() - pc.created > options_.recycle)
             return false;
         if (!pc.conn->alive()) return false;  // cheap: e.g. a backend terminated while idle
-        if (options_.pre_ping && !pc.conn->ping()) return false;
+        if ((options_.pre_ping || suspect) && !pc.conn->ping()) return false;
         return true;
     }
 
@@ -348,6 +362,7 @@ private:
     std::condition_variable cv_;
     std::vector<std::shared_ptr<pooled_connection>> idle_;
     std::size_t open_ = 0;
+    std::uint64_t losses_ = 0;  // connections found broken at checkin (guarded by mutex_)
     std::atomic<bool> echo_{false};
     struct listener_entry {
         std::function<void(const statement_event&)> fn;
@@ -392,7 +407,7 @@ public:
                 pc_->revoked = broken_ ? pooled_connection::revoked_kind::lost : pooled_connection::revoked_kind::closed;
                 discard = true;
             }
-            try { eng_->checkin(std::move(pc_), discard); } catch (...) {}
+            try { eng_->checkin(std::move(pc_), discard, broken_); } catch (...) {}
             pc_.reset();
         }
         broken_ = false;

@@ -61,6 +61,15 @@ LOADSTAR_DEFINE_ERROR(detached_error)
 LOADSTAR_DEFINE_ERROR(conversion_error)
 /// The database could not be reached, or the connection was lost.
 LOADSTAR_DEFINE_ERROR(connection_error)
+/// The connection was lost while COMMIT was under way: the server may have committed the
+/// transaction or not, and the client cannot tell (SQLSTATE 40003, statement_completion_unknown).
+/// The session treats it as not committed (objects it inserted are transient again); find out by
+/// reading the rows back. `run_transaction` never retries it: running the work again could apply
+/// it twice.
+class commit_unknown_error : public connection_error {
+public:
+    using connection_error::connection_error;
+};
 /// No pooled connection became free within the pool's timeout.
 LOADSTAR_DEFINE_ERROR(pool_timeout_error)
 /// An UPDATE or DELETE guarded by a version column matched no row.

@@ -36,7 +36,7 @@ namespace loadstar {
 enum class object_state { transient, pending, persistent, deleted, detached };
 
 namespace detail {
-
+struct session_access;
 }  // namespace detail
 
 class session;
@@ -532,6 +532,7 @@ public:
 
 private:
     friend class savepoint;
+    friend struct detail::session_access;
     /// The driver's bulk path (COPY), reported to listeners as one counted statement.
     template <class E>
     bool copy(detail::pooled_connection& pc, const std::vector<const E*>& part, bool with_pk, std::size_t ncols) {
@@ -618,10 +619,14 @@ inline void savepoint::rollback() {
 }
 
 /// Runs `fn(session&)` in a fresh session and commits; when the database aborts the
-/// transaction for serialization (SQLSTATE 40001 / 40P01, loadstar::serialization_error) or is
+/// transaction for serialization (SQLSTATE 40001 / 40P01, loadstar::serialization_error), is
 /// busy (loadstar::busy_error: SQLite's busy timeout ran out, PostgreSQL's lock_not_available),
-/// runs it again in another fresh session, up to `retries` more times: the client-side retry
-/// protocol CockroachDB and YugabyteDB require, and PostgreSQL's SERIALIZABLE level expects.
+/// or the connection is lost before COMMIT (loadstar::connection_error: a pooled connection
+/// whose server restarted or whose backend was terminated; the server rolled the transaction
+/// back), runs it again in another fresh session, up to `retries` more times: the client-side
+/// retry protocol CockroachDB and YugabyteDB require, and PostgreSQL's SERIALIZABLE level
+/// expects. Never retried: a connection lost during COMMIT (loadstar::commit_unknown_error: it
+/// may have committed), and a database that could not be reached at all.
 /// The transaction begins as a write transaction (transaction_mode::write: on SQLite BEGIN
 /// IMMEDIATE, so reading and then writing cannot be refused on lock upgrade) unless
 /// `options.transaction` says read_only. `fn` must be safe to run more than once (no side
@@ -634,6 +639,14 @@ inline void savepoint::rollback() {
 ///     a->balance -= 10;
 /// }, /*retries=*/5);
 /// ```
+namespace detail {
+struct session_access {
+    /// Whether the session ever held a connection (a lost one counts): a connection_error
+    /// before that means the database could not be reached at all.
+    static bool connected(const session& s) noexcept { return s.core_->connected_once; }
+};
+}  // namespace detail
+
 template <class F>
 auto run_transaction(const engine& e, F&& fn, int retries = 5, session_options options = {}) {
     if (options.transaction == transaction_mode::automatic) options.transaction = transaction_mode::write;
@@ -653,6 +666,12 @@ auto run_transaction(const engine& e, F&& fn, int retries = 5, session_options o
             if (attempt >= retries) throw;
         } catch (const busy_error&) {
             if (attempt >= retries) throw;
+        } catch (const commit_unknown_error&) {
+            throw;  // it may have committed: running it again could apply it twice
+        } catch (const connection_error&) {
+            // Lost before COMMIT: the server rolled the transaction back with the link. A
+            // database that could not be reached at all is not retried.
+            if (attempt >= retries || !detail::session_access::connected(s)) throw;
         }
     }
 }

@@ -7,6 +7,7 @@
 
 #include "backend.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -19,27 +20,45 @@ namespace faults {
 enum class kind { integrity, generic, connection_lost, serialization };
 
 struct control {
+    /// kill_all() ends every connection opened before it, as a server restart does: each
+    /// still says alive() (nothing was read from its socket yet), fails its next statement
+    /// with a connection_error and fails a ping().
+    std::atomic<int> generation{0};
+    std::atomic<int> pings{0};  // ping() calls, any connection
+    void kill_all() { ++generation; }
+    /// While set, connect() fails with a connection_error (the server cannot be reached).
+    std::atomic<bool> refuse{false};
+    std::atomic<int> connects{0};  // connect() calls, refused ones included
     bool armed = false;
     int fail_at = 0;  // 1-based index of the statement to fail, counted while armed
     int seen = 0;
     std::vector<std::string> sqls;  // the statements seen while armed, the failing one last
     kind what = kind::integrity;
+    std::string fail_prefix;  // when set: fail the first statement that starts with it instead
     void arm(int k, kind w) {
         armed = true;
         fail_at = k;
+        fail_prefix.clear();
         seen = 0;
         sqls.clear();
         what = w;
     }
+    /// Fails the first statement whose text starts with `prefix` (e.g. "COMMIT").
+    void arm_on(std::string prefix, kind w) {
+        arm(0, w);
+        fail_prefix = std::move(prefix);
+    }
     void disarm() { armed = false; }
     /// Called before each statement (control statements included, except the ROLLBACKs that
     /// recovery needs); throws when it is the chosen one.
-    void before(loadstar::connection& inner, std::string_view sql, bool& dead) {
+    void before(loadstar::connection& inner, std::string_view sql, bool& dead, int born) {
+        if (born != generation.load()) dead = true;  // killed while idle: found out now
         if (dead) throw loadstar::connection_error("faulty: connection is gone");
         if (!armed) return;
         if (sql.rfind("ROLLBACK", 0) == 0) return;
         sqls.emplace_back(sql);
-        if (++seen != fail_at) return;
+        ++seen;
+        if (fail_prefix.empty() ? seen != fail_at : sql.rfind(fail_prefix, 0) != 0) return;
         armed = false;
         switch (what) {
         case kind::integrity: throw loadstar::integrity_error("faulty: injected constraint failure at statement " + std::to_string(seen), 19);
@@ -60,8 +79,8 @@ struct control {
 class statement final : public loadstar::statement {
 public:
     statement(std::unique_ptr<loadstar::statement> in, std::shared_ptr<control> c, loadstar::connection& conn,
-              std::string sql, bool& dead)
-        : in_(std::move(in)), c_(std::move(c)), conn_(conn), sql_(std::move(sql)), dead_(dead) {}
+              std::string sql, bool& dead, int born)
+        : in_(std::move(in)), c_(std::move(c)), conn_(conn), sql_(std::move(sql)), dead_(dead), born_(born) {}
     void bind_null(int i) override { in_->bind_null(i); }
     void bind_int(int i, std::int64_t v) override { in_->bind_int(i, v); }
     void bind_real(int i, double v) override { in_->bind_real(i, v); }
@@ -71,7 +90,7 @@ public:
     bool step() override {
         if (!started_) {
             started_ = true;
-            c_->before(conn_, sql_, dead_);
+            c_->before(conn_, sql_, dead_, born_);
         }
         return in_->step();
     }
@@ -95,25 +114,34 @@ private:
     loadstar::connection& conn_;
     std::string sql_;
     bool& dead_;
+    int born_;
     bool started_ = false;
 };
 
 class connection final : public loadstar::connection {
 public:
-    connection(std::unique_ptr<loadstar::connection> in, std::shared_ptr<control> c) : in_(std::move(in)), c_(std::move(c)) {}
+    connection(std::unique_ptr<loadstar::connection> in, std::shared_ptr<control> c)
+        : in_(std::move(in)), c_(std::move(c)), born_(c_->generation.load()) {}
     std::unique_ptr<loadstar::statement> prepare(std::string_view sql) override {
+        if (born_ != c_->generation.load()) dead_ = true;
         if (dead_) throw loadstar::connection_error("faulty: connection is gone");
-        return std::make_unique<statement>(in_->prepare(sql), c_, *in_, std::string(sql), dead_);
+        return std::make_unique<statement>(in_->prepare(sql), c_, *in_, std::string(sql), dead_, born_);
     }
     void execute(std::string_view sql) override {
-        c_->before(*in_, sql, dead_);
+        c_->before(*in_, sql, dead_, born_);
         in_->execute(sql);
     }
     bool alive() override { return !dead_ && in_->alive(); }
+    bool ping() override {
+        ++c_->pings;
+        if (born_ != c_->generation.load()) dead_ = true;
+        return !dead_ && in_->ping();
+    }
 
 private:
     std::unique_ptr<loadstar::connection> in_;
     std::shared_ptr<control> c_;
+    int born_;           // control::generation when opened
     bool dead_ = false;  // this connection was "lost"
 };
 
@@ -123,7 +151,11 @@ template <class Inner>
 class driver {
 public:
     driver(Inner in, std::shared_ptr<control> c) : in_(std::move(in)), c_(std::move(c)) {}
-    std::unique_ptr<loadstar::connection> connect() { return std::make_unique<connection>(in_.connect(), c_); }
+    std::unique_ptr<loadstar::connection> connect() {
+        ++c_->connects;
+        if (c_->refuse) throw loadstar::connection_error("faulty: connection refused");
+        return std::make_unique<connection>(in_.connect(), c_);
+    }
     const loadstar::dialect& sql_dialect() const { return in_.sql_dialect(); }
 
 private:

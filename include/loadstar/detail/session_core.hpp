@@ -564,6 +564,7 @@ struct session_core {
     lease conn;
     bool in_transaction = false;
     bool closed = false;
+    bool connected_once = false;  // some lease got a connection (run_transaction's retry rule)
     std::size_t savepoint_depth = 0;
     std::size_t savepoint_counter = 0;
     std::vector<std::unique_ptr<identity_map_base>> maps;
@@ -613,7 +614,10 @@ struct session_core {
             lose_connection();
             throw connection_error("loadstar: the connection was lost; its transaction was rolled back", 0, "08006");
         }
-        if (!conn) conn = lease(eng);
+        if (!conn) {
+            conn = lease(eng);
+            connected_once = true;
+        }
         if (!in_transaction) {
             const dialect& d = eng->sql_dialect();
             run_control(options.transaction == transaction_mode::read_only ? d.begin_read_only
@@ -705,8 +709,33 @@ struct session_core {
         check_tx();
         if (in_transaction) {
             // The transaction ends only when COMMIT succeeds: a refused COMMIT (SQLite: busy,
-            // a deferred constraint) leaves it open for session::commit to roll back.
-            run_control("COMMIT");
+            // a deferred constraint) leaves it open for session::commit to roll back. A
+            // connection lost during the COMMIT of a transaction that wrote leaves the outcome
+            // unknown: the server may have committed before the link went. (One that wrote
+            // nothing lost nothing either way: a plain connection_error.)
+            const bool wrote = tx_wrote;
+            bool up = false;
+            try {
+                up = conn && conn.get().conn->alive();  // cheap (PostgreSQL: one non-blocking read)
+            } catch (...) {
+            }
+            if (!up) {
+                // Gone before COMMIT was sent: certainly not committed, so safe to run again.
+                lose_connection();
+                throw connection_error("loadstar: the connection was lost before COMMIT; its transaction was rolled back",
+                                       0, "08006");
+            }
+            try {
+                run_control("COMMIT");
+            } catch (const commit_unknown_error&) {
+                throw;
+            } catch (const connection_error& e) {
+                if (!wrote) throw;
+                throw commit_unknown_error(std::string("loadstar: the connection was lost during COMMIT; the "
+                                                       "transaction may or may not have been committed (") +
+                                               e.what() + ")",
+                                           e.native_code(), "40003");
+            }
             in_transaction = false;
             savepoint_depth = 0;
         }

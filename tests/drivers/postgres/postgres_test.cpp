@@ -678,6 +678,29 @@ TEST_CASE("postgres: a commit on a killed backend is connection_error and nothin
     CHECK(s.query<Author>().count() == 0);
 }
 
+TEST_CASE("postgres: run_transaction runs the work again when the backend dies before COMMIT",
+          "[postgres][errors][connection]") {
+    LS_REQUIRE_PG();
+    const std::string app = unique_app("killrt");
+    auto e = ls::postgres::engine(conninfo_with({}) + " application_name=" + app);
+    model::create_schema(e);
+    admin a;
+    int calls = 0;
+    ls::run_transaction(e, [&](ls::session& tx) {
+        ++calls;
+        tx.add(std::make_shared<Author>(Author{.id = 1, .name = "Once"}));
+        tx.flush();                        // written, not committed
+        if (calls == 1) a.terminate(app);  // the server ends the backend and its transaction
+    });
+    // COMMIT was never sent (the session saw the dead connection first): certainly not
+    // committed, so the work ran again, once.
+    CHECK(calls == 2);
+    ls::session s{e};
+    const auto rows = s.query<Author>().all();
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0]->name == "Once");
+}
+
 // ---- the pool ------------------------------------------------------------------------------
 
 TEST_CASE("postgres: pool size, overflow and timeout", "[postgres][pool]") {
