@@ -129,7 +129,7 @@ TEST_CASE("after one lost connection the pool pings each idle connection once an
     CHECK(w.ctl->pings == 2);  // known good since the loss: not pinged again
 }
 
-TEST_CASE("run_transaction retries a connection lost inside the transaction; the work is applied once",
+TEST_CASE("run_transaction retries a connection lost inside the transaction, and the work is applied once",
           "[session][run_transaction][connection]") {
     world w;
     int calls = 0;
