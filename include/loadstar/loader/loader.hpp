@@ -264,6 +264,13 @@ struct loader {
         // false, use_seen is false too (the seen check reads objs.back()).
         bool keep_objs = true;
         decltype(children_tuple(std::make_index_sequence<nrel>{})) children;
+
+        node() {
+            // A joined child's list feeds only its own follow-up loads: none, none kept.
+            for_each_index<nrel>([&](auto i) {
+                if constexpr (is_joined<i>) std::get<i>(children).keep_objs = has_eager<typename rp<i>::child_plan>();
+            });
+        }
     };
 
     static constexpr int width() {

@@ -160,6 +160,7 @@ struct selectin_load {
             std::unordered_map<key_type, ptr<T>> found;
             for (auto& b : job.batches) {
                 typename CL::node cn;
+                cn.keep_objs = has_eager<typename RP::child_plan>();  // see lazy.hpp
                 tail ct = child_tail_of(b);
                 CL::run(ctx, b.sql, b.params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
                     if (child) found.emplace(child.get()->*(K::tmeta::pk_member), child);
@@ -176,6 +177,7 @@ struct selectin_load {
             constexpr bool may_repeat = children_may_repeat<K, typename RP::child_plan>();
             for (auto& b : job.batches) {
                 typename CL::node cn;
+                cn.keep_objs = has_eager<typename RP::child_plan>();  // see lazy.hpp
                 tail ct = child_tail_of(b);
                 CL::run(ctx, b.sql, b.params, 1, cn, &ct, [&](statement& st, const ptr<T>& child) {
                     if (!child) return;

@@ -50,6 +50,7 @@ struct subquery_load {
     static void end(load_context& ctx, job& job) {
         if (job.owners.empty()) return;
         typename CL::node cn;
+        cn.keep_objs = has_eager<typename RP::child_plan>();  // see lazy.hpp
         // The owners by key (a many-to-one's owners share keys).
         std::unordered_multimap<key_type, E*> by_key;
         by_key.reserve(job.owners.size());
