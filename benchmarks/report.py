@@ -336,8 +336,10 @@ def render(args):
     out.append(f"Source measured: {rev}.\n")
     reps = sorted({b.get("repetitions", 1) for b in doc_benchmarks(os.path.join(res, "loader_strategies.json"))})
     min_time = os.environ.get("BENCH_MIN_TIME")
+    warmup = os.environ.get("BENCH_WARMUP")
     reps_txt = (f"{'/'.join(map(str, reps)) if reps else 'the'} repetitions"
-                + (f" (each at least {min_time} s of CPU time; PostgreSQL cells 0.5 s)" if min_time else ""))
+                + (f" (each at least {min_time} s of CPU time; PostgreSQL cells 0.5 s)" if min_time else "")
+                + (f", after {warmup} s of untimed warm-up iterations of the same case" if warmup else ""))
     out.append(f"Produced by `scripts/bench` on {ctx.get('date', '?')} ({ctx.get('host_name', '?')}, "
                f"{ctx.get('num_cpus', '?')} CPUs, load average at start "
                f"{', '.join(f'{x:.1f}' for x in ctx.get('load_avg', []))}); SQLite "
