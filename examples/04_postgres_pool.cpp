@@ -1,6 +1,6 @@
 // examples/04_postgres_pool.cpp - the loadstar tour, part 4: PostgreSQL. One engine, a pool of
-// connections shared by many threads, selectin as one `= ANY($1)` statement, and the errors
-// a server gives back (SQLSTATE included).
+// connections shared by many threads, selectin as one `= ANY($1)` statement, the errors
+// a server gives back (SQLSTATE included), and a unit of work that survives losing its backend.
 // SPDX-License-Identifier: MIT
 //
 // Needs a server: LOADSTAR_PG holds a libpq connection string, e.g.
@@ -11,6 +11,8 @@
 
 #include <loadstar/loadstar.hpp>
 #include <loadstar/postgres.hpp>  // ls::postgres::engine(conninfo, pool options)
+
+#include <libpq-fe.h>  // only for section 6's "administrator", who ends our backend
 
 #include <chrono>
 #include <cstdint>
@@ -170,6 +172,50 @@ int main() {
         } catch (const ls::pool_timeout_error& e) {
             std::cout << "pool_timeout_error: " << e.what() << "\n";
         }
+    }
+
+    // -------------------------------------------------------------------------------------
+    // 6. A lost connection. Servers restart, fail over, and end backends. run_transaction runs
+    //    the work again in a fresh session when the connection was lost before COMMIT (the
+    //    server rolled it back, so running it again applies it once), and after any loss the
+    //    pool pings the connections it is not sure of before handing them out. A loss DURING
+    //    the COMMIT of a transaction that wrote is ls::commit_unknown_error: it may have
+    //    committed, so it is never retried; read back to find out.
+    // -------------------------------------------------------------------------------------
+    {
+        const std::string app = "ex04_lost_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+        auto lossy = ls::postgres::engine(std::string(conninfo) + " application_name=" + app);
+        // The "administrator": a plain libpq connection that terminates our backend.
+        auto end_backends = [&] {
+            PGconn* admin = PQconnectdb(conninfo);
+            const std::string sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + app + "'";
+            PQclear(PQexec(admin, sql.c_str()));
+            for (int i = 0; i < 200; ++i) {  // until the server has ended it
+                PGresult* r = PQexec(admin, ("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app + "'").c_str());
+                const bool gone = PQresultStatus(r) == PGRES_TUPLES_OK && std::string_view(PQgetvalue(r, 0, 0)) == "0";
+                PQclear(r);
+                if (gone) break;
+                std::this_thread::sleep_for(10ms);
+            }
+            std::this_thread::sleep_for(20ms);  // its goodbye reaches our socket
+            PQfinish(admin);
+        };
+        int attempts = 0;
+        try {
+            ls::run_transaction(lossy, [&](ls::session& tx) {
+                ++attempts;
+                auto c = tx.query<Customer>().order_by(ls::col<&Customer::id>).first();
+                c->name = "renamed once";
+                tx.flush();                          // UPDATE sent, not committed
+                if (attempts == 1) end_backends();   // ... and the backend is gone
+            });
+            std::cout << "the unit of work ran " << attempts << " times and committed once\n";
+        } catch (const ls::commit_unknown_error& e) {
+            std::cout << "commit_unknown_error, SQLSTATE " << e.sqlstate() << ": reading back to find out\n";
+        }
+        ls::session s{engine};
+        std::cout << s.query<Customer>().where(ls::col<&Customer::name> == "renamed once").count()
+                  << " customer renamed\n";
     }
 
     ls::drop_all<Customer, Order>(engine);
