@@ -185,13 +185,15 @@ int main() {
     {
         const std::string app = "ex04_lost_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
         auto lossy = ls::postgres::engine(std::string(conninfo) + " application_name=" + app);
-        // The "administrator": a plain libpq connection that terminates our backend.
+        // The "administrator": a plain libpq connection that terminates our backend (the
+        // application name goes as a parameter, never into the SQL text).
         auto end_backends = [&] {
             PGconn* admin = PQconnectdb(conninfo);
-            const std::string sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + app + "'";
-            PQclear(PQexec(admin, sql.c_str()));
+            const char* name[] = {app.c_str()};
+            auto exec = [&](const char* sql) { return PQexecParams(admin, sql, 1, nullptr, name, nullptr, nullptr, 0); };
+            PQclear(exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1"));
             for (int i = 0; i < 200; ++i) {  // until the server has ended it
-                PGresult* r = PQexec(admin, ("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app + "'").c_str());
+                PGresult* r = exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1");
                 const bool gone = PQresultStatus(r) == PGRES_TUPLES_OK && std::string_view(PQgetvalue(r, 0, 0)) == "0";
                 PQclear(r);
                 if (gone) break;
