@@ -618,6 +618,14 @@ inline void savepoint::rollback() {
     s.refresh_all();
 }
 
+namespace detail {
+struct session_access {
+    /// Whether the session ever held a connection (a lost one counts): a connection_error
+    /// before that means the database could not be reached at all.
+    static bool connected(const session& s) noexcept { return s.core_->connected_once; }
+};
+}  // namespace detail
+
 /// Runs `fn(session&)` in a fresh session and commits; when the database aborts the
 /// transaction for serialization (SQLSTATE 40001 / 40P01, loadstar::serialization_error), is
 /// busy (loadstar::busy_error: SQLite's busy timeout ran out, PostgreSQL's lock_not_available),
@@ -639,14 +647,6 @@ inline void savepoint::rollback() {
 ///     a->balance -= 10;
 /// }, /*retries=*/5);
 /// ```
-namespace detail {
-struct session_access {
-    /// Whether the session ever held a connection (a lost one counts): a connection_error
-    /// before that means the database could not be reached at all.
-    static bool connected(const session& s) noexcept { return s.core_->connected_once; }
-};
-}  // namespace detail
-
 template <class F>
 auto run_transaction(const engine& e, F&& fn, int retries = 5, session_options options = {}) {
     if (options.transaction == transaction_mode::automatic) options.transaction = transaction_mode::write;

@@ -727,8 +727,6 @@ struct session_core {
             }
             try {
                 run_control("COMMIT");
-            } catch (const commit_unknown_error&) {
-                throw;
             } catch (const connection_error& e) {
                 if (!wrote) throw;
                 throw commit_unknown_error(std::string("loadstar: the connection was lost during COMMIT; the "
