@@ -117,6 +117,24 @@ std::string root_columns(const std::string& alias) {
     return cols;
 }
 
+/// The entity's table, quoted; its primary key column under it; every column under it.
+template <class E>
+const std::string& table_sql() {
+    static const std::string t = quote_ident(entity_meta<E>::table_name());
+    return t;
+}
+template <class E>
+const std::string& pk_sql() {
+    using meta = entity_meta<E>;
+    static const std::string p = table_sql<E>() + "." + quote_ident(meta::template column_name<meta::pk_index>());
+    return p;
+}
+template <class E>
+const std::string& root_columns_sql() {
+    static const std::string cols = root_columns<E>(table_sql<E>());
+    return cols;
+}
+
 /// The parts of an entity query's SELECT that its plan decides (built once per plan); the rest
 /// (filters, joins, order, paging, lock) comes from the query's state.
 struct select_parts {
@@ -242,7 +260,6 @@ template <class E, class Plan = detail::plan<E, detail::type_list<>, false, deta
 class query : public detail::builder<query<E, Plan>> {
     using base = detail::builder<query<E, Plan>>;
     using meta = entity_meta<E>;
-    using L = detail::loader<Plan>;
     template <class, class>
     friend class query;
     template <class, class>
@@ -261,7 +278,7 @@ public:
                                Plan::raise_all || (std::is_same_v<Opts, raiseload_all_t> || ...), detail::type_list<>>;
         // Check the options here, where they are written, not at all() / one(): the whole tree.
         static_assert(detail::check_option_tree<E, typename P::options>::ok);
-        static_assert(detail::loader<P>::width() > 0);
+        static_assert(detail::plan_width<P>() > 0);
         return query<E, P>(this->st_);
     }
 
@@ -326,12 +343,9 @@ public:
         ctx.tracked = !this->st_.untracked;
         ctx.dedupe = ctx.tracked || detail::has_eager<Plan>() || repeats;
         ctx.populate_existing = this->st_.populate_existing;
-        typename L::node n;
-        n.use_seen = repeats;
         detail::tail t;
         if constexpr (detail::needs_tail<Plan>()) t = root_tail();
-        L::run(ctx, text, params, 0, n, &t, [](statement&, const ptr<E>&) {});
-        return std::move(n.objs);
+        return detail::entity_loader<E>::all(ctx, text, params, detail::desc_of<Plan>(), repeats, &t);
     }
 
     /// The first object (LIMIT 1), or nullptr.
@@ -482,23 +496,14 @@ public:
     }
 
 private:
-    static const std::string& table() {
-        static const std::string t = detail::quote_ident(meta::table_name());
-        return t;
-    }
-    static const std::string& pk_sql() {
-        static const std::string p = table() + "." + detail::quote_ident(meta::template column_name<meta::pk_index>());
-        return p;
-    }
+    static const std::string& table() { return detail::table_sql<E>(); }
+    static const std::string& pk_sql() { return detail::pk_sql<E>(); }
 
     std::string build(std::vector<value>& params) const {
-        const auto& s = L::sql();
+        const detail::plan_desc& p = detail::desc_of<Plan>();
         const std::string* inner_cols = nullptr;
-        if constexpr (detail::has_joined_many<Plan>()) {
-            static const std::string cols = detail::root_columns<E>(table());
-            if (this->st_.limit || this->st_.offset) inner_cols = &cols;
-        }
-        return detail::render_select(this->st_, {s.cols, table(), s.joins, inner_cols}, params);
+        if (p.joined_many && (this->st_.limit || this->st_.offset)) inner_cols = &detail::root_columns_sql<E>();
+        return detail::render_select(this->st_, {p.cols, table(), p.joins, inner_cols}, params);
     }
 
     detail::tail root_tail() const { return detail::render_tail(this->st_, table()); }
@@ -587,7 +592,7 @@ private:
 /// follow-up loads of each batch run before the batch is handed out.
 template <class E, class Plan>
 class stream {
-    using L = detail::loader<Plan>;
+    using L = detail::entity_loader<E>;
     using meta = entity_meta<E>;
 
 public:
@@ -640,7 +645,8 @@ private:
     bool fill() {
         buffer_.clear();
         if (done_) return false;
-        typename L::node n;
+        const detail::plan_desc& p = detail::desc_of<Plan>();
+        detail::load_node<E> n(p);
         n.use_seen = false;
         while (n.objs.size() < batch_) {
             if (!cursor_->next()) {
@@ -649,7 +655,7 @@ private:
                 break;
             }
             int col = 0;
-            L::hydrate(*ctx_, cursor_->row(), col, n);
+            L::hydrate(*ctx_, cursor_->row(), col, p, n);
         }
         ctx_->finish_joined();
         if (n.objs.empty()) return false;
@@ -667,7 +673,7 @@ private:
             t.sql += ')';
             t.may_repeat = false;  // distinct primary keys
         }
-        L::post_load(*ctx_, n, &t);
+        detail::post_load(*ctx_, p, n, &t);
         buffer_ = std::move(n.objs);
         return true;
     }

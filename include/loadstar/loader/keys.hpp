@@ -191,8 +191,101 @@ struct tail {
     bool may_repeat = true;
 };
 
-template <class Plan>
-struct loader;
+// ---- the runtime plan: what the loader walks ----------------------------------------------------
+//
+// A plan type (plan.hpp) is described once, at its first use, by a plan_desc: which columns its
+// statement reads, and for each relationship the strategy, the child plan and the entry points
+// of that strategy. The loader's code is then per entity (entity_loader<E>) and per relationship
+// (the strategies' templates on <E, I>), not per plan: a program with forty query shapes over
+// five entities compiles five hydrations, not forty (issue 10). Only the entry points a plan
+// names are taken, so a relationship nobody selectin-loads compiles no selectin code.
+
+struct plan_desc;
+struct rel_desc;
+
+/// The objects one statement hydrated at one place in a plan (node<E> in loader.hpp).
+struct node_base {
+    /// Per relationship: the node of a joined child, else null (empty when nothing is joined).
+    std::vector<std::unique_ptr<node_base>> children;
+    node_base() = default;
+    node_base(const node_base&) = delete;
+    node_base& operator=(const node_base&) = delete;
+    virtual ~node_base() = default;
+    virtual bool empty() const noexcept = 0;
+    /// The node's std::vector<ptr<E>>.
+    virtual const void* objects() const noexcept = 0;
+};
+
+/// One follow-up load (selectin, subquery) of a node's objects, between claiming its holders
+/// and running its statements.
+struct followup_job {
+    followup_job() = default;
+    followup_job(const followup_job&) = delete;
+    followup_job& operator=(const followup_job&) = delete;
+    virtual ~followup_job() = default;
+    /// The statements it will run, for a pipelined round trip.
+    virtual void requests(std::vector<prefetch_request>& out) const = 0;
+    virtual void end(load_context& ctx) = 0;
+};
+
+/// How one relationship of a plan loads.
+struct rel_desc {
+    load_kind kind = load_kind::lazy;
+    std::size_t batch = default_batch_size;
+    /// Eager kinds: whether one parent's statement can deliver the same child twice.
+    bool may_repeat = true;
+    /// Eager kinds: the target's plan within this load.
+    const plan_desc* child = nullptr;
+    /// What a holder armed by this plan calls when touched (lazy / raise / a later reload).
+    const rel_vtable* vt = nullptr;
+    /// selectin: the statement up to its key condition.
+    std::string sql;
+    // joined and contains_eager
+    std::unique_ptr<node_base> (*make_node)(const plan_desc&) = nullptr;
+    void (*joined_sql)(const rel_desc&, std::string& cols, std::string& joins, int& counter,
+                       const std::string& alias) = nullptr;
+    void (*joined_followups)(load_context&, const rel_desc&, node_base&, const tail*) = nullptr;
+    // selectin and subquery: claims the holders among `objs` (a node's std::vector<ptr<E>>)
+    std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const void* objs, const tail*) = nullptr;
+    // subquery: its key source and statement from the parents' tail (sent with the parents' own
+    // statement where the driver pipelines)
+    void (*prefetch)(const rel_desc&, const tail& parents, tail& ct, std::string& sql) = nullptr;
+};
+
+/// A plan, described at run time.
+struct plan_desc {
+    /// Per column: its place among the selected columns, or -1 where load_only / defer leave it
+    /// out (only when any_deferred).
+    std::vector<int> sel;
+    bool any_deferred = false;
+    int selected = 0;  // columns read
+    int width = 0;     // columns of this node and its joined children
+    bool joined_many = false;
+    bool tail = false;
+    bool eager = false;
+    bool any_joined = false;
+    std::size_t followups = 0;   // selectin and subquery loads
+    std::size_t subqueries = 0;  // subquery loads
+    std::vector<rel_desc> rels;  // one per relationship, in mapping order
+    /// Columns and eager joins of a statement rooted at the entity's table.
+    std::string cols, joins;
+    /// Adds this plan's columns and joins under `alias` (entity_loader<E>::build_sql).
+    void (*build_sql)(const plan_desc&, std::string& cols, std::string& joins, int& counter,
+                      const std::string& alias) = nullptr;
+};
+
+/// The description of plan P, built once (loader.hpp).
+template <class P>
+const plan_desc& desc_of();
+
+template <class E>
+struct entity_loader;
+template <class E>
+struct load_node;
+
+/// The follow-up loads (selectin, subquery, and those below joined children) of the objects
+/// one statement hydrated into `n` (loader.hpp).
+inline void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t);
 
 /// Adds a loaded child to a holder being filled (to-many: once; to-one: set). `may_repeat`:
 /// the statement can deliver this child to this holder twice, so look for it first (a linear
@@ -213,9 +306,9 @@ void attach(typename R::holder& holder, ptr<typename R::target> child, bool may_
 
 /// Whether one parent key's statement can deliver the same child twice: a link table may list
 /// a pair twice, and a child's own joined to-many repeats its row once per grandchild.
-template <class K, class ChildPlan>
-constexpr bool children_may_repeat() {
-    return K::kind == relation::many_to_many || has_joined_many<ChildPlan>();
+template <class K>
+bool children_may_repeat(const plan_desc& child) {
+    return K::kind == relation::many_to_many || child.joined_many;
 }
 
 /// A statement a follow-up load will run: its SQL and values.

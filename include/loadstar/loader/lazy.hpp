@@ -23,16 +23,39 @@ void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& 
 template <class E, std::size_t I>
 void back_link(session_core& s, void* owner, const void* item, bool added);
 
+/// What a holder armed with a lazy plan loads with: the plan, and the statement of one load.
+struct lazy_plan_info {
+    const plan_desc* plan;
+    std::string sql;
+};
+
+/// The lazy load of relationship I of E, with any plan for the children: the code is per
+/// relationship; the plan (default loaders of the related entity, nested options) is data.
+template <class E, std::size_t I>
+struct lazy_load {
+    static const std::string& name() { return member_name<entity_meta<E>::template relationship_t<I>::member>(); }
+    static std::string sql(const plan_desc& lp);
+    static void load_one(session_core& s, void* owner, const std::source_location& where, bool note,
+                         const lazy_plan_info& info);
+    static void load_many(session_core& s, std::span<void* const> owners, const std::source_location& where,
+                          const lazy_plan_info& info);
+};
+
+/// The vtable of a holder armed to load lazily with `LazyPlan`: per plan, only this table and
+/// two calls into lazy_load<E, I>.
 template <class E, std::size_t I, class LazyPlan>
 struct lazy_loader {
-    static void load(session_core& s, void* owner, const std::source_location& where) {
-        load_one(s, owner, where, true);
+    static const lazy_plan_info& info() {
+        static const lazy_plan_info i{&desc_of<LazyPlan>(), lazy_load<E, I>::sql(desc_of<LazyPlan>())};
+        return i;
     }
-    static void load_one(session_core& s, void* owner, const std::source_location& where, bool note);
-    static void load_many(session_core& s, std::span<void* const> owners, const std::source_location& where);
-    static const std::string& sql();
-    static const std::string& name() { return member_name<entity_meta<E>::template relationship_t<I>::member>(); }
-    static constexpr rel_vtable vt{&name, &load, &cascade_changed<E, I>, &back_link<E, I>, &load_many,
+    static void load(session_core& s, void* owner, const std::source_location& where) {
+        lazy_load<E, I>::load_one(s, owner, where, true, info());
+    }
+    static void load_many(session_core& s, std::span<void* const> owners, const std::source_location& where) {
+        lazy_load<E, I>::load_many(s, owners, where, info());
+    }
+    static constexpr rel_vtable vt{&lazy_load<E, I>::name, &load, &cascade_changed<E, I>, &back_link<E, I>, &load_many,
                                    &record_holder_change};
 };
 
@@ -56,32 +79,27 @@ struct deferred_loader {
     static constexpr rel_vtable vt{&name, &load, nullptr, nullptr};
 };
 
-template <class E, std::size_t I, class LazyPlan>
-const std::string& lazy_loader<E, I, LazyPlan>::sql() {
+template <class E, std::size_t I>
+std::string lazy_load<E, I>::sql(const plan_desc& lp) {
     using K = rel_keys<E, I>;
-    using CL = loader<LazyPlan>;
-    static const std::string text = [] {
-        const std::string t = quote_ident(K::tmeta::table_name());
-        const std::string sec = K::secondary_name();
-        const std::string from = "FROM " + K::from_child(t, sec);
-        return "SELECT " + CL::sql().cols + " " + from + CL::sql().joins + " WHERE " + K::child_key_sql(t, sec) +
-               " = ?";
-    }();
-    return text;
+    const std::string t = quote_ident(K::tmeta::table_name());
+    const std::string sec = K::secondary_name();
+    const std::string from = "FROM " + K::from_child(t, sec);
+    return "SELECT " + lp.cols + " " + from + lp.joins + " WHERE " + K::child_key_sql(t, sec) + " = ?";
 }
 
-/// Loads one unloaded holder on first touch (the lazy strategy), with `LazyPlan` applied to
-/// the statement (default loaders of the related entity, and any nested options). `note`:
-/// count it for N+1 detection (an implicit load on touch, not an explicit session::load).
-template <class E, std::size_t I, class LazyPlan>
-void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const std::source_location& where,
-                                           bool note) {
+/// Loads one unloaded holder on first touch (the lazy strategy), with the plan of `info`
+/// applied to the statement. `note`: count it for N+1 detection (an implicit load on touch,
+/// not an explicit session::load).
+template <class E, std::size_t I>
+void lazy_load<E, I>::load_one(session_core& s, void* owner, const std::source_location& where, bool note,
+                               const lazy_plan_info& info) {
     using meta = entity_meta<E>;
     using R = typename meta::template relationship_t<I>;
     using T = typename R::target;
     using K = rel_keys<E, I>;
-    using CL = loader<LazyPlan>;
     using key_type = typename K::key_type;
+    const plan_desc& lp = *info.plan;
     E& obj = *static_cast<E*>(owner);
     auto& holder = obj.*(R::member);
     auto& link = holder_access<typename R::holder>::link(holder);
@@ -101,8 +119,8 @@ void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const s
     if (note) s.note_lazy_load(name(), R::to_many, where);
     const value params[] = {to_value(k)};
     tail ct;
-    if constexpr (needs_tail<LazyPlan>()) {
-        static const std::string tail_sql = [] {  // per relationship and plan, like sql()
+    if (lp.tail) {
+        static const std::string tail_sql = [] {  // per relationship, like the statement
             const std::string t = quote_ident(K::tmeta::table_name());
             const std::string sec = K::secondary_name();
             return "FROM " + K::from_child(t, sec) + " WHERE " + K::child_key_sql(t, sec) + " = ?";
@@ -112,14 +130,14 @@ void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const s
         ct.may_repeat = K::kind == relation::many_to_many;
     }
     load_context ctx{s};
-    typename CL::node cn;
     // The node's object list feeds only follow-up loads (and the seen check of eager ones):
     // without any, collecting it costs a vector grown per touch and a reference count per row.
-    cn.keep_objs = has_eager<LazyPlan>();
+    load_node<T> cn(lp, lp.eager);
     holder_access<typename R::holder>::clear(holder);
     link.state = holder_state::loading;
-    CL::run(ctx, sql(), params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
-        if (child) attach<R>(holder, child, children_may_repeat<K, LazyPlan>());
+    const bool may_repeat = children_may_repeat<K>(lp);
+    entity_loader<T>::run(ctx, info.sql, params, 0, lp, cn, &ct, [&](statement&, const ptr<T>& child) {
+        if (child) attach<R>(holder, child, may_repeat);
     });
     link.state = holder_state::loaded;
 }
@@ -127,9 +145,9 @@ void lazy_loader<E, I, LazyPlan>::load_one(session_core& s, void* owner, const s
 /// Explicit loading of many holders (session::load): the statements each lazy load would
 /// issue, sent together where the driver pipelines (one round trip for all of them), then
 /// hydrated one holder at a time exactly as on touch. Elsewhere, one after another.
-template <class E, std::size_t I, class LazyPlan>
-void lazy_loader<E, I, LazyPlan>::load_many(session_core& s, std::span<void* const> owners,
-                                            const std::source_location& where) {
+template <class E, std::size_t I>
+void lazy_load<E, I>::load_many(session_core& s, std::span<void* const> owners, const std::source_location& where,
+                                const lazy_plan_info& info) {
     using meta = entity_meta<E>;
     using R = typename meta::template relationship_t<I>;
     using T = typename R::target;
@@ -151,12 +169,12 @@ void lazy_loader<E, I, LazyPlan>::load_many(session_core& s, std::span<void* con
     }
     std::vector<prefetch_request> requests;
     requests.reserve(keys.size());
-    for (auto& k : keys) requests.push_back({sql(), std::span<const value>(&k, 1)});
+    for (auto& k : keys) requests.push_back({info.sql, std::span<const value>(&k, 1)});
     std::optional<prefetch_scope> scope;
     if (requests.size() > 1) scope.emplace(*s.eng, s.connection(), requests);
     for (void* owner : owners) {
         auto& link = holder_access<typename R::holder>::link(static_cast<E*>(owner)->*(R::member));
-        if (link.state == holder_state::unloaded) load_one(s, owner, where, false);
+        if (link.state == holder_state::unloaded) load_one(s, owner, where, false, info);
     }
 }
 

@@ -1,8 +1,10 @@
-// loadstar/loader/loader.hpp - the plan walk: the columns and eager joins of a plan's
-// statement, hydration of its rows through the identity map, arming each relationship's holder
-// for its strategy, and the follow-up loads after the statement. Each strategy is a unit of its
-// own: joined.hpp, selectin.hpp, subquery.hpp, lazy.hpp (raise is an armed holder that refuses);
-// keys.hpp holds what they share.
+// loadstar/loader/loader.hpp - the plan walk: a plan type described once at run time
+// (make_desc, desc_of), then, per entity, the columns and eager joins of a plan's statement,
+// hydration of its rows through the identity map, arming each relationship's holder for its
+// strategy, and the follow-up loads after the statement. Each strategy is a unit of its own,
+// compiled per relationship and only where a plan names it: joined.hpp, selectin.hpp,
+// subquery.hpp, lazy.hpp (raise is an armed holder that refuses); keys.hpp holds what they
+// share, the runtime plan (plan_desc, rel_desc) included.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -205,128 +207,106 @@ void detach_holders(E& obj) {
     if (strong_cycle<E>()) track_holders(obj);
 }
 
-/// A plan's column list and eager joins (one type for every plan: one destructor, not one per
-/// plan).
-struct select_sql {
-    std::string cols, joins;
+// ---- the plan walk: per entity, over a plan described at run time -----------------------------
+
+/// The objects one statement hydrated at one place in a plan.
+template <class E>
+struct load_node final : node_base {
+    std::vector<ptr<E>> objs;
+    // Dense (no allocation per object: the node-based set was 5.5% of a 10,000 x 10 joined
+    // load); a joined parent's repeated rows mostly come one after another, which hydrate
+    // checks against objs.back() before probing.
+    dense_map<const void*, char> seen;  // one type for every entity
+    // Only a node whose objects feed further eager loads needs each object once (the root
+    // decides for itself); de-duplicating the rest is pure cost.
+    bool use_seen;
+    // Whether hydrate collects objs (a lazy load without follow-ups needs none); when false,
+    // use_seen is false too (the seen check reads objs.back()).
+    bool keep_objs;
+
+    /// A node for plan `p`; `keep`: collect the objects (a joined child's, a follow-up's and a
+    /// lazy load's list feeds only their own follow-up loads: kept only where there are some).
+    explicit load_node(const plan_desc& p, bool keep = true) : use_seen(p.eager && keep), keep_objs(keep) {
+        if (!p.any_joined) return;
+        children.resize(p.rels.size());
+        for (std::size_t i = 0; i < p.rels.size(); ++i)
+            if (p.rels[i].make_node) children[i] = p.rels[i].make_node(*p.rels[i].child);
+    }
+    bool empty() const noexcept override { return objs.empty(); }
+    const void* objects() const noexcept override { return &objs; }
 };
 
-template <class Plan>
-struct loader {
-    using E = typename Plan::entity;
+template <class E>
+std::unique_ptr<node_base> make_node(const plan_desc& p) {
+    return std::make_unique<load_node<E>>(p, p.eager);
+}
+
+/// Sends the subquery loads of plan `p` (whose rows `t` selects) with the statement itself.
+inline void prefetch_subqueries(load_context& ctx, std::string_view sql, std::span<const value> params,
+                                const plan_desc& p, const tail& t, std::optional<prefetch_scope>& scope) {
+    std::vector<tail> tails;
+    std::vector<std::string> sqls;
+    tails.reserve(p.subqueries);
+    sqls.reserve(p.subqueries);
+    std::vector<prefetch_request> requests{{sql, params}};
+    for (const rel_desc& r : p.rels) {
+        if (!r.prefetch) continue;
+        tails.emplace_back();
+        sqls.emplace_back();
+        r.prefetch(r, t, tails.back(), sqls.back());
+        requests.push_back({sqls.back(), tails.back().params});
+    }
+    scope.emplace(*ctx.s.eng, ctx.s.connection(), requests);
+}
+
+template <class E>
+struct entity_loader {
     using meta = entity_meta<E>;
     using pk_type = typename meta::pk_type;
     static constexpr std::size_t nrel = meta::relationship_count;
 
-    template <std::size_t I>
-    using rp = rel_plan<Plan, I>;
-
-    // ---- columns: which are selected, and where each sits among the selected ----------------
-    template <std::size_t I>
-    static constexpr bool selected = !column_deferred<Plan, I>();
-    static constexpr std::size_t selected_count = [] {
-        std::size_t n = 0;
-        for_each_index<meta::column_count>([&](auto i) { n += selected<i.value> ? 1 : 0; });
-        return n;
-    }();
-    template <std::size_t I>
-    static constexpr int sel_index = [] {
-        int n = 0;
-        for_each_index<I>([&](auto i) { n += selected<i.value> ? 1 : 0; });
-        return n;
-    }();
-    template <std::size_t I>
-    static constexpr bool is_joined = rp<I>::kind == load_kind::joined || rp<I>::kind == load_kind::contains;
-
-    // ---- the node: what one statement hydrated at this place in the plan ----------------------
-    template <bool Joined, std::size_t I>
-    struct child_node_sel {
-        using type = std::monostate;
-    };
-    template <std::size_t I>
-    struct child_node_sel<true, I> {
-        using type = typename loader<typename rp<I>::child_plan>::node;
-    };
-    template <std::size_t... I>
-    static auto children_tuple(std::index_sequence<I...>)
-        -> std::tuple<typename child_node_sel<is_joined<I>, I>::type...>;
-
-    struct node {
-        std::vector<ptr<E>> objs;
-        // Dense (no allocation per object: the node-based set was 5.5% of a 10,000 x 10
-        // joined load); a joined parent's repeated rows mostly come one after another, which
-        // hydrate checks against objs.back() before probing.
-        dense_map<const void*, char> seen;  // one type for every plan
-        // Only a node whose objects feed further eager loads needs each object once (the
-        // root decides for itself); de-duplicating the rest is pure cost.
-        bool use_seen = has_eager<Plan>();
-        // Whether hydrate collects objs (a lazy load without follow-ups needs none); when
-        // false, use_seen is false too (the seen check reads objs.back()).
-        bool keep_objs = true;
-        decltype(children_tuple(std::make_index_sequence<nrel>{})) children;
-
-        node() {
-            // A joined child's list feeds only its own follow-up loads: none, none kept.
-            for_each_index<nrel>([&](auto i) {
-                if constexpr (is_joined<i>) std::get<i>(children).keep_objs = has_eager<typename rp<i>::child_plan>();
-            });
-        }
-    };
-
-    static constexpr int width() {
-        int w = static_cast<int>(selected_count);
-        for_each_index<nrel>([&](auto i) {
-            if constexpr (is_joined<i>) w += loader<typename rp<i>::child_plan>::width();
-        });
-        return w;
-    }
-
     // ---- SQL -----------------------------------------------------------------------------------
-    static void build_sql(std::string& cols, std::string& joins, int& counter, const std::string& alias) {
+    static void build_sql(const plan_desc& p, std::string& cols, std::string& joins, int& counter,
+                          const std::string& alias) {
         for_each_index<meta::column_count>([&](auto i) {
-            if constexpr (selected<i.value>) {
-                if (!cols.empty()) cols += ", ";
-                cols += alias + "." + quote_ident(meta::template column_name<i>());
-            }
+            if (p.any_deferred && p.sel[i] < 0) return;
+            if (!cols.empty()) cols += ", ";
+            cols += alias + "." + quote_ident(meta::template column_name<i>());
         });
-        for_each_index<nrel>([&](auto i) {
-            if constexpr (is_joined<i>) joined_load<Plan, i>::sql(cols, joins, counter, alias);
-        });
-    }
-    /// Column list and eager joins for a statement rooted at this plan: built once per plan type.
-    static const select_sql& sql() {
-        static const select_sql s = [] {
-            select_sql r;
-            int counter = 0;
-            build_sql(r.cols, r.joins, counter, quote_ident(meta::table_name()));
-            return r;
-        }();
-        return s;
+        for (const rel_desc& r : p.rels)
+            if (r.joined_sql) r.joined_sql(r, cols, joins, counter, alias);
     }
 
     // ---- hydration -------------------------------------------------------------------------------
+    template <std::size_t I>
+    static void read_one(statement& st, int at, E& obj, const pk_type* pk) {
+        using C = typename meta::template column_t<I>;
+        if constexpr (I == meta::pk_index && std::is_same_v<typename C::type, pk_type>) {
+            if (pk) {
+                obj.*(C::member) = *pk;
+                return;
+            }
+        }
+        read_column(st, at, obj.*(C::member), column_label<E, I>());
+    }
     /// Reads the selected columns into obj; `pk`, when given, is the primary key already read
     /// from this row (hydrate reads it first to look the object up), so it is not read twice.
-    static void read_columns(statement& st, int base, E& obj, const pk_type* pk = nullptr) {
-        for_each_index<meta::column_count>([&](auto i) {
-            using C = typename meta::template column_t<i>;
-            if constexpr (selected<i.value>) {
-                if constexpr (i.value == meta::pk_index && std::is_same_v<typename C::type, pk_type>) {
-                    if (pk) {
-                        obj.*(C::member) = *pk;
-                        return;
-                    }
-                }
-                read_column(st, base + sel_index<i.value>, obj.*(C::member), column_label<E, i>());
-            }
-        });
+    static void read_columns(const plan_desc& p, statement& st, int base, E& obj, const pk_type* pk = nullptr) {
+        if (!p.any_deferred) {
+            for_each_index<meta::column_count>([&](auto i) { read_one<i>(st, base + static_cast<int>(i.value), obj, pk); });
+        } else {
+            for_each_index<meta::column_count>([&](auto i) {
+                if (p.sel[i] >= 0) read_one<i>(st, base + p.sel[i], obj, pk);
+            });
+        }
     }
-    /// Arms the deferred columns this plan leaves out, so they load on first touch.
-    static void arm_deferred(load_context& ctx, E& obj) {
+    /// Arms the deferred columns the plan leaves out, so they load on first touch.
+    static void arm_deferred(const plan_desc& p, load_context& ctx, E& obj) {
         for_each_index<meta::column_count>([&](auto i) {
             using C = typename meta::template column_t<i>;
             // A plain member left out was reported once (deferred_type_check): nothing to arm.
-            if constexpr (!selected<i.value> && C::is_deferred) {
+            if constexpr (C::is_deferred) {
+                if (p.sel[i] >= 0) return;
                 auto& link = holder_access<typename C::type>::link(obj.*(C::member));
                 link.state = holder_state::unloaded;
                 link.vt = &deferred_loader<E, i.value>::vt;
@@ -337,28 +317,27 @@ struct loader {
         });
     }
 
-    static void arm(load_context& ctx, E& obj, bool fresh) {
+    static void arm(const plan_desc& p, load_context& ctx, E& obj, bool fresh) {
         for_each_index<nrel>([&](auto i) {
-            using RP = rp<i>;
-            using R = typename RP::R;
+            using R = typename meta::template relationship_t<i>;
+            const rel_desc& rd = p.rels[i];
             auto& holder = obj.*(R::member);
             auto& link = holder_access<typename R::holder>::link(holder);
             const bool reload = fresh || ctx.populate_existing;
             // Untracked loads with an identity map of their own weaken too (a load in both
             // directions would otherwise form cycles); settle_untracked decides at the end.
             if (fresh && (ctx.tracked || ctx.dedupe)) weaken<E, i.value>(holder);
-            if constexpr (is_eager(RP::kind)) {
+            if (is_eager(rd.kind)) {
                 if (reload || link.state == holder_state::unloaded) {
                     holder_access<typename R::holder>::clear(holder);
                     link.state = holder_state::loading;
-                    if constexpr (is_joined<i>) ctx.joined_loading.push_back(&link);
-                    bind(ctx, link, obj, &lazy_loader<E, i, typename RP::lazy_plan>::vt, holder_mode::lazy);
+                    if (rd.make_node) ctx.joined_loading.push_back(&link);
+                    bind(ctx, link, obj, rd.vt, holder_mode::lazy);
                 }
             } else if (reload) {
                 holder_access<typename R::holder>::clear(holder);
                 link.state = holder_state::unloaded;
-                bind(ctx, link, obj, &lazy_loader<E, i, typename RP::lazy_plan>::vt,
-                     RP::kind == load_kind::raise ? holder_mode::raise : holder_mode::lazy);
+                bind(ctx, link, obj, rd.vt, rd.kind == load_kind::raise ? holder_mode::raise : holder_mode::lazy);
             }
         });
     }
@@ -371,12 +350,13 @@ struct loader {
 
     /// Reads one entity (and its joined children) from the row at `col`; nullptr if the row has
     /// no entity there (an outer join that matched nothing).
-    static ptr<E> hydrate(load_context& ctx, statement& st, int& col, node& n) {
+    static ptr<E> hydrate(load_context& ctx, statement& st, int& col, const plan_desc& p, load_node<E>& n) {
         const int base = col;
-        col += static_cast<int>(selected_count);
+        col += p.selected;
         pk_type pk{};
-        if (!read_key(st, base + sel_index<meta::pk_index>, pk, column_label<E, meta::pk_index>())) {
-            col = base + width();
+        const int pk_at = p.any_deferred ? p.sel[meta::pk_index] : static_cast<int>(meta::pk_index);
+        if (!read_key(st, base + pk_at, pk, column_label<E, meta::pk_index>())) {
+            col = base + p.width;
             return nullptr;
         }
         ptr<E> obj;
@@ -392,13 +372,13 @@ struct loader {
                 if (n.use_seen)
                     first_in_node = !(!n.objs.empty() && n.objs.back() == obj) && n.seen.emplace(obj.get(), 0).second;
                 if (ctx.populate_existing && first_in_node) {
-                    read_columns(st, base, *obj);
+                    read_columns(p, st, base, *obj);
                     if (ctx.tracked) m.resnap(pk);
                 }
             } else {
                 try {
                     obj = std::make_shared<E>();
-                    read_columns(st, base, *obj, &pk);
+                    read_columns(p, st, base, *obj, &pk);
                     m.fill(*e, obj, ctx.tracked);
                 } catch (...) {
                     if (added) m.drop(pk);
@@ -409,144 +389,163 @@ struct loader {
             }
         } else {
             obj = std::make_shared<E>();
-            read_columns(st, base, *obj, &pk);
+            read_columns(p, st, base, *obj, &pk);
             fresh = true;
         }
         if (first_in_node) {
             if (n.keep_objs) n.objs.push_back(obj);
-            arm(ctx, *obj, fresh);
-            if constexpr (selected_count != meta::column_count)
-                if (fresh || ctx.populate_existing) arm_deferred(ctx, *obj);
+            if constexpr (nrel != 0) arm(p, ctx, *obj, fresh);
+            if (p.any_deferred && (fresh || ctx.populate_existing)) arm_deferred(p, ctx, *obj);
         }
-        for_each_index<nrel>([&](auto i) {
-            if constexpr (is_joined<i>) {
-                using RP = rp<i>;
-                using R = typename RP::R;
-                auto child = loader<typename RP::child_plan>::hydrate(ctx, st, col, std::get<i>(n.children));
-                auto& holder = (*obj).*(R::member);
-                auto& link = holder_access<typename R::holder>::link(holder);
-                if (child && link.state == holder_state::loading) attach<R>(holder, std::move(child));
+        if constexpr (nrel != 0) {
+            if (p.any_joined) {
+                for_each_index<nrel>([&](auto i) {
+                    const rel_desc& rd = p.rels[i];
+                    if (!rd.make_node) return;
+                    using R = typename meta::template relationship_t<i>;
+                    using T = typename R::target;
+                    auto child = entity_loader<T>::hydrate(ctx, st, col, *rd.child,
+                                                           static_cast<load_node<T>&>(*n.children[i]));
+                    auto& holder = (*obj).*(R::member);
+                    auto& link = holder_access<typename R::holder>::link(holder);
+                    if (child && link.state == holder_state::loading) attach<R>(holder, std::move(child));
+                });
             }
-        });
+        }
         return obj;
     }
 
     // ---- statements ------------------------------------------------------------------------------
-    /// Runs one statement of this plan: hydrates each row (after `key_columns` leading key
+    /// Runs one statement of plan `p`: hydrates each row (after `key_columns` leading key
     /// columns, handed to `on_row`), then the follow-up loads of what it hydrated. Where the
     /// driver pipelines, the subquery loads hanging off this node go to the server with this
     /// statement, in its round trip (their SQL needs nothing from its rows).
     template <class OnRow>
     static void run(load_context& ctx, std::string_view sql, std::span<const value> params, int key_columns,
-                    node& n, const tail* t, OnRow&& on_row) {
+                    const plan_desc& p, load_node<E>& n, const tail* t, OnRow&& on_row) {
         std::optional<prefetch_scope> scope;
-        if constexpr (subquery_count > 0) {
-            if (t && ctx.s.eng->sql_dialect().pipelining) {
-                std::vector<tail> tails;
-                std::vector<std::string> sqls;
-                tails.reserve(subquery_count);
-                sqls.reserve(subquery_count);
-                std::vector<prefetch_request> requests{{sql, params}};
-                for_each_index<nrel>([&](auto i) {
-                    if constexpr (rp<i>::kind == load_kind::subquery) {
-                        tails.push_back(child_tail<E, i>(*t));
-                        sqls.push_back(subquery_load<Plan, i>::sql(tails.back()));
-                        requests.push_back({sqls.back(), tails.back().params});
-                    }
-                });
-                scope.emplace(*ctx.s.eng, ctx.s.connection(), requests);
-            }
-        }
+        if (p.subqueries > 0 && t && ctx.s.eng->sql_dialect().pipelining) prefetch_subqueries(ctx, sql, params, p, *t, scope);
         {
             auto& pc = ctx.s.connection();
             cursor c(*ctx.s.eng, pc, sql, params);
             while (c.next()) {
                 int col = key_columns;
-                auto obj = hydrate(ctx, c.row(), col, n);
+                auto obj = hydrate(ctx, c.row(), col, p, n);
                 on_row(c.row(), obj);
             }
         }
         ctx.finish_joined();
-        post_load(ctx, n, t);
+        post_load(ctx, p, n, t);
     }
 
-    static constexpr std::size_t subquery_count = [] {
-        std::size_t k = 0;
-        for_each_index<nrel>([&](auto i) { k += rp<i>::kind == load_kind::subquery ? 1 : 0; });
-        return k;
-    }();
-    static constexpr std::size_t followup_count = [] {
-        std::size_t k = 0;
-        for_each_index<nrel>([&](auto i) {
-            k += rp<i>::kind == load_kind::subquery || rp<i>::kind == load_kind::selectin ? 1 : 0;
-        });
-        return k;
-    }();
-
-    template <std::size_t I>
-    static auto job_for() {
-        if constexpr (rp<I>::kind == load_kind::selectin) return typename selectin_load<Plan, I>::job{};
-        else if constexpr (rp<I>::kind == load_kind::subquery) return typename subquery_load<Plan, I>::job{};
-        else return std::monostate{};
-    }
-    template <std::size_t... I>
-    static auto jobs_tuple(std::index_sequence<I...>) -> std::tuple<decltype(job_for<I>())...>;
-    using jobs_t = decltype(jobs_tuple(std::make_index_sequence<nrel>{}));
-
-    /// The follow-up statements (selectin, subquery) for the objects of one node, recursively.
-    /// Each load claims its holders (begin), then runs (end). Where the driver pipelines, every
-    /// sibling is begun first and their statements share one round trip; elsewhere each sibling
-    /// is begun and run in turn (so a to-one load finds what an earlier sibling mapped).
-    static void post_load(load_context& ctx, node& n, const tail* t) {
-        if (n.objs.empty()) return;
-        if constexpr (followup_count > 0) {
-            jobs_t jobs;
-            if (followup_count > 1 && ctx.s.eng->sql_dialect().pipelining) {
-                std::vector<prefetch_request> requests;
-                for_each_index<nrel>([&](auto i) {
-                    if constexpr (rp<i>::kind == load_kind::selectin) {
-                        selectin_load<Plan, i>::begin(ctx, n.objs, std::get<i>(jobs));
-                        for (auto& b : std::get<i>(jobs).batches) requests.push_back({b.sql, b.params});
-                    } else if constexpr (rp<i>::kind == load_kind::subquery) {
-                        auto& job = std::get<i>(jobs);
-                        subquery_load<Plan, i>::begin(n.objs, *t, job);
-                        if (!job.owners.empty()) requests.push_back({job.sql, job.ct.params});
-                    }
-                });
-                prefetch_scope scope(*ctx.s.eng, ctx.s.connection(), requests);
-                run_followups(ctx, n, t, jobs);
-                return;
-            }
-            for_each_index<nrel>([&](auto i) {
-                if constexpr (rp<i>::kind == load_kind::selectin) {
-                    selectin_load<Plan, i>::begin(ctx, n.objs, std::get<i>(jobs));
-                    selectin_load<Plan, i>::end(ctx, std::get<i>(jobs));
-                } else if constexpr (rp<i>::kind == load_kind::subquery) {
-                    subquery_load<Plan, i>::begin(n.objs, *t, std::get<i>(jobs));
-                    subquery_load<Plan, i>::end(ctx, std::get<i>(jobs));
-                } else {
-                    joined_followups<i>(ctx, n, t);
-                }
-            });
-        } else {
-            for_each_index<nrel>([&](auto i) { joined_followups<i>(ctx, n, t); });
-        }
-    }
-
-    static void run_followups(load_context& ctx, node& n, const tail* t, jobs_t& jobs) {
-        for_each_index<nrel>([&](auto i) {
-            if constexpr (rp<i>::kind == load_kind::selectin) selectin_load<Plan, i>::end(ctx, std::get<i>(jobs));
-            else if constexpr (rp<i>::kind == load_kind::subquery) subquery_load<Plan, i>::end(ctx, std::get<i>(jobs));
-            else joined_followups<i>(ctx, n, t);
-        });
-    }
-
-    /// The follow-up loads of the objects a joined relationship I hydrated.
-    template <std::size_t I>
-    static void joined_followups(load_context& ctx, node& n, const tail* t) {
-        if constexpr (is_joined<I>) joined_load<Plan, I>::followups(ctx, std::get<I>(n.children), t);
-        else (void)ctx, (void)n, (void)t;
+    /// Every object of a query's statement, each once (query::all).
+    static std::vector<ptr<E>> all(load_context& ctx, std::string_view sql, std::span<const value> params,
+                                   const plan_desc& p, bool repeats, const tail* t) {
+        load_node<E> n(p);
+        n.use_seen = repeats;
+        run(ctx, sql, params, 0, p, n, t, [](statement&, const ptr<E>&) {});
+        return std::move(n.objs);
     }
 };
+
+/// The follow-up statements (selectin, subquery) for the objects of one node, recursively.
+/// Each load claims its holders (begin), then runs (end). Where the driver pipelines, every
+/// sibling is begun first and their statements share one round trip; elsewhere each sibling
+/// is begun and run in turn (so a to-one load finds what an earlier sibling mapped).
+inline void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
+    if (n.empty()) return;
+    const std::size_t nrel = p.rels.size();
+    auto joined = [&](std::size_t i) {
+        const rel_desc& r = p.rels[i];
+        if (r.joined_followups) r.joined_followups(ctx, r, *n.children[i], t);
+    };
+    if (p.followups == 0) {
+        if (p.any_joined)
+            for (std::size_t i = 0; i < nrel; ++i) joined(i);
+        return;
+    }
+    if (p.followups > 1 && ctx.s.eng->sql_dialect().pipelining) {
+        std::vector<std::unique_ptr<followup_job>> jobs(nrel);
+        std::vector<prefetch_request> requests;
+        for (std::size_t i = 0; i < nrel; ++i) {
+            const rel_desc& r = p.rels[i];
+            if (!r.begin) continue;
+            jobs[i] = r.begin(ctx, r, n.objects(), t);
+            jobs[i]->requests(requests);
+        }
+        prefetch_scope scope(*ctx.s.eng, ctx.s.connection(), requests);
+        for (std::size_t i = 0; i < nrel; ++i) {
+            if (jobs[i]) jobs[i]->end(ctx);
+            else joined(i);
+        }
+        return;
+    }
+    for (std::size_t i = 0; i < nrel; ++i) {
+        const rel_desc& r = p.rels[i];
+        if (r.begin) r.begin(ctx, r, n.objects(), t)->end(ctx);
+        else joined(i);
+    }
+}
+
+// ---- describing a plan ---------------------------------------------------------------------------
+
+template <class P>
+plan_desc make_desc() {
+    using E = typename P::entity;
+    using meta = entity_meta<E>;
+    plan_desc d;
+    d.sel.resize(meta::column_count);
+    for_each_index<meta::column_count>([&](auto i) {
+        if constexpr (column_deferred<P, i.value>()) {
+            d.sel[i] = -1;
+            d.any_deferred = true;
+        } else {
+            d.sel[i] = d.selected++;
+        }
+    });
+    d.width = d.selected;
+    d.rels.resize(meta::relationship_count);
+    for_each_index<meta::relationship_count>([&](auto i) {
+        using RP = rel_plan<P, i.value>;
+        using T = typename RP::T;
+        rel_desc& r = d.rels[i];
+        r.kind = RP::kind;
+        r.batch = RP::batch;
+        r.vt = &lazy_loader<E, i.value, typename RP::lazy_plan>::vt;
+        if constexpr (is_eager(RP::kind)) {
+            r.child = &desc_of<typename RP::child_plan>();
+            r.may_repeat = children_may_repeat<rel_keys<E, i.value>>(*r.child);
+        }
+        if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains) {
+            r.make_node = &make_node<T>;
+            r.joined_sql = &joined_load<E, i.value>::sql;
+            r.joined_followups = &joined_load<E, i.value>::followups;
+            d.width += r.child->width;
+            d.any_joined = true;
+        } else if constexpr (RP::kind == load_kind::selectin) {
+            r.begin = &selectin_load<E, i.value>::begin;
+            r.sql = selectin_load<E, i.value>::prefix(*r.child);
+            ++d.followups;
+        } else if constexpr (RP::kind == load_kind::subquery) {
+            r.begin = &subquery_load<E, i.value>::begin;
+            r.prefetch = &subquery_load<E, i.value>::prefetch;
+            ++d.followups;
+            ++d.subqueries;
+        }
+    });
+    d.joined_many = has_joined_many<P>();
+    d.tail = needs_tail<P>();
+    d.eager = has_eager<P>();
+    d.build_sql = &entity_loader<E>::build_sql;
+    int counter = 0;
+    d.build_sql(d, d.cols, d.joins, counter, quote_ident(meta::table_name()));
+    return d;
+}
+
+template <class P>
+const plan_desc& desc_of() {
+    static const plan_desc d = make_desc<P>();
+    return d;
+}
 
 }  // namespace loadstar::detail

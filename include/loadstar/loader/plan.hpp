@@ -323,6 +323,30 @@ struct plan_traits<P, std::index_sequence<I...>> {
 };
 
 template <class P>
+constexpr int plan_width();
+template <class P, std::size_t I>
+constexpr int joined_width_at() {
+    using RP = rel_plan<P, I>;
+    if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains)
+        return plan_width<typename RP::child_plan>();
+    else
+        return 0;
+}
+template <class P, std::size_t... C, std::size_t... R>
+constexpr int plan_width_of(std::index_sequence<C...>, std::index_sequence<R...>) {
+    return ((column_deferred<P, C>() ? 0 : 1) + ... + 0) + (joined_width_at<P, R>() + ... + 0);
+}
+/// The number of columns a statement of plan P reads for its entity and its joined children
+/// (instantiating it checks the deferred columns of the whole joined tree where options() is
+/// written). Plain index-sequence folds, like plan_traits.
+template <class P>
+constexpr int plan_width() {
+    using meta = entity_meta<typename P::entity>;
+    return plan_width_of<P>(std::make_index_sequence<meta::column_count>{},
+                            std::make_index_sequence<meta::relationship_count>{});
+}
+
+template <class P>
 constexpr bool has_joined_many() {
     return plan_traits<P>::joined_many;
 }

@@ -101,68 +101,70 @@ struct selectin_claim {
     }
 };
 
-/// The selectin load of relationship I of the plan's entity.
-template <class Plan, std::size_t I>
+/// The selectin load of relationship I of E; the child plan is `rd.child`.
+template <class E, std::size_t I>
 struct selectin_load {
-    using E = typename Plan::entity;
-    using RP = rel_plan<Plan, I>;
-    using R = typename RP::R;
+    using R = typename entity_meta<E>::template relationship_t<I>;
     using T = typename R::target;
     using K = rel_keys<E, I>;
-    using CL = loader<typename RP::child_plan>;
     using key_type = typename K::key_type;
 
-    /// Between claiming the holders and running the statements.
-    struct job : selectin_claim<E, I> {
-        std::vector<batch> batches;
-    };
-
     /// "SELECT [child key,] child columns FROM child ... WHERE child key": the statement up to
-    /// its key condition, built once.
-    static const std::string& prefix() {
-        static const std::string text = [] {
-            const std::string t = quote_ident(K::tmeta::table_name());
-            const std::string s = K::secondary_name();
-            if constexpr (K::kind == relation::belongs_to)
-                return "SELECT " + CL::sql().cols + " FROM " + t + CL::sql().joins + " WHERE " + K::child_key_sql(t, s);
-            else
-                return "SELECT " + K::child_key_sql(t, s) + ", " + CL::sql().cols + " FROM " + K::from_child(t, s) +
-                       CL::sql().joins + " WHERE " + K::child_key_sql(t, s);
-        }();
-        return text;
+    /// its key condition (built once per plan, kept in its rel_desc).
+    static std::string prefix(const plan_desc& cp) {
+        const std::string t = quote_ident(K::tmeta::table_name());
+        const std::string s = K::secondary_name();
+        if constexpr (K::kind == relation::belongs_to)
+            return "SELECT " + cp.cols + " FROM " + t + cp.joins + " WHERE " + K::child_key_sql(t, s);
+        else
+            return "SELECT " + K::child_key_sql(t, s) + ", " + cp.cols + " FROM " + K::from_child(t, s) + cp.joins +
+                   " WHERE " + K::child_key_sql(t, s);
     }
 
+    /// Between claiming the holders and running the statements.
+    struct job final : followup_job, selectin_claim<E, I> {
+        const rel_desc* rd = nullptr;
+        std::vector<batch> batches;
+        void requests(std::vector<prefetch_request>& out) const override {
+            for (auto& b : batches) out.push_back({b.sql, b.params});
+        }
+        void end(load_context& ctx) override { run(ctx, *this); }
+    };
+
     /// Claims the holders this load fills (among `objs`) and computes its statements.
-    static void begin(load_context& ctx, const std::vector<ptr<E>>& objs, job& job) {
-        const auto keys = job.claim_keys(ctx, objs);
-        selectin_batches(ctx, keys, prefix(), RP::batch, job.batches);
+    static std::unique_ptr<followup_job> begin(load_context& ctx, const rel_desc& rd, const void* objs, const tail*) {
+        auto j = std::make_unique<job>();
+        j->rd = &rd;
+        const auto keys = j->claim_keys(ctx, *static_cast<const std::vector<ptr<E>>*>(objs));
+        selectin_batches(ctx, keys, rd.sql, rd.batch, j->batches);
+        return j;
     }
 
     /// Runs the statements and fills the claimed holders.
-    static void end(load_context& ctx, job& job) {
+    static void run(load_context& ctx, job& job) {
         if (job.owners.empty()) return;
+        const rel_desc& rd = *job.rd;
+        const plan_desc& cp = *rd.child;
+        using CL = entity_loader<T>;
         // The tail a subquery load nested under this one builds on: this statement's FROM/WHERE.
         auto child_tail_of = [&](const batch& b) {
             tail ct;
-            if constexpr (needs_tail<typename RP::child_plan>()) {
+            if (cp.tail) {
                 const std::string t = quote_ident(K::tmeta::table_name());
                 const std::string s = K::secondary_name();
                 const std::string from = K::kind == relation::belongs_to ? t : K::from_child(t, s);
                 ct.sql = "FROM " + from + " WHERE " + K::child_key_sql(t, s) + b.keys_sql;
                 ct.params = b.params;
                 ct.may_repeat = K::kind == relation::many_to_many;
-            } else {
-                (void)b;
             }
             return ct;
         };
         if constexpr (K::kind == relation::belongs_to) {
             std::unordered_map<key_type, ptr<T>> found;
             for (auto& b : job.batches) {
-                typename CL::node cn;
-                cn.keep_objs = has_eager<typename RP::child_plan>();  // see lazy.hpp
+                load_node<T> cn(cp, cp.eager);  // see lazy.hpp
                 tail ct = child_tail_of(b);
-                CL::run(ctx, b.sql, b.params, 0, cn, &ct, [&](statement&, const ptr<T>& child) {
+                CL::run(ctx, b.sql, b.params, 0, cp, cn, &ct, [&](statement&, const ptr<T>& child) {
                     if (child) found.emplace(child.get()->*(K::tmeta::pk_member), child);
                 });
             }
@@ -174,12 +176,11 @@ struct selectin_load {
             }
         } else {
             // Each owner's key is in exactly one batch.
-            constexpr bool may_repeat = children_may_repeat<K, typename RP::child_plan>();
+            const bool may_repeat = rd.may_repeat;
             for (auto& b : job.batches) {
-                typename CL::node cn;
-                cn.keep_objs = has_eager<typename RP::child_plan>();  // see lazy.hpp
+                load_node<T> cn(cp, cp.eager);  // see lazy.hpp
                 tail ct = child_tail_of(b);
-                CL::run(ctx, b.sql, b.params, 1, cn, &ct, [&](statement& st, const ptr<T>& child) {
+                CL::run(ctx, b.sql, b.params, 1, cp, cn, &ct, [&](statement& st, const ptr<T>& child) {
                     if (!child) return;
                     key_type k{};
                     read_column(st, 0, k, "relationship key");

@@ -19,14 +19,15 @@ template <class E>
 struct refresher {
     using meta = entity_meta<E>;
     using pk_type = typename meta::pk_type;
-    using L = loader<default_plan<E>>;
+    using L = entity_loader<E>;
 
     /// "SELECT columns FROM table [default joins] WHERE table.pk": the statement up to its
     /// key condition (the batches add `IN (?, ...)` or `= ANY(?)`), built once.
     static const std::string& prefix() {
         static const std::string text = [] {
             const std::string t = quote_ident(meta::table_name());
-            return "SELECT " + L::sql().cols + " FROM " + t + L::sql().joins + " WHERE " + t + "." +
+            const plan_desc& p = desc_of<default_plan<E>>();
+            return "SELECT " + p.cols + " FROM " + t + p.joins + " WHERE " + t + "." +
                    quote_ident(meta::template column_name<meta::pk_index>());
         }();
         return text;
@@ -49,15 +50,16 @@ private:
         std::vector<batch> batches;
         selectin_batches(ctx, keys, prefix(), 500, batches);
         std::unordered_set<pk_type> seen;
+        const plan_desc& p = desc_of<default_plan<E>>();
         for (auto& b : batches) {
-            typename L::node n;
+            load_node<E> n(p);
             tail t;
             if constexpr (needs_tail<default_plan<E>>()) {
                 t.sql = "FROM " + quote_ident(meta::table_name()) + " WHERE " + quote_ident(meta::table_name()) + "." +
                         quote_ident(meta::template column_name<meta::pk_index>()) + b.keys_sql;
                 t.params = b.params;
             }
-            L::run(ctx, b.sql, b.params, 0, n, &t, [&](statement&, const ptr<E>& obj) {
+            L::run(ctx, b.sql, b.params, 0, p, n, &t, [&](statement&, const ptr<E>& obj) {
                 if (obj) seen.insert((*obj).*(meta::pk_member));
             });
         }
