@@ -502,7 +502,8 @@ private:
     std::string build(std::vector<value>& params) const {
         const detail::plan_desc& p = detail::desc_of<Plan>();
         const std::string* inner_cols = nullptr;
-        if (p.joined_many && (this->st_.limit || this->st_.offset)) inner_cols = &detail::root_columns_sql<E>();
+        if constexpr (detail::has_joined_many<Plan>())
+            if (this->st_.limit || this->st_.offset) inner_cols = &detail::root_columns_sql<E>();
         return detail::render_select(this->st_, {p.cols, table(), p.joins, inner_cols}, params);
     }
 

@@ -35,7 +35,7 @@ struct joined_load {
     /// The follow-up loads of the children this statement hydrated (`cn`), given the tail of
     /// the parents' rows when a subquery load below needs it.
     static void followups(load_context& ctx, const rel_desc& rd, node_base& cn, const tail* t) {
-        if (rd.child->tail) {
+        if (rd.child->uses_tail) {
             tail ct = child_tail<E, I>(*t);
             post_load(ctx, *rd.child, cn, &ct);
         } else {

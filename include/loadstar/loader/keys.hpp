@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -261,7 +262,7 @@ struct plan_desc {
     int selected = 0;  // columns read
     int width = 0;     // columns of this node and its joined children
     bool joined_many = false;
-    bool tail = false;
+    bool uses_tail = false;  // a subquery load below needs the key source of its rows
     bool eager = false;
     bool any_joined = false;
     std::size_t followups = 0;   // selectin and subquery loads
@@ -272,6 +273,14 @@ struct plan_desc {
     /// Adds this plan's columns and joins under `alias` (entity_loader<E>::build_sql).
     void (*build_sql)(const plan_desc&, std::string& cols, std::string& joins, int& counter,
                       const std::string& alias) = nullptr;
+    // Taken only by plans that need them, so that a program without follow-up loads compiles
+    // none of their machinery (pipelined round trips included):
+    /// The follow-up loads of a node's objects (null: the plan has none, nor joined children).
+    void (*followups_fn)(load_context&, const plan_desc&, node_base&, const tail*) = nullptr;
+    /// Sends the subquery loads with the statement itself where the driver pipelines; the
+    /// returned scope lives while the statement's rows are read.
+    std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> (*prefetch_fn)(
+        load_context&, std::string_view sql, std::span<const value> params, const plan_desc&, const tail&) = nullptr;
 };
 
 /// The description of plan P, built once (loader.hpp).
@@ -282,10 +291,14 @@ template <class E>
 struct entity_loader;
 template <class E>
 struct load_node;
+template <class E>
+class row_sink;
 
 /// The follow-up loads (selectin, subquery, and those below joined children) of the objects
-/// one statement hydrated into `n` (loader.hpp).
-inline void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t);
+/// one statement hydrated into `n`.
+inline void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
+    if (p.followups_fn && !n.empty()) p.followups_fn(ctx, p, n, t);
+}
 
 /// Adds a loaded child to a holder being filled (to-many: once; to-one: set). `may_repeat`:
 /// the statement can deliver this child to this holder twice, so look for it first (a linear

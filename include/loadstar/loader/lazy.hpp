@@ -119,7 +119,7 @@ void lazy_load<E, I>::load_one(session_core& s, void* owner, const std::source_l
     if (note) s.note_lazy_load(name(), R::to_many, where);
     const value params[] = {to_value(k)};
     tail ct;
-    if (lp.tail) {
+    if (lp.uses_tail) {
         static const std::string tail_sql = [] {  // per relationship, like the statement
             const std::string t = quote_ident(K::tmeta::table_name());
             const std::string sec = K::secondary_name();

@@ -21,12 +21,10 @@
 #include <loadstar/relationship.hpp>
 
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
-#include <tuple>
-#include <unordered_set>
-#include <variant>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace loadstar::detail {
@@ -236,14 +234,34 @@ struct load_node final : node_base {
     const void* objects() const noexcept override { return &objs; }
 };
 
+/// What a statement's rows are handed to after hydration: a reference to the caller's callable
+/// (or nothing), so that running a statement is compiled once per entity, not once per caller.
+template <class E>
+class row_sink {
+public:
+    row_sink() = default;
+    template <class F>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, row_sink>)
+    row_sink(F&& f) noexcept  // implicit: callers pass their lambda
+        : self_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          fn_([](void* s, statement& st, const ptr<E>& o) { (*static_cast<std::remove_reference_t<F>*>(s))(st, o); }) {}
+    void operator()(statement& st, const ptr<E>& o) const {
+        if (fn_) fn_(self_, st, o);
+    }
+
+private:
+    void* self_ = nullptr;
+    void (*fn_)(void*, statement&, const ptr<E>&) = nullptr;
+};
+
 template <class E>
 std::unique_ptr<node_base> make_node(const plan_desc& p) {
     return std::make_unique<load_node<E>>(p, p.eager);
 }
 
 /// Sends the subquery loads of plan `p` (whose rows `t` selects) with the statement itself.
-inline void prefetch_subqueries(load_context& ctx, std::string_view sql, std::span<const value> params,
-                                const plan_desc& p, const tail& t, std::optional<prefetch_scope>& scope) {
+inline std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetch_subqueries(
+    load_context& ctx, std::string_view sql, std::span<const value> params, const plan_desc& p, const tail& t) {
     std::vector<tail> tails;
     std::vector<std::string> sqls;
     tails.reserve(p.subqueries);
@@ -256,7 +274,7 @@ inline void prefetch_subqueries(load_context& ctx, std::string_view sql, std::sp
         r.prefetch(r, t, tails.back(), sqls.back());
         requests.push_back({sqls.back(), tails.back().params});
     }
-    scope.emplace(*ctx.s.eng, ctx.s.connection(), requests);
+    return {new prefetch_scope(*ctx.s.eng, ctx.s.connection(), requests), [](prefetch_scope* ps) { delete ps; }};
 }
 
 template <class E>
@@ -264,12 +282,23 @@ struct entity_loader {
     using meta = entity_meta<E>;
     using pk_type = typename meta::pk_type;
     static constexpr std::size_t nrel = meta::relationship_count;
+    /// Only a deferred<T> column can be left out of a statement (deferred_type_check): an
+    /// entity without one compiles no code for a plan that leaves columns out.
+    static constexpr bool can_defer = [] {
+        bool any = false;
+        for_each_index<meta::column_count>([&](auto i) { any = any || meta::template column_t<i>::is_deferred; });
+        return any;
+    }();
+    static bool deferring(const plan_desc& p) noexcept {
+        if constexpr (can_defer) return p.any_deferred;
+        else return false;
+    }
 
     // ---- SQL -----------------------------------------------------------------------------------
     static void build_sql(const plan_desc& p, std::string& cols, std::string& joins, int& counter,
                           const std::string& alias) {
         for_each_index<meta::column_count>([&](auto i) {
-            if (p.any_deferred && p.sel[i] < 0) return;
+            if (deferring(p) && p.sel[i] < 0) return;
             if (!cols.empty()) cols += ", ";
             cols += alias + "." + quote_ident(meta::template column_name<i>());
         });
@@ -292,7 +321,7 @@ struct entity_loader {
     /// Reads the selected columns into obj; `pk`, when given, is the primary key already read
     /// from this row (hydrate reads it first to look the object up), so it is not read twice.
     static void read_columns(const plan_desc& p, statement& st, int base, E& obj, const pk_type* pk = nullptr) {
-        if (!p.any_deferred) {
+        if (!deferring(p)) {
             for_each_index<meta::column_count>([&](auto i) { read_one<i>(st, base + static_cast<int>(i.value), obj, pk); });
         } else {
             for_each_index<meta::column_count>([&](auto i) {
@@ -354,7 +383,7 @@ struct entity_loader {
         const int base = col;
         col += p.selected;
         pk_type pk{};
-        const int pk_at = p.any_deferred ? p.sel[meta::pk_index] : static_cast<int>(meta::pk_index);
+        const int pk_at = deferring(p) ? p.sel[meta::pk_index] : static_cast<int>(meta::pk_index);
         if (!read_key(st, base + pk_at, pk, column_label<E, meta::pk_index>())) {
             col = base + p.width;
             return nullptr;
@@ -395,7 +424,8 @@ struct entity_loader {
         if (first_in_node) {
             if (n.keep_objs) n.objs.push_back(obj);
             if constexpr (nrel != 0) arm(p, ctx, *obj, fresh);
-            if (p.any_deferred && (fresh || ctx.populate_existing)) arm_deferred(p, ctx, *obj);
+            if constexpr (can_defer)
+                if (p.any_deferred && (fresh || ctx.populate_existing)) arm_deferred(p, ctx, *obj);
         }
         if constexpr (nrel != 0) {
             if (p.any_joined) {
@@ -420,11 +450,10 @@ struct entity_loader {
     /// columns, handed to `on_row`), then the follow-up loads of what it hydrated. Where the
     /// driver pipelines, the subquery loads hanging off this node go to the server with this
     /// statement, in its round trip (their SQL needs nothing from its rows).
-    template <class OnRow>
     static void run(load_context& ctx, std::string_view sql, std::span<const value> params, int key_columns,
-                    const plan_desc& p, load_node<E>& n, const tail* t, OnRow&& on_row) {
-        std::optional<prefetch_scope> scope;
-        if (p.subqueries > 0 && t && ctx.s.eng->sql_dialect().pipelining) prefetch_subqueries(ctx, sql, params, p, *t, scope);
+                    const plan_desc& p, load_node<E>& n, const tail* t, row_sink<E> on_row = {}) {
+        std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> scope{nullptr, nullptr};
+        if (p.prefetch_fn && t && ctx.s.eng->sql_dialect().pipelining) scope = p.prefetch_fn(ctx, sql, params, p, *t);
         {
             auto& pc = ctx.s.connection();
             cursor c(*ctx.s.eng, pc, sql, params);
@@ -443,47 +472,39 @@ struct entity_loader {
                                    const plan_desc& p, bool repeats, const tail* t) {
         load_node<E> n(p);
         n.use_seen = repeats;
-        run(ctx, sql, params, 0, p, n, t, [](statement&, const ptr<E>&) {});
+        run(ctx, sql, params, 0, p, n, t);
         return std::move(n.objs);
     }
 };
 
 /// The follow-up statements (selectin, subquery) for the objects of one node, recursively.
-/// Each load claims its holders (begin), then runs (end). Where the driver pipelines, every
-/// sibling is begun first and their statements share one round trip; elsewhere each sibling
-/// is begun and run in turn (so a to-one load finds what an earlier sibling mapped).
-inline void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
-    if (n.empty()) return;
-    const std::size_t nrel = p.rels.size();
-    auto joined = [&](std::size_t i) {
-        const rel_desc& r = p.rels[i];
-        if (r.joined_followups) r.joined_followups(ctx, r, *n.children[i], t);
-    };
-    if (p.followups == 0) {
-        if (p.any_joined)
-            for (std::size_t i = 0; i < nrel; ++i) joined(i);
-        return;
-    }
-    if (p.followups > 1 && ctx.s.eng->sql_dialect().pipelining) {
-        std::vector<std::unique_ptr<followup_job>> jobs(nrel);
-        std::vector<prefetch_request> requests;
-        for (std::size_t i = 0; i < nrel; ++i) {
-            const rel_desc& r = p.rels[i];
-            if (!r.begin) continue;
-            jobs[i] = r.begin(ctx, r, n.objects(), t);
-            jobs[i]->requests(requests);
-        }
-        prefetch_scope scope(*ctx.s.eng, ctx.s.connection(), requests);
-        for (std::size_t i = 0; i < nrel; ++i) {
-            if (jobs[i]) jobs[i]->end(ctx);
-            else joined(i);
-        }
-        return;
-    }
-    for (std::size_t i = 0; i < nrel; ++i) {
+/// Each load claims its holders (begin), then runs (end): each sibling is begun and run in
+/// turn (so a to-one load finds what an earlier sibling mapped).
+inline void followups_serial(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
+    for (std::size_t i = 0; i < p.rels.size(); ++i) {
         const rel_desc& r = p.rels[i];
         if (r.begin) r.begin(ctx, r, n.objects(), t)->end(ctx);
-        else joined(i);
+        else if (r.joined_followups) r.joined_followups(ctx, r, *n.children[i], t);
+    }
+}
+/// The same for a plan with several follow-up loads: where the driver pipelines, every sibling
+/// is begun first and their statements share one round trip.
+inline void followups_pipelined(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
+    if (!ctx.s.eng->sql_dialect().pipelining) return followups_serial(ctx, p, n, t);
+    const std::size_t nrel = p.rels.size();
+    std::vector<std::unique_ptr<followup_job>> jobs(nrel);
+    std::vector<prefetch_request> requests;
+    for (std::size_t i = 0; i < nrel; ++i) {
+        const rel_desc& r = p.rels[i];
+        if (!r.begin) continue;
+        jobs[i] = r.begin(ctx, r, n.objects(), t);
+        jobs[i]->requests(requests);
+    }
+    prefetch_scope scope(*ctx.s.eng, ctx.s.connection(), requests);
+    for (std::size_t i = 0; i < nrel; ++i) {
+        const rel_desc& r = p.rels[i];
+        if (jobs[i]) jobs[i]->end(ctx);
+        else if (r.joined_followups) r.joined_followups(ctx, r, *n.children[i], t);
     }
 }
 
@@ -504,7 +525,7 @@ plan_desc make_desc() {
         }
     });
     d.width = d.selected;
-    d.rels.resize(meta::relationship_count);
+    if constexpr (meta::relationship_count != 0) d.rels.resize(meta::relationship_count);
     for_each_index<meta::relationship_count>([&](auto i) {
         using RP = rel_plan<P, i.value>;
         using T = typename RP::T;
@@ -534,8 +555,13 @@ plan_desc make_desc() {
         }
     });
     d.joined_many = has_joined_many<P>();
-    d.tail = needs_tail<P>();
+    d.uses_tail = needs_tail<P>();
     d.eager = has_eager<P>();
+    // Decided at compile time: a program whose plans have no follow-ups compiles none of this.
+    using traits = plan_traits<P>;
+    if constexpr (traits::followups > 1) d.followups_fn = &followups_pipelined;
+    else if constexpr (traits::followups == 1 || traits::joined) d.followups_fn = &followups_serial;
+    if constexpr (traits::subqueries > 0) d.prefetch_fn = &prefetch_subqueries;
     d.build_sql = &entity_loader<E>::build_sql;
     int counter = 0;
     d.build_sql(d, d.cols, d.joins, counter, quote_ident(meta::table_name()));

@@ -320,6 +320,11 @@ struct plan_traits<P, std::index_sequence<I...>> {
     static constexpr bool tail = (tail_at<P, I>() || ... || false);
     /// Some relationship is loaded eagerly.
     static constexpr bool eager = (is_eager(rel_plan<P, I>::kind) || ... || false);
+    /// Follow-up loads (selectin, subquery) of this node; subquery loads; joined children.
+    static constexpr std::size_t followups =
+        ((rel_plan<P, I>::kind == load_kind::selectin || rel_plan<P, I>::kind == load_kind::subquery ? 1 : 0) + ... + 0);
+    static constexpr std::size_t subqueries = ((rel_plan<P, I>::kind == load_kind::subquery ? 1 : 0) + ... + 0);
+    static constexpr bool joined = ((rel_plan<P, I>::kind == load_kind::joined || rel_plan<P, I>::kind == load_kind::contains) || ... || false);
 };
 
 template <class P>

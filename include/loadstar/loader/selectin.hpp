@@ -149,7 +149,7 @@ struct selectin_load {
         // The tail a subquery load nested under this one builds on: this statement's FROM/WHERE.
         auto child_tail_of = [&](const batch& b) {
             tail ct;
-            if (cp.tail) {
+            if (cp.uses_tail) {
                 const std::string t = quote_ident(K::tmeta::table_name());
                 const std::string s = K::secondary_name();
                 const std::string from = K::kind == relation::belongs_to ? t : K::from_child(t, s);

@@ -69,7 +69,7 @@ struct subquery_load {
             if (K::parent_key(*o, k)) by_key.emplace(k, o);
             else holder_access<typename R::holder>::clear(o->*(R::member));
         }
-        const tail* next = cp.tail ? &job.ct : nullptr;
+        const tail* next = cp.uses_tail ? &job.ct : nullptr;
         entity_loader<T>::run(ctx, job.sql, job.ct.params, 1, cp, cn, next, [&](statement& st, const ptr<T>& child) {
             if (!child) return;
             key_type k{};
