@@ -318,11 +318,15 @@ struct entity_loader {
         }
         read_column(st, at, obj.*(C::member), column_label<E, I>());
     }
+    template <std::size_t... I>
+    static void read_all(statement& st, int base, E& obj, const pk_type* pk, std::index_sequence<I...>) {
+        (read_one<I>(st, base + static_cast<int>(I), obj, pk), ...);
+    }
     /// Reads the selected columns into obj; `pk`, when given, is the primary key already read
     /// from this row (hydrate reads it first to look the object up), so it is not read twice.
     static void read_columns(const plan_desc& p, statement& st, int base, E& obj, const pk_type* pk = nullptr) {
         if (!deferring(p)) {
-            for_each_index<meta::column_count>([&](auto i) { read_one<i>(st, base + static_cast<int>(i.value), obj, pk); });
+            read_all(st, base, obj, pk, std::make_index_sequence<meta::column_count>{});
         } else {
             for_each_index<meta::column_count>([&](auto i) {
                 if (p.sel[i] >= 0) read_one<i>(st, base + p.sel[i], obj, pk);
