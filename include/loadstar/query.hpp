@@ -336,16 +336,13 @@ public:
         // FOR UPDATE says the transaction will write: begin it as a write transaction (on
         // SQLite, which has no row locks, that is where the write lock is taken).
         if (this->st_.for_update) this->st_.s->connection(true);
-        detail::load_context ctx{*this->st_.s};
         // An explicit join can repeat a row (Author joined to its books): each object is
         // still returned once, as SQLAlchemy's Query uniques single-entity results.
         const bool repeats = detail::has_joined_many<Plan>() || !this->st_.joins.empty();
-        ctx.tracked = !this->st_.untracked;
-        ctx.dedupe = ctx.tracked || detail::has_eager<Plan>() || repeats;
-        ctx.populate_existing = this->st_.populate_existing;
         detail::tail t;
         if constexpr (detail::needs_tail<Plan>()) t = root_tail();
-        return detail::entity_loader<E>::all(ctx, text, params, detail::desc_of<Plan>(), repeats, &t);
+        return detail::entity_loader<E>::all(*this->st_.s, !this->st_.untracked, this->st_.populate_existing, text, params,
+                                             detail::desc_of<Plan>(), repeats, t);
     }
 
     /// The first object (LIMIT 1), or nullptr.

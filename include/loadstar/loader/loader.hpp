@@ -471,12 +471,17 @@ struct entity_loader {
         post_load(ctx, p, n, t);
     }
 
-    /// Every object of a query's statement, each once (query::all).
-    static std::vector<ptr<E>> all(load_context& ctx, std::string_view sql, std::span<const value> params,
-                                   const plan_desc& p, bool repeats, const tail* t) {
+    /// Every object of a query's statement, each once (query::all): per entity, so that each
+    /// query shape compiles only the building of its statement.
+    static std::vector<ptr<E>> all(session_core& s, bool tracked, bool populate_existing, std::string_view sql,
+                                   std::span<const value> params, const plan_desc& p, bool repeats, const tail& t) {
+        load_context ctx{s};
+        ctx.tracked = tracked;
+        ctx.dedupe = tracked || p.eager || repeats;
+        ctx.populate_existing = populate_existing;
         load_node<E> n(p);
         n.use_seen = repeats;
-        run(ctx, sql, params, 0, p, n, t);
+        run(ctx, sql, params, 0, p, n, &t);
         return std::move(n.objs);
     }
 };
