@@ -204,7 +204,7 @@ struct tail {
 struct plan_desc;
 struct rel_desc;
 
-/// The objects one statement hydrated at one place in a plan (node<E> in loader.hpp).
+/// The objects one statement hydrated at one place in a plan (load_node<E> in loader.hpp).
 struct node_base {
     /// Per relationship: the node of a joined child, else null (empty when nothing is joined).
     std::vector<std::unique_ptr<node_base>> children;
@@ -265,7 +265,6 @@ struct plan_desc {
     bool uses_tail = false;  // a subquery load below needs the key source of its rows
     bool eager = false;
     bool any_joined = false;
-    std::size_t followups = 0;   // selectin and subquery loads
     std::size_t subqueries = 0;  // subquery loads
     std::vector<rel_desc> rels;  // one per relationship, in mapping order
     /// Columns and eager joins of a statement rooted at the entity's table.

@@ -555,11 +555,9 @@ plan_desc make_desc() {
         } else if constexpr (RP::kind == load_kind::selectin) {
             r.begin = &selectin_load<E, i.value>::begin;
             r.sql = selectin_load<E, i.value>::prefix(*r.child);
-            ++d.followups;
         } else if constexpr (RP::kind == load_kind::subquery) {
             r.begin = &subquery_load<E, i.value>::begin;
             r.prefetch = &subquery_load<E, i.value>::prefetch;
-            ++d.followups;
             ++d.subqueries;
         }
     });
