@@ -13,6 +13,10 @@ foreach(_driver IN LISTS _loadstar_drivers)
     list(APPEND _loadstar_driver_targets loadstar_${_name})
 endforeach()
 
+# LOADSTAR_SEPARATE_COMPILATION: the static libraries the public targets then link.
+get_property(_loadstar_compiled GLOBAL PROPERTY LOADSTAR_COMPILED_TARGETS)
+list(APPEND _loadstar_driver_targets ${_loadstar_compiled})
+
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
         COMPONENT loadstar_development)
@@ -40,5 +44,6 @@ install(FILES "${PROJECT_BINARY_DIR}/loadstarConfig.cmake"
         COMPONENT loadstar_development)
 
 unset(_loadstar_drivers)
+unset(_loadstar_compiled)
 unset(_loadstar_driver_targets)
 unset(_name)

@@ -6,6 +6,9 @@
 # find_package:     configure and install loadstar into WORK_DIR/prefix, then build and run
 #                   tests/package/find_package against that prefix only.
 # add_subdirectory: build and run tests/package/add_subdirectory, which adds SOURCE_DIR.
+# -DSEPARATE=ON:    the same with loadstar built LOADSTAR_SEPARATE_COMPILATION (its static
+#                   libraries installed, or built in the consumer's tree); the consumer checks
+#                   that the macro reached it.
 cmake_minimum_required(VERSION 3.21)
 
 foreach(var IN ITEMS MODE SOURCE_DIR WORK_DIR GENERATOR)
@@ -44,24 +47,29 @@ if(NOT "${CONFIG}" STREQUAL "")
 endif()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
+set(separate_args "")
+if(SEPARATE)
+    set(separate_args -DLOADSTAR_SEPARATE_COMPILATION=ON)
+endif()
 set(consumer_args "")
 if(MODE STREQUAL "find_package")
     set(prefix "${WORK_DIR}/prefix")
     step("configure loadstar" "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/loadstar"
         ${toolchain} "-DCMAKE_INSTALL_PREFIX=${prefix}" -DLOADSTAR_INSTALL=ON
-        -DLOADSTAR_BUILD_TESTS=OFF -DLOADSTAR_BUILD_EXAMPLES=OFF -DLOADSTAR_BUILD_BENCHMARKS=OFF)
+        -DLOADSTAR_BUILD_TESTS=OFF -DLOADSTAR_BUILD_EXAMPLES=OFF -DLOADSTAR_BUILD_BENCHMARKS=OFF
+        ${separate_args})
     step("build loadstar" "${CMAKE_COMMAND}" --build "${WORK_DIR}/loadstar" ${config_args})
     step("install loadstar" "${CMAKE_COMMAND}" --install "${WORK_DIR}/loadstar" ${config_args})
     # Only the temporary prefix may satisfy find_package(loadstar).
     set(consumer_args "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
         -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
 else()
-    set(consumer_args "-DLOADSTAR_SOURCE_TREE=${SOURCE_DIR}")
+    set(consumer_args "-DLOADSTAR_SOURCE_TREE=${SOURCE_DIR}" ${separate_args})
 endif()
 
 set(consumer "${WORK_DIR}/consumer")
 step("configure consumer" "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/package/${MODE}"
-    -B "${consumer}" ${toolchain} ${consumer_args})
+    -B "${consumer}" ${toolchain} ${consumer_args} "-DLOADSTAR_EXPECT_SEPARATE=${SEPARATE}")
 if(MODE STREQUAL "find_package")
     file(STRINGS "${consumer}/CMakeCache.txt" found REGEX "^loadstar_DIR:")
     string(REGEX REPLACE "^[^=]*=" "" found "${found}")

@@ -15,6 +15,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <loadstar/detail/cycle_registry.hpp>
 #include <loadstar/detail/names.hpp>
 #include <loadstar/detail/sweep_graph.hpp>
@@ -64,23 +65,10 @@ struct cycle_scan {
     }
     void edge(const void* from, const void* to) { graph.add_edge(from, to); }
     /// Adds every candidate's strong holder references, then marks what the program reaches.
-    void mark() {
-        for (std::size_t i = 0; i < nodes.size(); ++i) {
-            nodes[i].edges(nodes[i].obj.get(), *this);
-            graph.nodes[i].uses = nodes[i].obj.use_count();  // the scan's own copy included
-        }
-        graph.mark();
-    }
+    void mark();
     bool reached(std::size_t i) const { return graph.nodes[i].reached; }
     /// One line per relationship pair whose objects nothing outside the cycles reaches, sorted.
-    std::vector<std::string> unreachable() const {
-        std::vector<std::string> out;
-        for (const auto& p : pairs)
-            if (!reached(p.a) && !reached(p.b)) out.push_back(p.text);
-        std::sort(out.begin(), out.end());
-        out.erase(std::unique(out.begin(), out.end()), out.end());
-        return out;
-    }
+    std::vector<std::string> unreachable() const;
 };
 
 template <class E>
@@ -147,14 +135,7 @@ void cycle_probe(const void* holder, cycle_scan& scan) {
 
 /// Probes every registered holder (under the registry's lock) and marks what the program
 /// reaches. The scan keeps its candidates alive: let it go outside any lock.
-inline cycle_scan scan_cycles() {
-    cycle_scan scan;
-    auto& r = cycle_registry::get();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    for (const auto& [holder, probe] : r.holders) probe(holder, scan);
-    scan.mark();
-    return scan;
-}
+LOADSTAR_DECL cycle_scan scan_cycles();
 
 }  // namespace loadstar::detail
 
@@ -165,27 +146,11 @@ namespace loadstar::debug {
 /// outside any session (or kept by holders after their session closed) and then let go of.
 /// Empty when LOADSTAR_CHECK_CYCLES is 0. Reads the holders of those objects: call it while
 /// no other thread changes relationship holders.
-inline std::vector<std::string> unreachable_cycles() {
-    std::vector<std::string> out;
-    {
-        auto scan = detail::scan_cycles();
-        out = scan.unreachable();
-    }  // the scan's references go outside the registry's lock (a last one unregisters)
-    return out;
-}
+LOADSTAR_DECL std::vector<std::string> unreachable_cycles();
 
 /// Breaks the cycles unreachable_cycles() names (empties the holders of every object in them,
 /// so they are freed); returns how many objects that frees. Same threading rule.
-inline std::size_t collect_cycles() {
-    auto scan = detail::scan_cycles();
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < scan.nodes.size(); ++i)
-        if (!scan.reached(i)) {
-            scan.nodes[i].clear(scan.nodes[i].obj.get());
-            ++n;
-        }
-    return n;
-}
+LOADSTAR_DECL std::size_t collect_cycles();
 
 }  // namespace loadstar::debug
 
@@ -207,3 +172,7 @@ void report_cycles_at_exit() noexcept {
     }
 }
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/debug.ipp>
+#endif

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <loadstar/detail/convert.hpp>
 #include <loadstar/detail/session_core.hpp>
 #include <loadstar/errors.hpp>
@@ -40,25 +41,9 @@ struct query_state {
     const dialect& sql_dialect() const { return s->eng->sql_dialect(); }
 
     /// " LIMIT ? OFFSET ?" as the dialect wants it; appends the values to `params`.
-    void render_paging(std::string& sql, std::vector<value>& params) const {
-        if (limit) {
-            sql += " LIMIT ?";
-            params.emplace_back(*limit);
-        }
-        if (offset) {
-            if (!limit) sql += sql_dialect().offset_without_limit;
-            sql += " OFFSET ?";
-            params.emplace_back(*offset);
-        }
-    }
+    void render_paging(std::string& sql, std::vector<value>& params) const;
     /// " WHERE ..." with its values.
-    void render_where(std::string& sql, std::vector<value>& params) const {
-        if (!where.empty()) {
-            sql += " WHERE ";
-            sql += where;
-            params.insert(params.end(), where_params.begin(), where_params.end());
-        }
-    }
+    void render_where(std::string& sql, std::vector<value>& params) const;
 };
 
 template <class O>
@@ -146,70 +131,22 @@ struct select_parts {
     const std::string* paged_columns = nullptr;
 };
 
-inline void append_order(const query_state& st, std::string& sql) {
-    if (!st.order.empty()) sql += " ORDER BY " + st.order;
-}
+LOADSTAR_DECL void append_order(const query_state& st, std::string& sql);
 
 /// The SELECT of an entity query, its values appended to `params` in order. Plain code, shared
 /// by every query: a plan contributes only its parts.
-inline std::string render_select(const query_state& st, const select_parts& p, std::vector<value>& params) {
-    std::string sql;
-    if (!p.paged_columns) {
-        sql.reserve(64 + p.columns.size() + p.eager_joins.size() + st.where.size() + st.order.size());
-        sql += "SELECT ";
-        sql += p.columns;
-        sql += " FROM ";
-        sql += p.table;
-        sql += st.joins;
-        sql += p.eager_joins;
-        st.render_where(sql, params);
-        append_order(st, sql);
-        st.render_paging(sql, params);
-    } else {
-        // The limit counts parents, not joined rows: page the parents in a subquery that keeps
-        // the table's own name, then join the children to it.
-        sql = "SELECT " + p.columns + " FROM (SELECT " + *p.paged_columns + " FROM " + p.table + st.joins;
-        st.render_where(sql, params);
-        append_order(st, sql);
-        st.render_paging(sql, params);
-        sql += ") AS " + p.table + p.eager_joins;
-        append_order(st, sql);
-    }
-    if (st.for_update && st.sql_dialect().supports_for_update) sql += " FOR UPDATE";
-    return sql;
-}
+LOADSTAR_DECL std::string render_select(const query_state& st, const select_parts& p, std::vector<value>& params);
 
 /// The key source of the subquery loads under a query's root: its FROM, joins, filters and
 /// paging (ordered when paged, so the subquery pages the same parents).
-inline tail render_tail(const query_state& st, const std::string& table) {
-    tail t;
-    t.sql = "FROM " + table + st.joins;
-    t.may_repeat = !st.joins.empty();  // an explicit join can repeat a parent row
-    st.render_where(t.sql, t.params);
-    if (st.limit || st.offset) append_order(st, t.sql);
-    st.render_paging(t.sql, t.params);
-    return t;
-}
+LOADSTAR_DECL tail render_tail(const query_state& st, const std::string& table);
 
 /// SELECT count(*) of the rows a query matches (of its page, when paged or joined).
-inline std::string render_count(const query_state& st, const std::string& table, const std::string& pk,
-                                std::vector<value>& params) {
-    std::string from = " FROM " + table + st.joins;
-    st.render_where(from, params);
-    if (!st.limit && !st.offset && st.joins.empty()) return "SELECT count(*)" + from;
-    std::string inner = "SELECT " + pk + from;
-    if (st.limit || st.offset) append_order(st, inner);
-    st.render_paging(inner, params);
-    return "SELECT count(*) FROM (" + inner + ") AS anon_1";
-}
+LOADSTAR_DECL std::string render_count(const query_state& st, const std::string& table, const std::string& pk,
+                                       std::vector<value>& params);
 
 /// SELECT EXISTS (...) of a query.
-inline std::string render_exists(const query_state& st, const std::string& table, std::vector<value>& params) {
-    std::string inner = "SELECT 1 FROM " + table + st.joins;
-    st.render_where(inner, params);
-    st.render_paging(inner, params);
-    return "SELECT EXISTS (" + inner + ")";
-}
+LOADSTAR_DECL std::string render_exists(const query_state& st, const std::string& table, std::vector<value>& params);
 
 template <class T>
 T value_as(const value& v) {
@@ -689,3 +626,7 @@ private:
 }  // namespace loadstar
 
 #include <loadstar/typed.hpp>  // typed(): the views (it includes this header first)
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/query.ipp>
+#endif

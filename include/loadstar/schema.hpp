@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <loadstar/detail/convert.hpp>
 #include <loadstar/detail/names.hpp>
 #include <loadstar/engine.hpp>
@@ -33,19 +34,9 @@ struct table_ddl {
     std::vector<std::string> after;  // CREATE INDEX, ALTER TABLE ... ADD FOREIGN KEY
 
     /// CREATE TABLE with the columns and the foreign keys not deferred.
-    std::string create() const {
-        std::string body;
-        for (const auto& c : columns) body += (body.empty() ? "\n    " : ",\n    ") + c;
-        for (const auto& fk : foreign_keys)
-            if (!fk.deferred) body += ",\n    " + fk.clause;
-        return "CREATE TABLE IF NOT EXISTS " + quote_ident(name) + " (" + body + "\n)";
-    }
+    std::string create() const;
     /// Every statement of this table, in order.
-    std::vector<std::string> statements() const {
-        std::vector<std::string> out{create()};
-        out.insert(out.end(), after.begin(), after.end());
-        return out;
-    }
+    std::vector<std::string> statements() const;
 };
 
 template <auto Member, class T, std::size_t I>
@@ -145,54 +136,13 @@ void secondary_ddl(const dialect& d, std::vector<table_ddl>& out) {
 }
 
 /// Orders tables so that every table comes after the tables it references.
-inline std::vector<table_ddl> dependency_order(std::vector<table_ddl> in) {
-    std::vector<table_ddl> out;
-    std::set<std::string> done, names;
-    for (auto& t : in) names.insert(t.name);
-    while (!in.empty()) {
-        bool progressed = false;
-        for (auto it = in.begin(); it != in.end();) {
-            const bool ready = std::all_of(it->depends_on.begin(), it->depends_on.end(), [&](const std::string& d) {
-                return done.count(d) || !names.count(d);
-            });
-            if (ready) {
-                done.insert(it->name);
-                out.push_back(std::move(*it));
-                it = in.erase(it);
-                progressed = true;
-            } else {
-                ++it;
-            }
-        }
-        if (!progressed) {  // a cycle of foreign keys: keep the given order for the rest
-            for (auto& t : in) out.push_back(std::move(t));
-            break;
-        }
-    }
-    return out;
-}
+LOADSTAR_DECL std::vector<table_ddl> dependency_order(std::vector<table_ddl> in);
 
 /// A database that resolves REFERENCES at CREATE TABLE (PostgreSQL) refuses a FOREIGN KEY to a
 /// table that does not exist yet (SQLite checks references only when rows are written): in a
 /// cycle, the key to the table created later is added once every table exists, by the
 /// dialect's add_foreign_key statement (named, and skipped by a second create_all).
-inline void defer_forward_keys(const dialect& d, std::vector<table_ddl>& tables) {
-    if (!d.add_foreign_key || tables.empty()) return;
-    std::set<std::string> created, names;
-    for (auto& t : tables) names.insert(t.name);
-    std::vector<std::string> alters;
-    for (auto& t : tables) {
-        created.insert(t.name);
-        for (std::size_t k = 0; k < t.foreign_keys.size(); ++k) {
-            auto& fk = t.foreign_keys[k];
-            if (created.count(fk.target) || !names.count(fk.target)) continue;
-            fk.deferred = true;
-            alters.push_back(d.add_foreign_key(quote_ident(t.name), quote_ident("ls_fk_" + t.name + "_" + std::to_string(k)),
-                                               fk.clause));
-        }
-    }
-    for (auto& a : alters) tables.back().after.push_back(std::move(a));
-}
+LOADSTAR_DECL void defer_forward_keys(const dialect& d, std::vector<table_ddl>& tables);
 
 template <class... Ts>
 std::vector<table_ddl> schema_of(const dialect& d) {
@@ -229,3 +179,7 @@ void drop_all(const engine& e) {
 }
 
 }  // namespace loadstar
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/schema.ipp>
+#endif

@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <loadstar/detail/names.hpp>
 #include <loadstar/detail/session_core.hpp>
 #include <loadstar/engine.hpp>
@@ -48,12 +49,7 @@ public:
     savepoint(const savepoint&) = delete;
     savepoint& operator=(const savepoint&) = delete;
     savepoint(savepoint&& o) noexcept : s_(o.s_), name_(std::move(o.name_)), marks_(o.marks_) { o.s_ = nullptr; }
-    ~savepoint() {
-        if (s_) try {
-                rollback();
-            } catch (...) {
-            }
-    }
+    ~savepoint();
     /// Flushes, then RELEASE SAVEPOINT.
     void commit();
     /// ROLLBACK TO SAVEPOINT: what was written since is undone; objects inserted since become
@@ -84,8 +80,7 @@ private:
 /// ```
 class session {
 public:
-    explicit session(const engine& e, session_options options = {})
-        : core_(std::make_unique<detail::session_core>(e.state(), std::move(options))) {}
+    explicit session(const engine& e, session_options options = {});
     session(session&&) noexcept = default;
     session& operator=(session&&) noexcept = default;
     ~session() = default;
@@ -174,132 +169,21 @@ public:
     /// changed columns only, DELETEs children first. Runs inside a SAVEPOINT: if any statement
     /// fails, the database is as before the flush, every object is as before the flush (still
     /// pending, changed or marked), the session stays usable, and the error is rethrown.
-    void flush() {
-        check_open();
-        auto& s = *core_;
-        s.check_tx();  // the transaction was lost with its connection: rollback() first
-        const bool dirty_possible = !s.maps.empty();
-        if (s.pending.empty() && s.changes.empty() && s.deleted.empty() && !dirty_possible) return;
-        if (s.flushing) throw usage_error("loadstar: flush() re-entered");
-        // Whatever way this function is left, the session is not flushing any more and the
-        // flush's bookkeeping is cleared (a throw after the writes must not leave it marked).
-        struct end_of_flush {
-            session& self;
-            bool written = false;
-            ~end_of_flush() {
-                auto& c = *self.core_;
-                if (!written) {
-                    self.undo_flush();
-                    // The connection was lost during the flush: now that the flush's own
-                    // effects are undone, those of the earlier flushes of its transaction.
-                    if (!c.conn) c.undo_lost_tx();
-                }
-                c.undo.clear();
-                c.on_success.clear();
-                c.after_changes.clear();
-                c.flush_seen.clear();
-                c.flush_in_progress.clear();
-                c.flush_parents.clear();
-                c.flush_indexed.clear();
-                c.flush_indexing = false;
-                c.flush_deleted.clear();
-                c.flush_savepoint.clear();
-                c.flushing = false;
-            }
-        } guard{*this};
-        s.flushing = true;
-        s.flush_savepoint.clear();
-        s.flush_seen.clear();
-        s.flush_deleted.clear();
-        s.undo.clear();
-        s.on_success.clear();
-        s.after_changes.clear();
-        try {
-            for (auto& d : s.deleted) s.flush_deleted.insert(d.object.get());
-            auto pending = s.pending;
-            s.flush_indexing = true;
-            for (auto& p : pending) p.run(s, p.object);  // index_parents
-            s.flush_indexing = false;
-            for (auto& p : pending) p.run(s, p.object);
-            auto changes = s.changes;
-            for (auto& [holder, rec] : changes) rec.vt->changed(s, rec.owner, rec.original);
-            for (std::size_t i = 0; i < s.after_changes.size(); ++i) s.after_changes[i]();
-            for (auto& m : s.maps)
-                if (m) m->flush_dirty(s);
-            s.flush_deleted.clear();
-            auto deleted = s.deleted;
-            for (auto& d : deleted) d.run(s, d.object);
-            // Room for what the steps after the writes record (they must not fail halfway).
-            s.tx_inserted.reserve(s.tx_inserted.size() + s.on_success.size());
-            s.tx_deleted.reserve(s.tx_deleted.size() + s.on_success.size());
-            if (!s.flush_savepoint.empty()) s.run_control("RELEASE SAVEPOINT " + s.flush_savepoint);
-        } catch (const connection_error&) {
-            // The connection is gone: the transaction is lost with it (nothing was written).
-            s.lose_connection();
-            throw;
-        } catch (...) {
-            if (!s.flush_savepoint.empty() && s.conn) {
-                try {
-                    s.run_control("ROLLBACK TO SAVEPOINT " + s.flush_savepoint);
-                    s.run_control("RELEASE SAVEPOINT " + s.flush_savepoint);
-                } catch (...) {
-                    s.lose_connection();
-                }
-            }
-            throw;
-        }
-        // Written (the flush's SAVEPOINT is released): from here on nothing is undone, and
-        // nothing can fail: the steps below allocate nothing (all they need was allocated
-        // while the flush could still be rolled back).
-        guard.written = true;
-        if (!s.flush_savepoint.empty()) s.tx_wrote = true;
-        s.flush_savepoint.clear();
-        for (auto& f : s.on_success) f();
-        s.drop_unflushed();
-    }
+    void flush();
 
     /// flush() and COMMIT. Objects stay in the identity map with their values. If the database
     /// refuses the COMMIT (busy_error: SQLite's busy timeout ran out), the transaction is
     /// rolled back as rollback() does and the error is rethrown: what it wrote is gone, and
     /// the session says so (its new objects are transient again).
-    void commit() {
-        flush();
-        try {
-            core_->commit();
-        } catch (const connection_error&) {
-            throw;  // the transaction went with the connection (lose_connection)
-        } catch (...) {
-            try {
-                rollback();
-            } catch (...) {
-                core_->lose_connection();
-            }
-            throw;
-        }
-    }
+    void commit();
 
     /// ROLLBACK. Pending objects and recorded changes are dropped; objects the transaction
     /// inserted become transient (generated keys reset), objects it deleted come back, and
     /// every other object in the identity map is re-read from the database.
-    void rollback() {
-        check_open();
-        auto& s = *core_;
-        s.rollback();
-        s.drop_unflushed();
-        undo_tx(0, 0);
-        refresh_all();
-    }
+    void rollback();
 
     /// SAVEPOINT (after a flush) as an RAII guard; see loadstar::savepoint.
-    savepoint begin_nested() {
-        flush();
-        auto& s = *core_;
-        s.connection();
-        std::string name = s.savepoint_name(++s.savepoint_counter);
-        s.run_control("SAVEPOINT " + name);
-        ++s.savepoint_depth;
-        return savepoint(*this, std::move(name), {s.tx_inserted.size(), s.tx_deleted.size()});
-    }
+    savepoint begin_nested();
 
     /// Loads relationship `Member` now for each object in `objs` (a range of ptr<E>) whose
     /// holder is not loaded yet: explicit lazy loading, for when which objects need it is known
@@ -395,14 +279,7 @@ public:
         std::erase_if(core_->deleted, [&](const detail::object_ref& p) { return p.object.get() == obj.get(); });
     }
     /// Empties the session (for long jobs: keeps memory flat). Unflushed work is dropped.
-    void expunge_all() {
-        check_open();
-        core_->detach_all();
-        core_->pending.clear();
-        core_->pending_set.clear();
-        core_->deleted.clear();
-        core_->deleted_set.clear();
-    }
+    void expunge_all();
     /// Rolls back anything open and returns the connection to the pool; later touches of
     /// unloaded relationships throw detached_error.
     void close() { core_->close(); }
@@ -521,12 +398,7 @@ public:
         return detail::entity_state<E>::is_persistent(*core_, *obj);
     }
     /// Objects in the identity map, all entity types.
-    std::size_t identity_size() const {
-        std::size_t n = 0;
-        for (auto& m : core_->maps)
-            if (m) n += m->size();
-        return n;
-    }
+    std::size_t identity_size() const;
     /// True while objects or changes wait for flush (columns are compared at flush time).
     bool has_pending() const { return !core_->pending.empty() || !core_->changes.empty() || !core_->deleted.empty(); }
 
@@ -565,58 +437,12 @@ private:
         return true;
     }
     /// Undoes a failed flush's in-memory effects (keys, foreign keys, identity map entries).
-    void undo_flush() noexcept {
-        auto& s = *core_;
-        for (auto it = s.undo.rbegin(); it != s.undo.rend(); ++it) {
-            try {
-                (*it)();
-            } catch (...) {  // out of memory restoring a string: the other steps still run
-            }
-        }
-        s.undo.clear();
-        s.on_success.clear();
-        s.flush_seen.clear();
-        s.flush_in_progress.clear();
-        s.flush_parents.clear();
-        s.flush_indexed.clear();
-        s.flush_indexing = false;
-        s.flush_deleted.clear();
-        s.flush_savepoint.clear();
-        s.flushing = false;
-    }
-    void check_open() const {
-        if (core_->closed) throw detached_error("loadstar: the session is closed");
-    }
+    void undo_flush() noexcept;
+    void check_open() const;
     void undo_tx(std::size_t inserted_mark, std::size_t deleted_mark) { core_->undo_tx(inserted_mark, deleted_mark); }
-    void refresh_all() {
-        auto& s = *core_;
-        for (std::size_t i = 0; i < s.maps.size(); ++i)
-            if (s.maps[i]) s.maps[i]->refresh_all(s);
-    }
+    void refresh_all();
     std::unique_ptr<detail::session_core> core_;
 };
-
-inline void savepoint::commit() {
-    if (!s_) return;
-    session& s = *s_;
-    s_ = nullptr;
-    s.flush();
-    s.core_->run_control("RELEASE SAVEPOINT " + name_);
-    --s.core_->savepoint_depth;
-}
-
-inline void savepoint::rollback() {
-    if (!s_) return;
-    session& s = *s_;
-    s_ = nullptr;
-    auto& c = *s.core_;
-    c.run_control("ROLLBACK TO SAVEPOINT " + name_);
-    c.run_control("RELEASE SAVEPOINT " + name_);
-    --c.savepoint_depth;
-    c.drop_unflushed();
-    s.undo_tx(marks_.inserted, marks_.deleted);
-    s.refresh_all();
-}
 
 namespace detail {
 struct session_access {
@@ -677,3 +503,7 @@ auto run_transaction(const engine& e, F&& fn, int retries = 5, session_options o
 }
 
 }  // namespace loadstar
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/session.ipp>
+#endif

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <algorithm>
 #include <iterator>
 #include <string>
@@ -104,18 +105,10 @@ inline bool is_sql_keyword(std::string_view id) noexcept {
 /// Quotes an identifier only when it needs it: when it is not a plain lower-case identifier
 /// ([a-z_][a-z0-9_]*: what both databases keep as written), or when it is a keyword of either
 /// database. Everything else is written as is, so ordinary SQL stays readable.
-inline std::string quote_ident(std::string_view id) {
-    bool plain = !id.empty() && !(id[0] >= '0' && id[0] <= '9');
-    for (char c : id)
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) plain = false;
-    if (plain && is_sql_keyword(id)) plain = false;
-    if (plain) return std::string(id);
-    std::string out = "\"";
-    for (char c : id) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + '"';
-}
+LOADSTAR_DECL std::string quote_ident(std::string_view id);
 
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/names.ipp>
+#endif

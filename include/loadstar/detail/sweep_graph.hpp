@@ -6,6 +6,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <loadstar/detail/dense_map.hpp>
 
 #include <cstddef>
@@ -43,32 +44,7 @@ struct sweep_graph {
     }
     /// Roots: nodes referenced from outside the graph (the program holds them). Marks
     /// everything the roots reach through strong holders.
-    void mark() {
-        // The edges grouped by source (counting sort): two allocations, not one per node.
-        std::vector<std::size_t> first(nodes.size() + 1, 0);
-        for (auto [f, t] : edges) ++first[f + 1];
-        for (std::size_t i = 0; i < nodes.size(); ++i) first[i + 1] += first[i];
-        std::vector<std::size_t> to(edges.size());
-        {
-            std::vector<std::size_t> fill(first.begin(), first.end() - 1);
-            for (auto [f, t] : edges) to[fill[f]++] = t;
-        }
-        std::vector<std::size_t> stack;
-        for (std::size_t i = 0; i < nodes.size(); ++i)
-            if (nodes[i].uses > nodes[i].inner) {
-                nodes[i].reached = true;
-                stack.push_back(i);
-            }
-        while (!stack.empty()) {
-            const std::size_t i = stack.back();
-            stack.pop_back();
-            for (std::size_t k = first[i]; k < first[i + 1]; ++k)
-                if (const std::size_t t = to[k]; !nodes[t].reached) {
-                    nodes[t].reached = true;
-                    stack.push_back(t);
-                }
-        }
-    }
+    void mark();
     /// Reached, or not a node (nothing the sweep may touch).
     bool reached(const void* obj) const {
         auto it = index.find(obj);
@@ -82,3 +58,7 @@ struct sweep_graph {
 };
 
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/sweep_graph.ipp>
+#endif

@@ -4,6 +4,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <loadstar/detail/convert.hpp>
 #include <loadstar/detail/names.hpp>
 #include <loadstar/detail/session_core.hpp>
@@ -295,9 +296,7 @@ class row_sink;
 
 /// The follow-up loads (selectin, subquery, and those below joined children) of the objects
 /// one statement hydrated into `n`.
-inline void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
-    if (p.followups_fn && !n.empty()) p.followups_fn(ctx, p, n, t);
-}
+LOADSTAR_DECL void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t);
 
 /// Adds a loaded child to a holder being filled (to-many: once; to-one: set). `may_repeat`:
 /// the statement can deliver this child to this holder twice, so look for it first (a linear
@@ -375,3 +374,7 @@ tail child_tail(const tail& t) {
 }
 
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/loader_keys.ipp>
+#endif

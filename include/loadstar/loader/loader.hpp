@@ -8,6 +8,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <loadstar/detail/convert.hpp>
 #include <loadstar/detail/names.hpp>
 #include <loadstar/detail/session_core.hpp>
@@ -260,22 +261,8 @@ std::unique_ptr<node_base> make_node(const plan_desc& p) {
 }
 
 /// Sends the subquery loads of plan `p` (whose rows `t` selects) with the statement itself.
-inline std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetch_subqueries(
-    load_context& ctx, std::string_view sql, std::span<const value> params, const plan_desc& p, const tail& t) {
-    std::vector<tail> tails;
-    std::vector<std::string> sqls;
-    tails.reserve(p.subqueries);
-    sqls.reserve(p.subqueries);
-    std::vector<prefetch_request> requests{{sql, params}};
-    for (const rel_desc& r : p.rels) {
-        if (!r.prefetch) continue;
-        tails.emplace_back();
-        sqls.emplace_back();
-        r.prefetch(r, t, tails.back(), sqls.back());
-        requests.push_back({sqls.back(), tails.back().params});
-    }
-    return {new prefetch_scope(*ctx.s.eng, ctx.s.connection(), requests), [](prefetch_scope* ps) { delete ps; }};
-}
+LOADSTAR_DECL std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetch_subqueries(
+    load_context& ctx, std::string_view sql, std::span<const value> params, const plan_desc& p, const tail& t);
 
 template <class E>
 struct entity_loader {
@@ -489,33 +476,10 @@ struct entity_loader {
 /// The follow-up statements (selectin, subquery) for the objects of one node, recursively.
 /// Each load claims its holders (begin), then runs (end): each sibling is begun and run in
 /// turn (so a to-one load finds what an earlier sibling mapped).
-inline void followups_serial(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
-    for (std::size_t i = 0; i < p.rels.size(); ++i) {
-        const rel_desc& r = p.rels[i];
-        if (r.begin) r.begin(ctx, r, n.objects(), t)->end(ctx);
-        else if (r.joined_followups) r.joined_followups(ctx, r, *n.children[i], t);
-    }
-}
+LOADSTAR_DECL void followups_serial(load_context& ctx, const plan_desc& p, node_base& n, const tail* t);
 /// The same for a plan with several follow-up loads: where the driver pipelines, every sibling
 /// is begun first and their statements share one round trip.
-inline void followups_pipelined(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
-    if (!ctx.s.eng->sql_dialect().pipelining) return followups_serial(ctx, p, n, t);
-    const std::size_t nrel = p.rels.size();
-    std::vector<std::unique_ptr<followup_job>> jobs(nrel);
-    std::vector<prefetch_request> requests;
-    for (std::size_t i = 0; i < nrel; ++i) {
-        const rel_desc& r = p.rels[i];
-        if (!r.begin) continue;
-        jobs[i] = r.begin(ctx, r, n.objects(), t);
-        jobs[i]->requests(requests);
-    }
-    prefetch_scope scope(*ctx.s.eng, ctx.s.connection(), requests);
-    for (std::size_t i = 0; i < nrel; ++i) {
-        const rel_desc& r = p.rels[i];
-        if (jobs[i]) jobs[i]->end(ctx);
-        else if (r.joined_followups) r.joined_followups(ctx, r, *n.children[i], t);
-    }
-}
+LOADSTAR_DECL void followups_pipelined(load_context& ctx, const plan_desc& p, node_base& n, const tail* t);
 
 // ---- describing a plan ---------------------------------------------------------------------------
 
@@ -582,3 +546,7 @@ const plan_desc& desc_of() {
 }
 
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/loader.ipp>
+#endif

@@ -2,23 +2,17 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <loadstar/driver.hpp>
 #include <loadstar/engine.hpp>
 #include <loadstar/errors.hpp>
 
 #include <sqlite3.h>
 
-#include <unistd.h>
-
-#include <charconv>
 #include <chrono>
-#include <cmath>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -55,88 +49,21 @@ struct options {
 
 namespace detail {
 
-inline bool one_of(std::string_view v, std::initializer_list<std::string_view> allowed) {
-    for (auto a : allowed)
-        if (v == a) return true;
-    return false;
-}
+LOADSTAR_DECL bool one_of(std::string_view v, std::initializer_list<std::string_view> allowed);
 
 /// Checks the settings that end up in PRAGMA text: only known words ever reach the SQL.
-inline void check_options(const options& o) {
-    if (!one_of(o.journal_mode, {"wal", "delete", "truncate", "persist", "memory", "off"}))
-        throw usage_error("loadstar/sqlite: journal_mode '" + o.journal_mode +
-                          "' is not one of wal, delete, truncate, persist, memory, off");
-    if (!o.synchronous.empty() && !one_of(o.synchronous, {"off", "normal", "full", "extra"}))
-        throw usage_error("loadstar/sqlite: synchronous '" + o.synchronous + "' is not one of off, normal, full, extra");
-    if (o.busy_timeout.count() < 0) throw usage_error("loadstar/sqlite: busy_timeout must not be negative");
-}
+LOADSTAR_DECL void check_options(const options& o);
 
-[[noreturn]] inline void raise(sqlite3* db, int rc, std::string_view what) {
-    const int ext = db ? sqlite3_extended_errcode(db) : rc;
-    std::string msg = "loadstar/sqlite: ";
-    msg.append(what);
-    msg += ": ";
-    msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    switch (ext & 0xff) {
-    case SQLITE_CONSTRAINT: {
-        // SQLite names what failed in its message: "UNIQUE constraint failed: t.a, t.b",
-        // "NOT NULL constraint failed: t.c", "CHECK constraint failed: name",
-        // "UNIQUE constraint failed: index 'i'"; a FOREIGN KEY failure names nothing.
-        std::string table, constraint, column;
-        const std::string_view text = db ? sqlite3_errmsg(db) : "";
-        constexpr std::string_view marker = "constraint failed: ";
-        if (const auto at = text.find(marker); at != std::string_view::npos) {
-            std::string_view rest = text.substr(at + marker.size());
-            if (text.starts_with("UNIQUE") || text.starts_with("NOT NULL")) {
-                if (rest.starts_with("index '") && rest.ends_with("'")) {
-                    constraint = rest.substr(7, rest.size() - 8);
-                } else {
-                    while (!rest.empty()) {
-                        const auto comma = rest.find(", ");
-                        const std::string_view item = rest.substr(0, comma);
-                        if (const auto dot = item.find('.'); dot != std::string_view::npos) {
-                            if (table.empty()) table = item.substr(0, dot);
-                            if (!column.empty()) column += ", ";
-                            column += item.substr(dot + 1);
-                        }
-                        if (comma == std::string_view::npos) break;
-                        rest.remove_prefix(comma + 2);
-                    }
-                }
-            } else if (text.starts_with("CHECK")) {
-                constraint = rest;
-            }
-        }
-        throw integrity_error(msg, ext, {}, std::move(table), std::move(constraint), std::move(column));
-    }
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        if (ext == SQLITE_BUSY_SNAPSHOT)
-            msg += " (this transaction read before it wrote, and another connection wrote since: roll back and "
-                   "run it again, as run_transaction does, or begin it as a write transaction)";
-        else if ((ext & 0xff) == SQLITE_BUSY)
-            msg += " (another connection holds the lock: the busy timeout ran out, or this transaction read before "
-                   "it wrote, and SQLite does not wait for the write lock then: begin it as a write transaction)";
-        throw busy_error(msg, ext);
-    case SQLITE_CANTOPEN:
-    case SQLITE_NOTADB:
-    case SQLITE_IOERR: throw connection_error(msg, ext);
-    default: throw error(msg, ext);
-    }
-}
+[[noreturn]] LOADSTAR_DECL void raise(sqlite3* db, int rc, std::string_view what);
 
 class statement final : public loadstar::statement {
 public:
     statement(sqlite3* db, sqlite3_stmt* st) : db_(db), st_(st) {}
-    ~statement() override { sqlite3_finalize(st_); }
+    ~statement() override;
 
     void bind_null(int i) override { check(sqlite3_bind_null(st_, i + 1)); }
     void bind_int(int i, std::int64_t v) override { check(sqlite3_bind_int64(st_, i + 1, v)); }
-    void bind_real(int i, double v) override {
-        // SQLite would store NaN as NULL: refuse it rather than lose it silently.
-        if (std::isnan(v)) throw conversion_error("loadstar/sqlite: NaN cannot be stored (SQLite turns it into NULL)");
-        check(sqlite3_bind_double(st_, i + 1, v));
-    }
+    void bind_real(int i, double v) override;
     // SQLITE_STATIC: loadstar keeps every bound buffer alive until reset().
     void bind_text(int i, std::string_view v) override {
         check(sqlite3_bind_text64(st_, i + 1, v.data() ? v.data() : "", v.size(), SQLITE_STATIC, SQLITE_UTF8));
@@ -145,12 +72,7 @@ public:
         check(sqlite3_bind_blob64(st_, i + 1, v.data() ? static_cast<const void*>(v.data()) : "", v.size(),
                                   SQLITE_STATIC));
     }
-    bool step() override {
-        const int rc = sqlite3_step(st_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        raise(db_, rc, "step");
-    }
+    bool step() override;
     void reset() override {
         sqlite3_reset(st_);
         sqlite3_clear_bindings(st_);
@@ -169,25 +91,11 @@ public:
         if (k == column_kind::integer) out = sqlite3_value_int64(v);
         return k;
     }
-    column_kind read_text(int c, std::string_view& out) override {
-        sqlite3_value* v = sqlite3_column_value(st_, c);
-        const column_kind k = kind_of(sqlite3_value_type(v));
-        if (k == column_kind::text) {
-            const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
-            out = {p ? p : "", static_cast<std::size_t>(sqlite3_value_bytes(v))};
-        }
-        return k;
-    }
+    column_kind read_text(int c, std::string_view& out) override;
     std::int64_t get_int(int c) override { return sqlite3_column_int64(st_, c); }
     double get_real(int c) override { return sqlite3_column_double(st_, c); }
-    std::string_view get_text(int c) override {
-        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, c));
-        return {p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st_, c))};
-    }
-    std::span<const std::byte> get_blob(int c) override {
-        const auto* p = static_cast<const std::byte*>(sqlite3_column_blob(st_, c));
-        return {p, static_cast<std::size_t>(sqlite3_column_bytes(st_, c))};
-    }
+    std::string_view get_text(int c) override;
+    std::span<const std::byte> get_blob(int c) override;
     std::int64_t affected_rows() override { return sqlite3_changes64(db_); }
 
 private:
@@ -209,81 +117,23 @@ private:
 
 class connection final : public loadstar::connection {
 public:
-    connection(const std::string& uri, int flags, const options& o) : busy_timeout_(o.busy_timeout) {
-        const int rc = sqlite3_open_v2(uri.c_str(), &db_, flags, nullptr);
-        if (rc != SQLITE_OK) {
-            std::string msg = "loadstar/sqlite: cannot open '" + uri + "': " +
-                              (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
-            sqlite3_close(db_);
-            throw connection_error(msg, rc);
-        }
-        sqlite3_extended_result_codes(db_, 1);
-        try {
-            sqlite3_busy_handler(db_, busy_timeout_.count() > 0 ? &on_busy : nullptr, this);
-            // Per connection (journal_mode is the database's and is set once, by the driver).
-            execute(o.foreign_keys ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF");
-            const std::string sync = !o.synchronous.empty() ? o.synchronous
-                                     : o.journal_mode == "wal" ? "normal"
-                                                               : "full";
-            execute("PRAGMA synchronous = " + sync);
-            execute("PRAGMA journal_size_limit = " + std::to_string(o.journal_size_limit));
-            execute("PRAGMA wal_autocheckpoint = " + std::to_string(o.wal_autocheckpoint));
-        } catch (...) {
-            sqlite3_close_v2(db_);
-            throw;
-        }
-    }
+    connection(const std::string& uri, int flags, const options& o);
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
-    ~connection() override {
-        for (auto& [text, st] : control_) sqlite3_finalize(st);
-        sqlite3_close_v2(db_);
-    }
+    ~connection() override;
 
-    std::unique_ptr<loadstar::statement> prepare(std::string_view sql) override {
-        sqlite3_stmt* st = nullptr;
-        const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                                          SQLITE_PREPARE_PERSISTENT, &st, nullptr);
-        if (rc != SQLITE_OK) raise(db_, rc, "prepare");
-        return std::make_unique<statement>(db_, st);
-    }
-    void execute(std::string_view sql) override {
-        if (sqlite3_stmt* st = control_statement(sql)) {
-            // Transaction control comes back on every session: prepared once, re-stepped
-            // (sqlite3_exec would parse BEGIN and COMMIT each time: a quarter of a short
-            // read-only session's time).
-            const int rc = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (rc != SQLITE_DONE && rc != SQLITE_ROW) raise(db_, rc, sql);
-            return;
-        }
-        std::string s(sql);
-        char* err = nullptr;
-        const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
-        sqlite3_free(err);
-        if (rc != SQLITE_OK) raise(db_, rc, s);
-    }
+    std::unique_ptr<loadstar::statement> prepare(std::string_view sql) override;
+    void execute(std::string_view sql) override;
     bool alive() override { return db_ != nullptr; }
-    std::size_t max_variables() const {
-        return static_cast<std::size_t>(sqlite3_limit(db_, SQLITE_LIMIT_VARIABLE_NUMBER, -1));
-    }
+    std::size_t max_variables() const;
     sqlite3* native() const noexcept { return db_; }
     /// The statements prepared on this connection that are still alive (finalized ones are
     /// not counted), transaction control's own excepted: what the engine's statement cache and
     /// its cursors hold.
-    std::size_t prepared_statements() const noexcept {
-        std::size_t n = 0;
-        for (sqlite3_stmt* st = sqlite3_next_stmt(db_, nullptr); st; st = sqlite3_next_stmt(db_, st)) ++n;
-        return n - control_.size();
-    }
+    std::size_t prepared_statements() const noexcept;
     /// PRAGMA journal_mode: sets it and returns what the database now uses ("memory" for an
     /// in-memory database, whatever was asked).
-    std::string set_journal_mode(const std::string& mode) {
-        auto st = prepare("PRAGMA journal_mode = " + mode);
-        std::string got = st->step() ? std::string(st->get_text(0)) : std::string{};
-        st->reset();
-        return got;
-    }
+    std::string set_journal_mode(const std::string& mode);
 
 private:
     /// The busy handler: SQLite calls it while another connection holds the lock this one
@@ -291,37 +141,12 @@ private:
     /// between attempts, so a waiter often sleeps long after a short transaction released the
     /// lock; these sleeps start at 50 us and grow to 2 ms, within the same overall timeout.
     /// Only the thread using the connection runs it (one thread at a time uses a connection).
-    static int on_busy(void* self, int attempt) {
-        auto& c = *static_cast<connection*>(self);
-        const auto now = std::chrono::steady_clock::now();
-        if (attempt == 0) c.busy_since_ = now;
-        const auto waited = now - c.busy_since_;
-        if (waited >= c.busy_timeout_) return 0;
-        static constexpr int steps_us[] = {50, 100, 200, 500, 1000, 2000};
-        const auto step = std::chrono::microseconds(steps_us[attempt < 5 ? attempt : 5]);
-        const auto left = c.busy_timeout_ - waited;
-        std::this_thread::sleep_for(step < left ? std::chrono::nanoseconds(step) : std::chrono::nanoseconds(left));
-        return 1;
-    }
+    static int on_busy(void* self, int attempt);
 
     /// The prepared statement for a transaction-control text (BEGIN..., COMMIT, ROLLBACK...,
     /// SAVEPOINT, RELEASE), or nullptr for anything else (DDL, PRAGMA: run once, not kept).
     /// At most 32 texts are kept (savepoint names repeat per session: a few in practice).
-    sqlite3_stmt* control_statement(std::string_view sql) {
-        static constexpr std::string_view kinds[] = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT ", "RELEASE "};
-        bool control = false;
-        for (auto k : kinds) control = control || sql.starts_with(k);
-        if (!control) return nullptr;
-        for (auto& [text, st] : control_)
-            if (text == sql) return st;
-        if (control_.size() >= 32) return nullptr;
-        sqlite3_stmt* st = nullptr;
-        const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                                          &st, nullptr);
-        if (rc != SQLITE_OK) raise(db_, rc, sql);
-        control_.emplace_back(std::string(sql), st);
-        return st;
-    }
+    sqlite3_stmt* control_statement(std::string_view sql);
 
     sqlite3* db_ = nullptr;
     std::vector<std::pair<std::string, sqlite3_stmt*>> control_;
@@ -333,23 +158,10 @@ private:
 /// holding the file of one ":memory:" engine; removed with the engine.
 class ram_directory {
 public:
-    ram_directory() {
-        std::string base = "/dev/shm";
-        if (::access(base.c_str(), W_OK | X_OK) != 0) {
-            const char* t = std::getenv("TMPDIR");
-            base = t && *t ? t : "/tmp";
-        }
-        std::string tmpl = base + "/loadstar-memory-XXXXXX";
-        if (!::mkdtemp(tmpl.data()))
-            throw connection_error("loadstar/sqlite: cannot create a directory for a ':memory:' database in " + base);
-        dir_ = std::move(tmpl);
-    }
+    ram_directory();
     ram_directory(const ram_directory&) = delete;
     ram_directory& operator=(const ram_directory&) = delete;
-    ~ram_directory() {
-        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((path() + suffix).c_str());
-        ::rmdir(dir_.c_str());
-    }
+    ~ram_directory();
     std::string path() const { return dir_ + "/db.sqlite"; }
 
 private:
@@ -366,41 +178,9 @@ private:
 /// `file:x?mode=memory&cache=shared` for SQLite's own shared-cache memory database).
 class driver {
 public:
-    explicit driver(std::string path, options o = {}) : options_(std::move(o)) {
-        detail::check_options(options_);
-        flags_ = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-        if (path.empty() || path == ":memory:") {
-            ram_ = std::make_shared<detail::ram_directory>();
-            uri_ = ram_->path();
-        } else {
-            uri_ = std::move(path);
-            if (uri_.starts_with("file:")) flags_ |= SQLITE_OPEN_URI;
-        }
-        // One connection stays open while the driver lives: it sets the journal mode once
-        // (it belongs to the database file), and it keeps a shared-cache memory database alive.
-        anchor_ = std::make_shared<detail::connection>(uri_, flags_, options_);
-        const std::string mode = anchor_->set_journal_mode(options_.journal_mode);
-        const bool in_memory = mode == "memory" && options_.journal_mode != "memory";
-        if (mode != options_.journal_mode && !in_memory)
-            throw connection_error("loadstar/sqlite: '" + uri_ + "' refused journal_mode=" + options_.journal_mode +
-                                   " (it uses " + (mode.empty() ? std::string("none") : mode) + ")");
-        dialect_.name = "sqlite";
-        dialect_.dollar_placeholders = false;
-        dialect_.supports_returning = sqlite3_libversion_number() >= 3035000;
-        dialect_.supports_for_update = false;
-        dialect_.supports_arrays = false;
-        dialect_.max_bind_parameters = anchor_->max_variables();
-        dialect_.generated_key = "PRIMARY KEY";
-        dialect_.begin_read = "BEGIN";
-        dialect_.begin_write = options_.immediate_writes ? "BEGIN IMMEDIATE" : "BEGIN";
-        dialect_.begin_read_only = "BEGIN";
-        dialect_.generated_key_type = "INTEGER";   // the rowid, whatever the member's width
-        dialect_.offset_without_limit = " LIMIT -1";  // no OFFSET without LIMIT
-    }
+    explicit driver(std::string path, options o = {});
 
-    std::unique_ptr<loadstar::connection> connect() {
-        return std::make_unique<detail::connection>(uri_, flags_, options_);
-    }
+    std::unique_ptr<loadstar::connection> connect();
     const dialect& sql_dialect() const { return dialect_; }
     const options& settings() const noexcept { return options_; }
     /// The file the engine's connections open (for ":memory:", the file in RAM).
@@ -424,53 +204,23 @@ static_assert(loadstar::driver<driver>);
 /// auto strict = loadstar::sqlite::engine("app.db", {}, {.busy_timeout = std::chrono::seconds(1)});
 /// ```
 /// Throws loadstar::connection_error if the file cannot be opened, usage_error for a bad option.
-inline loadstar::engine engine(std::string path, pool_options pool = {}, options o = {}) {
-    return loadstar::engine(driver(std::move(path), std::move(o)), pool);
-}
+LOADSTAR_DECL loadstar::engine engine(std::string path, pool_options pool = {}, options o = {});
 
 namespace detail {
 
-inline std::int64_t parse_int(std::string_view key, std::string_view v) {
-    std::int64_t n = 0;
-    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc{} || end != v.data() + v.size() || v.empty())
-        throw usage_error("loadstar/sqlite: URL parameter " + std::string(key) + "=" + std::string(v) +
-                          ": expected an integer");
-    return n;
-}
+LOADSTAR_DECL std::int64_t parse_int(std::string_view key, std::string_view v);
 
 /// Takes the driver options out of `path?key=value&...` and returns the path; an unknown key is
 /// an error (SQLite would not read it).
-inline std::string take_url_options(std::string_view rest, options& o, pool_options* pool = nullptr) {
-    return loadstar::detail::take_url_parameters(rest, [&](std::string_view key, std::string_view v) {
-        if (pool && loadstar::detail::take_pool_parameter("loadstar/sqlite", key, v, *pool)) return true;
-        if (key == "journal_mode") o.journal_mode = std::string(v);
-        else if (key == "synchronous") o.synchronous = std::string(v);
-        else if (key == "foreign_keys") o.foreign_keys = loadstar::detail::url_bool("loadstar/sqlite", key, v);
-        else if (key == "busy_timeout") o.busy_timeout = std::chrono::milliseconds(parse_int(key, v));
-        else if (key == "immediate_writes") o.immediate_writes = loadstar::detail::url_bool("loadstar/sqlite", key, v);
-        else if (key == "journal_size_limit") o.journal_size_limit = parse_int(key, v);
-        else if (key == "wal_autocheckpoint") o.wal_autocheckpoint = static_cast<int>(parse_int(key, v));
-        else
-            throw usage_error("loadstar/sqlite: unknown URL parameter '" + std::string(key) +
-                              "' (journal_mode, synchronous, foreign_keys, busy_timeout, immediate_writes, "
-                              "journal_size_limit, wal_autocheckpoint, statement_cache_size)");
-        return true;
-    });
-}
+LOADSTAR_DECL std::string take_url_options(std::string_view rest, options& o, pool_options* pool = nullptr);
 
-inline const bool scheme_registered = [] {
-    loadstar::detail::scheme_registry::add("sqlite", [](std::string_view rest) {
-        // sqlite:///relative.db, sqlite:////absolute.db, sqlite:// or sqlite:///:memory:,
-        // each optionally followed by ?journal_mode=delete&busy_timeout=2000...
-        options o;
-        pool_options pool;
-        std::string path = take_url_options(rest, o, &pool);
-        if (!path.empty() && path.front() == '/') path.erase(0, 1);
-        return sqlite::engine(path, pool, std::move(o));
-    });
-    return true;
-}();
+/// Registers the "sqlite" URL scheme with create_engine (the first call; later ones do nothing).
+LOADSTAR_DECL bool register_scheme();
+inline const bool scheme_registered = register_scheme();
 }  // namespace detail
 
 }  // namespace loadstar::sqlite
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/sqlite/impl/driver.ipp>
+#endif

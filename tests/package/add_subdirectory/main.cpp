@@ -4,6 +4,10 @@
 #include <loadstar/loadstar.hpp>
 #include <loadstar/sqlite.hpp>
 
+#if defined(LOADSTAR_EXPECT_SEPARATE) && !defined(LOADSTAR_SEPARATE_COMPILATION)
+#error "loadstar was built with LOADSTAR_SEPARATE_COMPILATION, but the macro did not reach its consumer"
+#endif
+
 int main() {
     auto e = loadstar::sqlite::engine(":memory:");
     loadstar::session s{e};

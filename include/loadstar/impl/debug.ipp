@@ -1,0 +1,61 @@
+// loadstar/impl/debug.ipp - the cycle report: scanning the registered holders.
+// Included by debug.hpp (header-only, the default) or compiled once by
+// <loadstar/src.hpp> (LOADSTAR_SEPARATE_COMPILATION; see detail/config.hpp).
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <loadstar/debug.hpp>
+
+namespace loadstar::detail {
+
+LOADSTAR_DECL void cycle_scan::mark() {
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        nodes[i].edges(nodes[i].obj.get(), *this);
+        graph.nodes[i].uses = nodes[i].obj.use_count();  // the scan's own copy included
+    }
+    graph.mark();
+}
+
+LOADSTAR_DECL std::vector<std::string> cycle_scan::unreachable() const {
+    std::vector<std::string> out;
+    for (const auto& p : pairs)
+        if (!reached(p.a) && !reached(p.b)) out.push_back(p.text);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+LOADSTAR_DECL cycle_scan scan_cycles() {
+    cycle_scan scan;
+    auto& r = cycle_registry::get();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    for (const auto& [holder, probe] : r.holders) probe(holder, scan);
+    scan.mark();
+    return scan;
+}
+
+}  // namespace loadstar::detail
+
+namespace loadstar::debug {
+
+LOADSTAR_DECL std::vector<std::string> unreachable_cycles() {
+    std::vector<std::string> out;
+    {
+        auto scan = detail::scan_cycles();
+        out = scan.unreachable();
+    }  // the scan's references go outside the registry's lock (a last one unregisters)
+    return out;
+}
+
+LOADSTAR_DECL std::size_t collect_cycles() {
+    auto scan = detail::scan_cycles();
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < scan.nodes.size(); ++i)
+        if (!scan.reached(i)) {
+            scan.nodes[i].clear(scan.nodes[i].obj.get());
+            ++n;
+        }
+    return n;
+}
+
+}  // namespace loadstar::debug

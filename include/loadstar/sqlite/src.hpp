@@ -1,0 +1,16 @@
+// loadstar/sqlite/src.hpp - the SQLite driver's code, for a program that compiles it once.
+// SPDX-License-Identifier: MIT
+//
+// With LOADSTAR_SEPARATE_COMPILATION, exactly one source file of the program includes this
+// (beside <loadstar/src.hpp>); see detail/config.hpp.
+#pragma once
+
+#include <loadstar/detail/config.hpp>
+
+#if !defined(LOADSTAR_SEPARATE_COMPILATION)
+#error "loadstar/sqlite/src.hpp is for LOADSTAR_SEPARATE_COMPILATION builds; header-only builds need no source file"
+#endif
+
+#include <loadstar/sqlite/driver.hpp>
+
+#include <loadstar/sqlite/impl/driver.ipp>
