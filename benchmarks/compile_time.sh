@@ -30,7 +30,7 @@ while (($#)); do
         --out) out=$2; shift 2 ;;
         --time-report) report_dir=$2; shift 2 ;;
         --separate) separate=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) tus+=("$1"); shift ;;
     esac
 done
