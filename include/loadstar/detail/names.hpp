@@ -89,13 +89,16 @@ inline constexpr std::string_view sql_keywords[] = {
         "similar", "smallint", "some", "substring", "symmetric", "system_user", "table", "tablesample",
         "temp", "temporary", "then", "ties", "time", "timestamp", "to", "trailing", "transaction",
         "treat", "trigger", "trim", "true", "unbounded", "union", "unique", "update", "user", "using",
-        "vacuum", "values", "varchar", "variadic", "verbose", "version 3.40.1", "view", "virtual",
+        "vacuum", "values", "varchar", "variadic", "verbose", "view", "virtual",
         "when", "where", "window", "with", "without", "xmlattributes", "xmlconcat", "xmlelement",
         "xmlexists", "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi", "xmlroot", "xmlserialize",
         "xmltable",
 };
 
 static_assert(std::is_sorted(std::begin(sql_keywords), std::end(sql_keywords)));
+static_assert(std::all_of(std::begin(sql_keywords), std::end(sql_keywords), [](std::string_view k) {
+    return !k.empty() && std::all_of(k.begin(), k.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+}), "loadstar: every entry of sql_keywords is one lower-case word");
 
 /// True for a keyword of SQLite or PostgreSQL (lower case, as loadstar compares them).
 inline bool is_sql_keyword(std::string_view id) noexcept {
