@@ -170,7 +170,7 @@ void evict(session_core& s, const typename entity_meta<E>::pk_type& pk) {
     auto& m = s.map<E>();
     auto it = m.objects.find(pk);
     if (it == m.objects.end()) return;
-    detach_holders(*it->second.obj);
+    detach_holders(m.object(it->second));
     s.forget_changes_of(it->second.obj.get());
     m.objects.erase(it);
 }
@@ -385,7 +385,7 @@ private:
                 if (auto* e = m.find_entry(pk)) {
                     // The new values, in the object and in its snapshot (other unflushed
                     // changes of the object stay unflushed changes).
-                    E& o = *e->obj;
+                    E& o = m.object(*e);
                     auto apply = [&]<auto M>(const assignment<M>& a) {
                         constexpr std::size_t i = meta::template column_of<M>();
                         using T = typename meta::template column_t<i>::stored_type;

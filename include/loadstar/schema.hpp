@@ -10,8 +10,12 @@
 #include <loadstar/mapping.hpp>
 
 #include <algorithm>
+#include <array>
+#include <initializer_list>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -57,83 +61,103 @@ constexpr bool passive_delete_for() {
     return (passive_delete_in<Member, Ts>(std::make_index_sequence<entity_meta<Ts>::relationship_count>{}) || ... || false);
 }
 
+/// One column as create_all writes it, decided at compile time from the mappings.
+struct column_spec {
+    std::string_view name;
+    sql_type type = sql_type::integer;
+    bool generated = false;
+    bool primary_key = false;
+    bool not_null = false;
+    bool unique = false;
+    std::string_view fk_table;  // empty: no foreign key
+    std::string_view fk_column;
+    bool on_delete_cascade = false;
+};
+/// A many-to-many association table, as the side that declares it sees it.
+struct secondary_spec {
+    secondary_t sec;
+    std::string_view local_table, local_pk;
+    sql_type local_type = sql_type::integer;
+    std::string_view remote_table, remote_pk;
+    sql_type remote_type = sql_type::integer;
+};
+/// An entity's table and the association tables of its many-to-many relationships.
+struct table_spec {
+    std::string_view name;
+    std::span<const column_spec> columns;
+    std::span<const secondary_spec> secondaries;
+};
+
 template <class E, std::size_t I, class... All>
-void column_ddl(const dialect& d, table_ddl& t) {
+constexpr column_spec column_spec_of() {
     using meta = entity_meta<E>;
     using C = typename meta::template column_t<I>;
-    const std::string tq = quote_ident(meta::table_name());
-    const std::string cn = quote_ident(meta::template column_name<I>());
-    std::string def = cn + " ";
-    if constexpr (C::generated) {
-        def += (d.generated_key_type.empty() ? type_name(d, sql_type_of<typename C::type>()) : d.generated_key_type) +
-               " " + d.generated_key;
-    } else {
-        def += type_name(d, sql_type_of<typename C::type>());
-        if constexpr (C::is_primary_key) def += " PRIMARY KEY";
-        if constexpr (!C::nullable && !C::is_primary_key) def += " NOT NULL";
-    }
-    if constexpr (C::is_unique) def += " UNIQUE";
-    t.columns.push_back(std::move(def));
+    column_spec c;
+    c.name = meta::template column_name<I>();
+    c.type = sql_type_of<typename C::type>();
+    c.generated = C::generated;
+    c.primary_key = C::is_primary_key;
+    c.not_null = !C::nullable && !C::is_primary_key;
+    c.unique = C::is_unique;
     if constexpr (C::is_foreign_key) {
         constexpr auto target = C::fk::target;
         using pm = entity_meta<member_class_t<target>>;
         constexpr std::size_t pc = pm::template column_of<target>();
         static_assert(pc != npos, "loadstar: a foreign key references a member that is not a mapped column");
-        std::string fk = "FOREIGN KEY (" + cn + ") REFERENCES " + quote_ident(pm::table_name()) + " (" +
-                         quote_ident(pm::template column_name<pc>()) + ")";
-        if constexpr (passive_delete_for<C::member, All...>()) fk += " ON DELETE CASCADE";
-        t.foreign_keys.push_back({std::string(pm::table_name()), std::move(fk)});
-        if (std::string(pm::table_name()) != t.name) t.depends_on.emplace_back(pm::table_name());
-        t.after.push_back("CREATE INDEX IF NOT EXISTS " +
-                          quote_ident("ix_" + t.name + "_" + std::string(meta::template column_name<I>())) + " ON " +
-                          tq + " (" + cn + ")");
+        c.fk_table = pm::table_name();
+        c.fk_column = pm::template column_name<pc>();
+        c.on_delete_cascade = passive_delete_for<C::member, All...>();
     }
-}
-
-template <class E, class... All>
-table_ddl entity_ddl(const dialect& d) {
-    using meta = entity_meta<E>;
-    table_ddl t;
-    t.name = std::string(meta::table_name());
-    for_each_index<meta::column_count>([&](auto i) { column_ddl<E, i.value, All...>(d, t); });
-    return t;
+    return c;
 }
 
 template <class E, std::size_t I>
-void secondary_ddl_at(const dialect& d, std::vector<table_ddl>& out) {
+constexpr secondary_spec secondary_spec_of() {
     using meta = entity_meta<E>;
-    using R = typename meta::template relationship_t<I>;
-    if constexpr (R::kind == relation::many_to_many) {
-        using K = rel_keys<E, I>;
-        using tm = entity_meta<typename R::target>;
-        const secondary_t sec = K::key;
-        const std::string name(sec.table);
-        for (auto& t : out)
-            if (t.name == name) return;  // declared by the other side too
-        const std::string q = quote_ident(name), l = quote_ident(sec.local), r = quote_ident(sec.remote);
-        table_ddl t;
-        t.name = name;
-        t.depends_on = {std::string(meta::table_name()), std::string(tm::table_name())};
-        const std::string pk_type = type_name(d, sql_type_of<typename meta::pk_type>());
-        t.columns = {l + " " + pk_type + " NOT NULL",
-                     r + " " + type_name(d, sql_type_of<typename tm::pk_type>()) + " NOT NULL",
-                     "PRIMARY KEY (" + l + ", " + r + ")"};
-        t.foreign_keys.push_back({std::string(meta::table_name()),
-                                  "FOREIGN KEY (" + l + ") REFERENCES " + quote_ident(meta::table_name()) + " (" +
-                                      quote_ident(meta::template column_name<meta::pk_index>()) + ") ON DELETE CASCADE"});
-        t.foreign_keys.push_back({std::string(tm::table_name()),
-                                  "FOREIGN KEY (" + r + ") REFERENCES " + quote_ident(tm::table_name()) + " (" +
-                                      quote_ident(tm::template column_name<tm::pk_index>()) + ") ON DELETE CASCADE"});
-        t.after.push_back("CREATE INDEX IF NOT EXISTS " + quote_ident("ix_" + name + "_" + std::string(sec.remote)) +
-                          " ON " + q + " (" + r + ")");
-        out.push_back(std::move(t));
-    }
+    using tm = entity_meta<typename meta::template relationship_t<I>::target>;
+    secondary_spec s;
+    s.sec = rel_keys<E, I>::key;
+    s.local_table = meta::table_name();
+    s.local_pk = meta::template column_name<meta::pk_index>();
+    s.local_type = sql_type_of<typename meta::pk_type>();
+    s.remote_table = tm::table_name();
+    s.remote_pk = tm::template column_name<tm::pk_index>();
+    s.remote_type = sql_type_of<typename tm::pk_type>();
+    return s;
 }
 
-template <class E>
-void secondary_ddl(const dialect& d, std::vector<table_ddl>& out) {
-    for_each_index<entity_meta<E>::relationship_count>([&](auto i) { secondary_ddl_at<E, i.value>(d, out); });
-}
+/// The DDL specs of E's table (All: every entity of the create_all, for ON DELETE CASCADE).
+template <class E, class... All>
+struct ddl_of {
+    using meta = entity_meta<E>;
+    static constexpr auto columns = []<std::size_t... I>(std::index_sequence<I...>) {
+        return std::array<column_spec, sizeof...(I)>{column_spec_of<E, I, All...>()...};
+    }(std::make_index_sequence<meta::column_count>{});
+    static constexpr std::size_t secondary_count = [] {
+        std::size_t n = 0;
+        for_each_index<meta::relationship_count>(
+            [&](auto i) { n += meta::template relationship_t<i>::kind == relation::many_to_many; });
+        return n;
+    }();
+    static constexpr auto secondaries = [] {
+        std::array<secondary_spec, secondary_count> out{};
+        std::size_t k = 0;
+        for_each_index<meta::relationship_count>([&](auto i) {
+            if constexpr (meta::template relationship_t<i>::kind == relation::many_to_many)
+                out[k++] = secondary_spec_of<E, i.value>();
+        });
+        return out;
+    }();
+    static constexpr table_spec spec() { return {meta::table_name(), columns, secondaries}; }
+};
+
+/// Column `c` of table `t`: its definition, and its foreign key with the index on it.
+LOADSTAR_DECL void column_ddl(const dialect& d, const column_spec& c, table_ddl& t);
+/// The association table of `s`, unless an earlier entity declared it.
+LOADSTAR_DECL void secondary_ddl(const dialect& d, const secondary_spec& s, std::vector<table_ddl>& out);
+/// The tables of a create_all in dependency order: each entity's table, then the association
+/// tables its many-to-many relationships declare (once, if both sides do).
+LOADSTAR_DECL std::vector<table_ddl> schema_from(const dialect& d, std::initializer_list<table_spec> entities);
 
 /// Orders tables so that every table comes after the tables it references.
 LOADSTAR_DECL std::vector<table_ddl> dependency_order(std::vector<table_ddl> in);
@@ -144,15 +168,9 @@ LOADSTAR_DECL std::vector<table_ddl> dependency_order(std::vector<table_ddl> in)
 /// dialect's add_foreign_key statement (named, and skipped by a second create_all).
 LOADSTAR_DECL void defer_forward_keys(const dialect& d, std::vector<table_ddl>& tables);
 
-template <class... Ts>
-std::vector<table_ddl> schema_of(const dialect& d) {
-    (void)(detail::require_mapped<Ts>::ok && ...);
-    std::vector<table_ddl> tables{entity_ddl<Ts, Ts...>(d)...};
-    (secondary_ddl<Ts>(d, tables), ...);
-    tables = dependency_order(std::move(tables));
-    defer_forward_keys(d, tables);
-    return tables;
-}
+/// create_all and drop_all of these entities' tables.
+LOADSTAR_DECL void create_tables(const engine& e, std::initializer_list<table_spec> entities);
+LOADSTAR_DECL void drop_tables(const engine& e, std::initializer_list<table_spec> entities);
 
 }  // namespace detail
 
@@ -161,21 +179,15 @@ std::vector<table_ddl> schema_of(const dialect& d) {
 /// column. Idempotent (IF NOT EXISTS). Throws loadstar::error on failure.
 template <class... Ts>
 void create_all(const engine& e) {
-    const auto tables = detail::schema_of<Ts...>(e.sql_dialect());
-    detail::lease l(e.state());
-    for (const auto& t : tables)
-        for (const auto& s : t.statements()) detail::execute_control(*e.state(), l.get(), s);
+    (void)(detail::require_mapped<Ts>::ok && ...);
+    detail::create_tables(e, {detail::ddl_of<Ts, Ts...>::spec()...});
 }
 
 /// Drops the tables of the given entities and their association tables, children first.
 template <class... Ts>
 void drop_all(const engine& e) {
-    auto tables = detail::schema_of<Ts...>(e.sql_dialect());
-    detail::lease l(e.state());
-    for (auto it = tables.rbegin(); it != tables.rend(); ++it)
-        detail::execute_control(*e.state(), l.get(),
-                                "DROP TABLE IF EXISTS " + detail::quote_ident(it->name) +
-                                    e.sql_dialect().drop_table_suffix);
+    (void)(detail::require_mapped<Ts>::ok && ...);
+    detail::drop_tables(e, {detail::ddl_of<Ts, Ts...>::spec()...});
 }
 
 }  // namespace loadstar

@@ -121,7 +121,7 @@ public:
         static_assert(detail::require_mapped<E>::ok);
         using pk_type = typename entity_meta<E>::pk_type;
         static_assert(detail::comparable<pk_type, K>(), "loadstar: get<E>(key) needs a key of the primary key's type");
-        if (auto* hit = core_->map<E>().find(static_cast<pk_type>(pk))) return *hit;
+        if (auto hit = core_->map<E>().find(static_cast<pk_type>(pk))) return hit;
         return query<E>().where(col<entity_meta<E>::pk_member> == pk).first();
     }
 
@@ -268,7 +268,7 @@ public:
         static_assert(detail::require_mapped<E>::ok);
         auto& m = core_->map<E>();
         auto it = m.objects.find((*obj).*(entity_meta<E>::pk_member));
-        if (it != m.objects.end() && it->second.obj == obj) {
+        if (it != m.objects.end() && it->second.obj.get() == obj.get()) {
             detail::detach_holders(*obj);
             core_->forget_changes_of(obj.get());
             m.objects.erase(it);
@@ -293,95 +293,14 @@ public:
     std::size_t bulk_insert(std::span<const E> rows) {
         static_assert(detail::require_mapped<E>::ok);
         check_open();
-        flush();
-        auto& s = *core_;
-        auto& pc = s.write_connection();
-        // All or nothing, and the session's transaction survives a failure (PostgreSQL aborts a
-        // transaction on the first error): the rows go in under a SAVEPOINT.
-        const std::string sp = s.savepoint_name(++s.savepoint_counter);
-        s.run_control("SAVEPOINT " + sp);
-        std::size_t done = 0;
-        try {
-            done = bulk_insert_rows(pc, rows);
-        } catch (const connection_error&) {
-            throw;
-        } catch (...) {
-            try {
-                s.run_control("ROLLBACK TO SAVEPOINT " + sp);
-                s.run_control("RELEASE SAVEPOINT " + sp);
-            } catch (...) {
-            }
-            throw;
-        }
-        s.run_control("RELEASE SAVEPOINT " + sp);
-        s.tx_wrote = true;
-        return done;
+        std::vector<const void*> keyed, generated;
+        for (const auto& r : rows) (detail::entity_state<E>::key_set(r) ? keyed : generated).push_back(&r);
+        return bulk_insert_erased(detail::table_of<E>(), keyed, generated);
     }
     template <class E>
     std::size_t bulk_insert(const std::vector<E>& rows) {
         return bulk_insert(std::span<const E>(rows));
     }
-
-private:
-    template <class E>
-    std::size_t bulk_insert_rows(detail::pooled_connection& pc, std::span<const E> rows) {
-        using meta = entity_meta<E>;
-        auto& s = *core_;
-        const std::size_t limit = s.eng->sql_dialect().max_bind_parameters;
-        std::size_t done = 0;
-        for (const bool with_pk : {true, false}) {
-            std::vector<const E*> part;
-            for (const auto& r : rows)
-                if (detail::entity_state<E>::key_set(r) == with_pk) part.push_back(&r);
-            if (part.empty()) continue;
-            const std::size_t ncols = meta::column_count - (with_pk ? 0 : 1);
-            if (ncols == 0) {
-                // Only a generated key: nothing to list, a row per statement
-                // (INSERT ... DEFAULT VALUES takes no VALUES list, and COPY no empty one).
-                const std::string& sql = detail::inserter<E>::insert_sql(false);
-                for (std::size_t i = 0; i < part.size(); ++i) {
-                    detail::cursor c(*s.eng, pc, sql, {});
-                    c.run();
-                }
-                done += part.size();
-                continue;
-            }
-            if (copy(pc, part, with_pk, ncols)) {
-                done += part.size();
-                continue;
-            }
-            const std::size_t per = std::max<std::size_t>(1, std::min<std::size_t>(500, ncols ? limit / ncols : 500));
-            const std::string& head = detail::inserter<E>::insert_sql(with_pk);
-            std::string one_row = " (";  // the VALUES list of one more row
-            for (std::size_t k = 0; k < ncols; ++k) one_row += k ? ", ?" : "?";
-            one_row += ')';
-            std::string full_sql;
-            std::size_t full_rows = 0;
-            std::vector<value> params;
-            for (std::size_t b = 0; b < part.size(); b += per) {
-                const std::size_t e = std::min(part.size(), b + per);
-                params.clear();
-                params.reserve((e - b) * ncols);
-                for (std::size_t i = b; i < e; ++i) detail::inserter<E>::append_params(*part[i], with_pk, params);
-                std::string sql;
-                if (e - b == full_rows) sql = full_sql;
-                else {
-                    sql = head;
-                    for (std::size_t i = b + 1; i < e; ++i) sql += "," + one_row;
-                    if (full_rows == 0) {
-                        full_sql = sql;
-                        full_rows = e - b;
-                    }
-                }
-                detail::cursor c(*s.eng, pc, sql, params);
-                c.run();
-                done += e - b;
-            }
-        }
-        return done;
-    }
-
-public:
 
     /// The object's state relative to this session.
     template <class E>
@@ -405,37 +324,15 @@ public:
 private:
     friend class savepoint;
     friend struct detail::session_access;
+    /// Both halves of bulk_insert: the rows with keys set, then those whose keys the
+    /// database generates.
+    std::size_t bulk_insert_erased(const detail::table_info& t, const std::vector<const void*>& keyed,
+                                   const std::vector<const void*>& generated);
+    std::size_t bulk_insert_rows(detail::pooled_connection& pc, const detail::table_info& t,
+                                 const std::vector<const void*>& part, bool with_pk);
     /// The driver's bulk path (COPY), reported to listeners as one counted statement.
-    template <class E>
-    bool copy(detail::pooled_connection& pc, const std::vector<const E*>& part, bool with_pk, std::size_t ncols) {
-        using meta = entity_meta<E>;
-        auto& s = *core_;
-        static const std::vector<std::string> all_cols = [] {
-            std::vector<std::string> c;
-            detail::for_each_index<meta::column_count>([&](auto i) { c.push_back(detail::quote_ident(meta::template column_name<i>())); });
-            return c;
-        }();
-        std::vector<std::string> cols;
-        for (std::size_t i = 0; i < all_cols.size(); ++i)
-            if (with_pk || i != meta::pk_index) cols.push_back(all_cols[i]);
-        std::vector<value> values;
-        values.reserve(part.size() * ncols);
-        for (const E* r : part) detail::inserter<E>::append_params(*r, with_pk, values);
-        const auto start = std::chrono::steady_clock::now();
-        const std::string table = detail::quote_ident(meta::table_name());
-        if (!pc.conn->copy_in(table, cols, values)) return false;
-        if (s.eng->observed()) {
-            std::string sql = "COPY " + table + " (";
-            for (std::size_t i = 0; i < cols.size(); ++i) sql += (i ? ", " : "") + cols[i];
-            sql += ") FROM STDIN";
-            statement_event ev;
-            ev.sql = sql;
-            ev.duration = std::chrono::steady_clock::now() - start;
-            ev.rows = static_cast<std::int64_t>(part.size());
-            s.eng->emit(ev);
-        }
-        return true;
-    }
+    bool copy(detail::pooled_connection& pc, const detail::table_info& t, const std::vector<const void*>& part,
+              bool with_pk, std::size_t ncols);
     /// Undoes a failed flush's in-memory effects (keys, foreign keys, identity map entries).
     void undo_flush() noexcept;
     void check_open() const;

@@ -24,7 +24,11 @@
 #include <loadstar/impl/session_core.ipp>
 #include <loadstar/impl/loader_keys.ipp>
 #include <loadstar/impl/loader.ipp>
+#include <loadstar/impl/joined.ipp>
+#include <loadstar/impl/selectin.ipp>
 #include <loadstar/impl/query.ipp>
 #include <loadstar/impl/schema.ipp>
+#include <loadstar/impl/rows.ipp>
+#include <loadstar/impl/refresh.ipp>
 #include <loadstar/impl/session.ipp>
 #include <loadstar/impl/debug.ipp>

@@ -95,6 +95,23 @@ struct identity_map_base {
     virtual bool any_weak_target() const noexcept = 0;
     /// Reclaims the snapshot space of replaced snapshots and erased entries (at commit).
     virtual void compact() noexcept = 0;
+    // The writes' bookkeeping, type-erased so that the undo and after-flush steps of every
+    // entity are the same ordinary code (unit/rows.hpp). `obj` is an object of the map's type.
+    /// The snapshot of `obj`'s entry becomes `snap` (after a flush wrote its UPDATE).
+    virtual void adopt_snapshot(const void* obj, std::byte* snap) noexcept = 0;
+    /// Takes `obj`'s entry out of the map (if the map holds it under its key) and unbinds its
+    /// holders; `reset_key`: a generated key goes back to 0 (transient again).
+    virtual void forget(const void* obj, bool reset_key) noexcept = 0;
+    /// Takes `obj`'s entry out of the map for a delete; its snapshot in `snap`. False if the
+    /// map does not hold it.
+    virtual bool take_out(const void* obj, std::byte*& snap) noexcept = 0;
+    /// Puts back an entry taken out (the undo of a delete in a failed flush).
+    virtual void put_back(const std::shared_ptr<void>& obj, std::byte* snap) = 0;
+    /// A deleted object back in the map, with a new snapshot (the rollback of the transaction
+    /// that deleted it; the caller binds its holders again).
+    virtual void bring_back(const std::shared_ptr<void>& obj) = 0;
+    /// Unbinds `obj`'s holders from the session.
+    virtual void detach(void* obj) noexcept = 0;
 };
 
 template <class E>
@@ -340,38 +357,151 @@ struct snapshot_of {
     }
 };
 
-template <class E>
-struct identity_map final : identity_map_base {
-    using key_type = typename entity_meta<E>::pk_type;
-    using snap = snapshot_of<E>;
-    struct entry {
-        ptr<E> obj;
-        /// The object's snapshot in `arena` (null: untracked, or not filled yet).
-        std::byte* snap = nullptr;
-    };
+/// An identity map's entry: the object and its snapshot. The object is held type-erased, so
+/// that the map's storage and the code over it are compiled once per key type (keyed_map), not
+/// once per entity; identity_map<E> hands it out typed.
+struct map_entry {
+    std::shared_ptr<void> obj;
+    /// The object's snapshot in the map's arena (null: untracked, or not filled yet).
+    std::byte* snap = nullptr;
+};
+
+/// The part of an identity map that depends only on its key type: the entries, the snapshot
+/// arena, and what is done with them without knowing the entity (compaction, the sweep's
+/// nodes, the undo steps of writes). `key_of` and `snap_length` are the entity's.
+template <class K>
+struct keyed_map : identity_map_base {
+    using key_type = K;
     // Dense storage (see dense_map.hpp): erase moves the last entry into the hole, and any
     // insert or erase invalidates references into the map.
-    dense_map<key_type, entry> objects;
+    dense_map<K, map_entry> objects;
     snapshot_arena arena;
 
-    ptr<E>* find(const key_type& k) {
-        auto it = objects.find(k);
-        return it == objects.end() ? nullptr : &it->second.obj;
-    }
-    entry* find_entry(const key_type& k) {
+    keyed_map(const K& (*key_of)(const void*) noexcept, std::size_t (*snap_length)(const std::byte*) noexcept) noexcept
+        : key_of_(key_of), snap_length_(snap_length) {}
+
+    map_entry* find_entry(const K& k) {
         auto it = objects.find(k);
         return it == objects.end() ? nullptr : &it->second;
     }
+    /// The snapshot of e replaced by `p` (from capture); the old one's space is dead.
+    void replace_snapshot(map_entry& e, std::byte* p) noexcept {
+        if (e.snap) arena.release(snap_length_(e.snap));
+        e.snap = p;
+    }
+    /// Hydration's one probe per row: the entry for k and whether it was just added (empty:
+    /// no object, no snapshot). A new entry must be filled (fill) before the map changes
+    /// again, or dropped (drop) if reading its row fails.
+    std::pair<map_entry*, bool> find_or_add(const K& k) {
+        auto [it, fresh] = objects.emplace(k);
+        return {&it->second, fresh};
+    }
+    void drop(const K& k) noexcept {
+        if (auto it = objects.find(k); it != objects.end()) {
+            replace_snapshot(it->second, nullptr);
+            objects.erase(it);
+        }
+    }
+    /// Copies the live snapshots into a new arena once most of the old one is dead (replaced
+    /// snapshots, erased entries). Only when no entry lives outside the map: at commit, after
+    /// any flush's undo log is gone. Out of memory leaves everything as it was.
+    void compact() noexcept override {
+        if (arena.dead() < 64 * 1024 || arena.dead() < arena.live()) return;
+        try {
+            snapshot_arena fresh;
+            std::vector<std::byte*> moved;
+            moved.reserve(objects.size());
+            for (auto& [k, e] : objects) {
+                std::byte* p = nullptr;
+                if (e.snap) {
+                    const std::size_t n = snap_length_(e.snap);
+                    p = fresh.alloc(n);
+                    std::memcpy(p, e.snap, n);
+                }
+                moved.push_back(p);
+            }
+            std::size_t i = 0;
+            for (auto& [k, e] : objects) e.snap = moved[i++];
+            arena.swap(fresh);
+        } catch (...) {
+            // The old arena stays, dead space and all.
+        }
+    }
+    void release_unshared() override {
+        for (auto& [k, e] : objects)
+            if (e.obj.use_count() == 1) e.obj.reset();
+    }
+    std::size_t size() const override { return objects.size(); }
+    void sweep_nodes(sweep_graph& g) const override {
+        for (auto& [k, e] : objects)
+            if (e.obj) g.add_node(e.obj.get(), e.obj.use_count());
+    }
+    void adopt_snapshot(const void* obj, std::byte* snap) noexcept override {
+        if (auto* en = find_entry(key_of_(obj)); en && en->obj.get() == obj) replace_snapshot(*en, snap);
+    }
+    bool take_out(const void* obj, std::byte*& snap) noexcept override {
+        auto it = objects.find(key_of_(obj));
+        if (it == objects.end() || it->second.obj.get() != obj) return false;
+        snap = it->second.snap;
+        objects.erase(it);
+        return true;
+    }
+    void put_back(const std::shared_ptr<void>& obj, std::byte* snap) override {
+        objects.insert_or_assign(key_of_(obj.get()), map_entry{obj, snap});
+    }
+    /// Takes out the entry holding `obj`, if any (by the object's key).
+    void erase_object(const void* obj) noexcept {
+        auto it = objects.find(key_of_(obj));
+        if (it != objects.end() && it->second.obj.get() == obj) objects.erase(it);
+    }
+
+protected:
+    const K& (*key_of_)(const void*) noexcept;
+    std::size_t (*snap_length_)(const std::byte*) noexcept;
+};
+
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+// The maps of 64-bit keys (most entities' keys) are compiled once, in src.hpp.
+extern template class chunked_vector<std::pair<std::int64_t, map_entry>>;
+extern template class dense_map<std::int64_t, map_entry>;
+extern template struct keyed_map<std::int64_t>;
+#endif
+
+template <class E>
+const typename entity_meta<E>::pk_type& key_of(const void* obj) noexcept {
+    return static_cast<const E*>(obj)->*(entity_meta<E>::pk_member);
+}
+
+/// The identity map of E: its keyed_map, with the object handed out typed, its snapshots
+/// taken and compared, and what needs E's holders.
+template <class E>
+struct identity_map final : keyed_map<typename entity_meta<E>::pk_type> {
+    using base = keyed_map<typename entity_meta<E>::pk_type>;
+    using key_type = typename entity_meta<E>::pk_type;
+    using snap = snapshot_of<E>;
+    using entry = map_entry;
+    using base::arena;
+    using base::objects;
+    using base::find_entry;
+    using base::replace_snapshot;
+
+    identity_map() noexcept : base(&key_of<E>, &snap::length) {}
+
+    static E& object(const entry& e) noexcept { return *static_cast<E*>(e.obj.get()); }
+    static ptr<E> shared(const entry& e) noexcept { return std::static_pointer_cast<E>(e.obj); }
+
+    /// The object the map holds for k, or null.
+    ptr<E> find(const key_type& k) {
+        auto it = objects.find(k);
+        return it == objects.end() ? nullptr : shared(it->second);
+    }
+    /// Whether the map holds an object for k.
+    bool contains(const key_type& k) const { return objects.find(k) != objects.end(); }
     /// A new snapshot of o in the arena.
     std::byte* capture(const E& o) {
         std::byte* p = arena.alloc(snap::size(o));
         snap::write(p, o);
         return p;
-    }
-    /// The snapshot of e replaced by `p` (from capture); the old one's space is dead.
-    void replace_snapshot(entry& e, std::byte* p) noexcept {
-        if (e.snap) arena.release(snap::length(e.snap));
-        e.snap = p;
     }
     /// Adds a loaded or inserted object with a snapshot of its columns.
     void insert(const key_type& k, const ptr<E>& obj) {
@@ -383,13 +513,6 @@ struct identity_map final : identity_map_base {
     }
     /// Adds an object without a snapshot (query-local maps of untracked loads).
     void insert_untracked(const key_type& k, const ptr<E>& obj) { objects.emplace(k, entry{obj, nullptr}); }
-    /// Hydration's one probe per row: the entry for k and whether it was just added (empty:
-    /// no object, no snapshot). A new entry must be filled (fill) before the map changes
-    /// again, or dropped (drop) if reading its row fails.
-    std::pair<entry*, bool> find_or_add(const key_type& k) {
-        auto [it, fresh] = objects.emplace(k);
-        return {&it->second, fresh};
-    }
     /// Fills an entry from find_or_add (the snapshot first: if it throws, the entry is
     /// unchanged).
     void fill(entry& e, const ptr<E>& obj, bool tracked) {
@@ -399,25 +522,20 @@ struct identity_map final : identity_map_base {
         }
         e.obj = obj;
     }
-    void drop(const key_type& k) noexcept {
-        if (auto it = objects.find(k); it != objects.end()) {
-            replace_snapshot(it->second, nullptr);
-            objects.erase(it);
-        }
-    }
     /// A new snapshot of the entry's object: in place when it fits in the old one's space.
     void resnap(entry& e) {
-        const std::size_t n = snap::size(*e.obj);
+        const E& o = object(e);
+        const std::size_t n = snap::size(o);
         if (e.snap) {
             const std::size_t old = snap::length(e.snap);
             if (n <= old) {
-                snap::write(e.snap, *e.obj);
+                snap::write(e.snap, o);
                 arena.release(old - n);  // the tail of the old space
                 return;
             }
         }
         std::byte* p = arena.alloc(n);
-        snap::write(p, *e.obj);
+        snap::write(p, o);
         replace_snapshot(e, p);
     }
     void resnap(const key_type& k) {
@@ -426,7 +544,7 @@ struct identity_map final : identity_map_base {
     /// The columns of e's object that differ from its snapshot (bit J for column J), the
     /// primary key against k, the key e is stored under.
     std::uint64_t changed_columns(const key_type& k, const entry& e) const {
-        const E& o = *e.obj;
+        const E& o = object(e);
         std::uint64_t mask = e.snap ? snap::diff(e.snap, o) : ~std::uint64_t{0} >> (64 - entity_meta<E>::column_count);
         if (!(o.*(entity_meta<E>::pk_member) == k)) mask |= std::uint64_t{1} << entity_meta<E>::pk_index;
         else if (!e.snap) mask &= ~(std::uint64_t{1} << entity_meta<E>::pk_index);
@@ -463,71 +581,52 @@ struct identity_map final : identity_map_base {
             (void)e, (void)v;
         }
     }
-    /// Copies the live snapshots into a new arena once most of the old one is dead (replaced
-    /// snapshots, erased entries). Only when no entry lives outside the map: at commit, after
-    /// any flush's undo log is gone. Out of memory leaves everything as it was.
-    void compact() noexcept override {
-        if (arena.dead() < 64 * 1024 || arena.dead() < arena.live()) return;
-        try {
-            snapshot_arena fresh;
-            std::vector<std::byte*> moved;
-            moved.reserve(objects.size());
-            for (auto& [k, e] : objects) {
-                std::byte* p = nullptr;
-                if (e.snap) {
-                    const std::size_t n = snap::length(e.snap);
-                    p = fresh.alloc(n);
-                    std::memcpy(p, e.snap, n);
-                }
-                moved.push_back(p);
-            }
-            std::size_t i = 0;
-            for (auto& [k, e] : objects) e.snap = moved[i++];
-            arena.swap(fresh);
-        } catch (...) {
-            // The old arena stays, dead space and all.
-        }
-    }
-    void release_unshared() override {
-        for (auto& [k, e] : objects)
-            if (e.obj.use_count() == 1) e.obj.reset();
-    }
     void detach_all() override {
         for (auto& [k, e] : objects) {
             // An object only the map holds dies with it: nothing outlives the session to
             // find its holders bound, so unbinding them would only touch its memory twice.
-            if (e.obj && e.obj.use_count() > 1) detach_holders(*e.obj);
+            if (e.obj && e.obj.use_count() > 1) detach_holders(object(e));
         }
     }
-    std::size_t size() const override { return objects.size(); }
     void flush_dirty(session_core& s) override { updater<E>::flush_dirty(s, *this); }
     void refresh_all(session_core& s) override { refresher<E>::refresh_all(s, *this); }
     bool may_cycle() const override { return strong_cycle<E>(); }
-    void sweep_nodes(sweep_graph& g) const override {
-        for (auto& [k, e] : objects)
-            if (e.obj) g.add_node(e.obj.get(), e.obj.use_count());
-    }
     void sweep_edges(sweep_graph& g) const override {
         for (auto& [k, e] : objects)
-            if (e.obj) strong_edges(*e.obj, g);
+            if (e.obj) strong_edges(object(e), g);
     }
     void sweep_clear(const sweep_graph& g) override {
         for (auto& [k, e] : objects)
-            if (e.obj && !g.reached(e.obj.get())) clear_holders(*e.obj);
+            if (e.obj && !g.reached(e.obj.get())) clear_holders(object(e));
     }
     void settle_untracked(const sweep_graph& g) noexcept override {
         for (auto& [k, e] : objects)
-            if (e.obj) detail::settle_untracked(*e.obj, g);
+            if (e.obj) detail::settle_untracked(object(e), g);
     }
     bool any_weak_target() const noexcept override {
         if constexpr (!has_weak_targets<E>()) {
             return false;
         } else {
             for (auto& [k, e] : objects)
-                if (e.obj && holds_weak_target(*e.obj)) return true;
+                if (e.obj && holds_weak_target(object(e))) return true;
             return false;
         }
     }
+    void forget(const void* obj, bool reset_key) noexcept override {
+        this->erase_object(obj);
+        E& o = *const_cast<E*>(static_cast<const E*>(obj));
+        detach_holders(o);
+        if constexpr (entity_meta<E>::pk_column::generated) {
+            if (reset_key) o.*(entity_meta<E>::pk_member) = key_type{};
+        } else {
+            (void)reset_key;
+        }
+    }
+    void bring_back(const std::shared_ptr<void>& obj) override {
+        auto o = std::static_pointer_cast<E>(obj);
+        insert((*o).*(entity_meta<E>::pk_member), o);
+    }
+    void detach(void* obj) noexcept override { detach_holders(*static_cast<E*>(obj)); }
 };
 
 /// A new object waiting for flush, or an object to delete: type-erased entry points.

@@ -29,7 +29,7 @@ LOADSTAR_DECL void followups_serial(load_context& ctx, const plan_desc& p, node_
     for (std::size_t i = 0; i < p.rels.size(); ++i) {
         const rel_desc& r = p.rels[i];
         if (r.begin) r.begin(ctx, r, n.objects(), t)->end(ctx);
-        else if (r.joined_followups) r.joined_followups(ctx, r, *n.children[i], t);
+        else if (r.make_node) joined_followups(ctx, r, *n.children[i], t);
     }
 }
 
@@ -48,8 +48,56 @@ LOADSTAR_DECL void followups_pipelined(load_context& ctx, const plan_desc& p, no
     for (std::size_t i = 0; i < nrel; ++i) {
         const rel_desc& r = p.rels[i];
         if (jobs[i]) jobs[i]->end(ctx);
-        else if (r.joined_followups) r.joined_followups(ctx, r, *n.children[i], t);
+        else if (r.make_node) joined_followups(ctx, r, *n.children[i], t);
     }
+}
+
+LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec) {
+    plan_desc d;
+    d.sel.resize(spec.deferred.size());
+    for (std::size_t i = 0; i < spec.deferred.size(); ++i) {
+        if (spec.deferred[i]) {
+            d.sel[i] = -1;
+            d.any_deferred = true;
+        } else {
+            d.sel[i] = d.selected++;
+        }
+    }
+    d.width = d.selected;
+    d.rels.resize(spec.rels.size());
+    for (std::size_t i = 0; i < spec.rels.size(); ++i) {
+        const rel_spec& s = spec.rels[i];
+        rel_desc& r = d.rels[i];
+        r.kind = s.kind;
+        r.batch = s.batch;
+        r.vt = s.vt;
+        if (is_eager(s.kind)) {
+            r.child = &s.child();
+            r.names = s.names;
+            r.may_repeat = s.names->kind == relation::many_to_many || r.child->joined_many;
+        }
+        if (s.kind == load_kind::joined || s.kind == load_kind::contains) {
+            r.make_node = s.make_node;
+            d.width += r.child->width;
+            d.any_joined = true;
+        } else if (s.kind == load_kind::selectin) {
+            r.begin = s.begin;
+            r.sql = selectin_prefix(*s.names, *r.child);
+        } else if (s.kind == load_kind::subquery) {
+            r.begin = s.begin;
+            r.prefetch = s.prefetch;
+            ++d.subqueries;
+        }
+    }
+    d.joined_many = spec.joined_many;
+    d.uses_tail = spec.uses_tail;
+    d.eager = spec.eager;
+    d.followups_fn = spec.followups_fn;
+    d.prefetch_fn = spec.prefetch_fn;
+    d.columns = spec.columns;
+    int counter = 0;
+    build_sql(d, d.cols, d.joins, counter, quote_ident(spec.table));
+    return d;
 }
 
 }  // namespace loadstar::detail

@@ -12,4 +12,71 @@ LOADSTAR_DECL void post_load(load_context& ctx, const plan_desc& p, node_base& n
     if (p.followups_fn && !n.empty()) p.followups_fn(ctx, p, n, t);
 }
 
+/// `alias.column`, the column quoted where it needs it.
+inline std::string rel_col(const std::string& alias, std::string_view column) { return alias + "." + quote_ident(column); }
+
+LOADSTAR_DECL std::string secondary_name(const rel_names& r) {
+    return r.kind == relation::many_to_many ? quote_ident(r.secondary) : std::string();
+}
+
+LOADSTAR_DECL std::string parent_key_sql(const rel_names& r, const std::string& p) {
+    return rel_col(p, r.kind == relation::belongs_to ? r.fk : r.pk);
+}
+
+LOADSTAR_DECL std::string child_key_sql(const rel_names& r, const std::string& c, const std::string& s) {
+    switch (r.kind) {
+    case relation::has_many:
+    case relation::has_one: return rel_col(c, r.fk);
+    case relation::belongs_to: return rel_col(c, r.target_pk);
+    default: return rel_col(s, r.local);
+    }
+}
+
+LOADSTAR_DECL std::string join_sql(const rel_names& r, std::string_view join, const std::string& c, const std::string& s,
+                                   const std::string& pkey) {
+    const std::string t = quote_ident(r.target);
+    const std::string tas = c == t ? t : t + " AS " + c;
+    if (r.kind == relation::many_to_many) {
+        const std::string st = quote_ident(r.secondary);
+        const std::string sas = s == st ? st : st + " AS " + s;
+        return " " + std::string(join) + " " + sas + " ON " + rel_col(s, r.local) + " = " + pkey + " " + std::string(join) +
+               " " + tas + " ON " + rel_col(c, r.target_pk) + " = " + rel_col(s, r.remote);
+    }
+    return " " + std::string(join) + " " + tas + " ON " + child_key_sql(r, c, s) + " = " + pkey;
+}
+
+LOADSTAR_DECL std::string from_child(const rel_names& r, const std::string& c, const std::string& s) {
+    const std::string t = quote_ident(r.target);
+    if (r.kind != relation::many_to_many) return t;
+    const std::string st = quote_ident(r.secondary);
+    return t + " JOIN " + (s == st ? st : st + " AS " + s) + " ON " + rel_col(c, r.target_pk) + " = " + rel_col(s, r.remote);
+}
+
+LOADSTAR_DECL tail child_tail(const rel_names& r, const tail& t) {
+    tail out;
+    out.depth = t.depth + 1;
+    const std::string anon = "anon_" + std::to_string(out.depth);
+    const std::string tbl = quote_ident(r.target);
+    const std::string sec = secondary_name(r);
+    out.sql = "FROM (SELECT " + parent_key_sql(r, quote_ident(r.table)) + " AS k " + t.sql + ") AS " + anon +
+              join_sql(r, "JOIN", tbl, sec, anon + ".k");
+    out.params = t.params;
+    // Children repeat when their parents' rows do, and a many-to-one's or a
+    // many-to-many's target can be reached from several parents.
+    out.may_repeat = t.may_repeat || r.kind == relation::belongs_to || r.kind == relation::many_to_many;
+    return out;
+}
+
+LOADSTAR_DECL std::string lazy_sql(const rel_names& r, const plan_desc& lp) {
+    const std::string t = quote_ident(r.target);
+    const std::string sec = secondary_name(r);
+    return "SELECT " + lp.cols + " FROM " + from_child(r, t, sec) + lp.joins + " WHERE " + child_key_sql(r, t, sec) + " = ?";
+}
+
+LOADSTAR_DECL std::string lazy_tail_sql(const rel_names& r) {
+    const std::string t = quote_ident(r.target);
+    const std::string sec = secondary_name(r);
+    return "FROM " + from_child(r, t, sec) + " WHERE " + child_key_sql(r, t, sec) + " = ?";
+}
+
 }  // namespace loadstar::detail

@@ -67,4 +67,78 @@ LOADSTAR_DECL void defer_forward_keys(const dialect& d, std::vector<table_ddl>& 
     for (auto& a : alters) tables.back().after.push_back(std::move(a));
 }
 
+LOADSTAR_DECL void column_ddl(const dialect& d, const column_spec& c, table_ddl& t) {
+    const std::string tq = quote_ident(t.name);
+    const std::string cn = quote_ident(c.name);
+    std::string def = cn + " ";
+    if (c.generated) {
+        def += (d.generated_key_type.empty() ? type_name(d, c.type) : d.generated_key_type) + " " + d.generated_key;
+    } else {
+        def += type_name(d, c.type);
+        if (c.primary_key) def += " PRIMARY KEY";
+        if (c.not_null) def += " NOT NULL";
+    }
+    if (c.unique) def += " UNIQUE";
+    t.columns.push_back(std::move(def));
+    if (!c.fk_table.empty()) {
+        std::string fk = "FOREIGN KEY (" + cn + ") REFERENCES " + quote_ident(c.fk_table) + " (" + quote_ident(c.fk_column) + ")";
+        if (c.on_delete_cascade) fk += " ON DELETE CASCADE";
+        t.foreign_keys.push_back({std::string(c.fk_table), std::move(fk)});
+        if (c.fk_table != t.name) t.depends_on.emplace_back(c.fk_table);
+        t.after.push_back("CREATE INDEX IF NOT EXISTS " + quote_ident("ix_" + t.name + "_" + std::string(c.name)) + " ON " +
+                          tq + " (" + cn + ")");
+    }
+}
+
+LOADSTAR_DECL void secondary_ddl(const dialect& d, const secondary_spec& s, std::vector<table_ddl>& out) {
+    const std::string name(s.sec.table);
+    for (auto& t : out)
+        if (t.name == name) return;  // declared by the other side too
+    const std::string q = quote_ident(name), l = quote_ident(s.sec.local), r = quote_ident(s.sec.remote);
+    table_ddl t;
+    t.name = name;
+    t.depends_on = {std::string(s.local_table), std::string(s.remote_table)};
+    t.columns = {l + " " + type_name(d, s.local_type) + " NOT NULL", r + " " + type_name(d, s.remote_type) + " NOT NULL",
+                 "PRIMARY KEY (" + l + ", " + r + ")"};
+    t.foreign_keys.push_back({std::string(s.local_table), "FOREIGN KEY (" + l + ") REFERENCES " + quote_ident(s.local_table) +
+                                                              " (" + quote_ident(s.local_pk) + ") ON DELETE CASCADE"});
+    t.foreign_keys.push_back({std::string(s.remote_table), "FOREIGN KEY (" + r + ") REFERENCES " +
+                                                               quote_ident(s.remote_table) + " (" + quote_ident(s.remote_pk) +
+                                                               ") ON DELETE CASCADE"});
+    t.after.push_back("CREATE INDEX IF NOT EXISTS " + quote_ident("ix_" + name + "_" + std::string(s.sec.remote)) + " ON " +
+                      q + " (" + r + ")");
+    out.push_back(std::move(t));
+}
+
+LOADSTAR_DECL std::vector<table_ddl> schema_from(const dialect& d, std::initializer_list<table_spec> entities) {
+    std::vector<table_ddl> tables;
+    tables.reserve(entities.size());
+    for (const table_spec& e : entities) {
+        table_ddl t;
+        t.name = std::string(e.name);
+        for (const column_spec& c : e.columns) column_ddl(d, c, t);
+        tables.push_back(std::move(t));
+    }
+    for (const table_spec& e : entities)
+        for (const secondary_spec& s : e.secondaries) secondary_ddl(d, s, tables);
+    tables = dependency_order(std::move(tables));
+    defer_forward_keys(d, tables);
+    return tables;
+}
+
+LOADSTAR_DECL void create_tables(const engine& e, std::initializer_list<table_spec> entities) {
+    const auto tables = schema_from(e.sql_dialect(), entities);
+    lease l(e.state());
+    for (const auto& t : tables)
+        for (const auto& s : t.statements()) execute_control(*e.state(), l.get(), s);
+}
+
+LOADSTAR_DECL void drop_tables(const engine& e, std::initializer_list<table_spec> entities) {
+    const auto tables = schema_from(e.sql_dialect(), entities);
+    lease l(e.state());
+    for (auto it = tables.rbegin(); it != tables.rend(); ++it)
+        execute_control(*e.state(), l.get(),
+                        "DROP TABLE IF EXISTS " + quote_ident(it->name) + e.sql_dialect().drop_table_suffix);
+}
+
 }  // namespace loadstar::detail

@@ -146,6 +146,106 @@ LOADSTAR_DECL void session::expunge_all() {
     core_->deleted_set.clear();
 }
 
+LOADSTAR_DECL std::size_t session::bulk_insert_erased(const detail::table_info& t, const std::vector<const void*>& keyed,
+                                                      const std::vector<const void*>& generated) {
+    flush();
+    auto& s = *core_;
+    auto& pc = s.write_connection();
+    // All or nothing, and the session's transaction survives a failure (PostgreSQL aborts a
+    // transaction on the first error): the rows go in under a SAVEPOINT.
+    const std::string sp = s.savepoint_name(++s.savepoint_counter);
+    s.run_control("SAVEPOINT " + sp);
+    std::size_t done = 0;
+    try {
+        done = bulk_insert_rows(pc, t, keyed, true);
+        done += bulk_insert_rows(pc, t, generated, false);
+    } catch (const connection_error&) {
+        throw;
+    } catch (...) {
+        try {
+            s.run_control("ROLLBACK TO SAVEPOINT " + sp);
+            s.run_control("RELEASE SAVEPOINT " + sp);
+        } catch (...) {
+        }
+        throw;
+    }
+    s.run_control("RELEASE SAVEPOINT " + sp);
+    s.tx_wrote = true;
+    return done;
+}
+
+LOADSTAR_DECL std::size_t session::bulk_insert_rows(detail::pooled_connection& pc, const detail::table_info& t,
+                                                    const std::vector<const void*>& part, bool with_pk) {
+    auto& s = *core_;
+    if (part.empty()) return 0;
+    const std::size_t ncols = t.column_count() - (with_pk ? 0 : 1);
+    if (ncols == 0) {
+        // Only a generated key: nothing to list, a row per statement
+        // (INSERT ... DEFAULT VALUES takes no VALUES list, and COPY no empty one).
+        const std::string& sql = t.insert_sql(false, false);
+        for (std::size_t i = 0; i < part.size(); ++i) {
+            detail::cursor c(*s.eng, pc, sql, {});
+            c.run();
+        }
+        return part.size();
+    }
+    if (copy(pc, t, part, with_pk, ncols)) return part.size();
+    const std::size_t limit = s.eng->sql_dialect().max_bind_parameters;
+    const std::size_t per = std::max<std::size_t>(1, std::min<std::size_t>(500, limit / ncols));
+    const std::string& head = t.insert_sql(with_pk, false);
+    std::string one_row = " (";  // the VALUES list of one more row
+    for (std::size_t k = 0; k < ncols; ++k) one_row += k ? ", ?" : "?";
+    one_row += ')';
+    std::string full_sql;
+    std::size_t full_rows = 0;
+    std::vector<value> params;
+    std::size_t done = 0;
+    for (std::size_t b = 0; b < part.size(); b += per) {
+        const std::size_t e = std::min(part.size(), b + per);
+        params.clear();
+        params.reserve((e - b) * ncols);
+        for (std::size_t i = b; i < e; ++i) t.append_params(part[i], with_pk, params);
+        std::string sql;
+        if (e - b == full_rows) sql = full_sql;
+        else {
+            sql = head;
+            for (std::size_t i = b + 1; i < e; ++i) sql += "," + one_row;
+            if (full_rows == 0) {
+                full_sql = sql;
+                full_rows = e - b;
+            }
+        }
+        detail::cursor c(*s.eng, pc, sql, params);
+        c.run();
+        done += e - b;
+    }
+    return done;
+}
+
+LOADSTAR_DECL bool session::copy(detail::pooled_connection& pc, const detail::table_info& t,
+                                 const std::vector<const void*>& part, bool with_pk, std::size_t ncols) {
+    auto& s = *core_;
+    std::vector<std::string> cols;
+    for (std::size_t i = 0; i < t.column_count(); ++i)
+        if (with_pk || i != t.pk()) cols.push_back(t.quoted_column(i));
+    std::vector<value> values;
+    values.reserve(part.size() * ncols);
+    for (const void* r : part) t.append_params(r, with_pk, values);
+    const auto start = std::chrono::steady_clock::now();
+    if (!pc.conn->copy_in(t.quoted_table(), cols, values)) return false;
+    if (s.eng->observed()) {
+        std::string sql = "COPY " + t.quoted_table() + " (";
+        for (std::size_t i = 0; i < cols.size(); ++i) sql += (i ? ", " : "") + cols[i];
+        sql += ") FROM STDIN";
+        statement_event ev;
+        ev.sql = sql;
+        ev.duration = std::chrono::steady_clock::now() - start;
+        ev.rows = static_cast<std::int64_t>(part.size());
+        s.eng->emit(ev);
+    }
+    return true;
+}
+
 LOADSTAR_DECL std::size_t session::identity_size() const {
     std::size_t n = 0;
     for (auto& m : core_->maps)

@@ -9,6 +9,12 @@
 
 namespace loadstar::detail {
 
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+template class chunked_vector<std::pair<std::int64_t, map_entry>>;
+template class dense_map<std::int64_t, map_entry>;
+template struct keyed_map<std::int64_t>;
+#endif
+
 LOADSTAR_DECL std::size_t next_entity_index() {
     static std::atomic<std::size_t> n{0};
     return n++;

@@ -10,38 +10,23 @@
 
 namespace loadstar::detail {
 
-/// The joined (or contains-eager) load of relationship I of E; the child plan is `rd.child`.
-template <class E, std::size_t I>
-struct joined_load {
-    using K = rel_keys<E, I>;
+/// Adds the columns a plan reads under `alias`, and its joined children's columns and joins
+/// (`counter` numbers the aliases of the statement's joins).
+LOADSTAR_DECL void build_sql(const plan_desc& p, std::string& cols, std::string& joins, int& counter,
+                             const std::string& alias);
 
-    /// Adds the children's columns and joins to a statement whose parent rows are `alias`;
-    /// `counter` numbers the aliases of the statement's joins.
-    static void sql(const rel_desc& rd, std::string& cols, std::string& joins, int& counter, const std::string& alias) {
-        const plan_desc& cp = *rd.child;
-        if (rd.kind == load_kind::joined) {
-            const int n = ++counter;
-            const std::string c = quote_ident(std::string(K::tmeta::table_name()) + "_" + std::to_string(n));
-            std::string s;
-            if constexpr (K::kind == relation::many_to_many) s = quote_ident(std::string(K::key.table) + "_" + std::to_string(n));
-            joins += K::join_sql("LEFT OUTER JOIN", c, s, K::parent_key_sql(alias));
-            cp.build_sql(cp, cols, joins, counter, c);
-        } else {
-            // contains_eager: the columns come from the query's explicit join of the target's table.
-            cp.build_sql(cp, cols, joins, counter, quote_ident(K::tmeta::table_name()));
-        }
-    }
+/// Adds the children of a joined (or contains-eager) relationship `rd` to a statement whose
+/// parent rows are `alias`: their columns, and for joined their LEFT OUTER JOIN (`counter`
+/// numbers the aliases of the statement's joins).
+LOADSTAR_DECL void joined_sql(const rel_desc& rd, std::string& cols, std::string& joins, int& counter,
+                              const std::string& alias);
 
-    /// The follow-up loads of the children this statement hydrated (`cn`), given the tail of
-    /// the parents' rows when a subquery load below needs it.
-    static void followups(load_context& ctx, const rel_desc& rd, node_base& cn, const tail* t) {
-        if (rd.child->uses_tail) {
-            tail ct = child_tail<E, I>(*t);
-            post_load(ctx, *rd.child, cn, &ct);
-        } else {
-            post_load(ctx, *rd.child, cn, nullptr);
-        }
-    }
-};
+/// The follow-up loads of the children a statement hydrated for `rd` (`cn`), given the tail of
+/// the parents' rows when a subquery load below needs it.
+LOADSTAR_DECL void joined_followups(load_context& ctx, const rel_desc& rd, node_base& cn, const tail* t);
 
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/joined.ipp>
+#endif

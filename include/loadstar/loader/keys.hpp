@@ -32,6 +32,32 @@ struct key_type_sel<E, Key, true> {
     using type = unwrap_optional_t<typename member_traits<Key>::member_type>;
 };
 
+/// A relationship's tables and key columns as its statements name them (unquoted; from the
+/// mapping at compile time): the statement texts below are ordinary code over them, compiled
+/// once, not once per relationship.
+struct rel_names {
+    relation kind = relation::has_many;
+    std::string_view table, pk;          // the parent's table and primary key
+    std::string_view fk;                 // the foreign key: the child's (to-many, one-to-one) or the parent's (to-one)
+    std::string_view target, target_pk;  // the target's table and primary key
+    std::string_view secondary, local, remote;  // many-to-many: the association table and its columns
+};
+
+/// The association table's name (quoted), or empty if not many-to-many.
+LOADSTAR_DECL std::string secondary_name(const rel_names& r);
+/// The parent-side key expression under alias `p` (what a subquery selects from the parent's
+/// rows).
+LOADSTAR_DECL std::string parent_key_sql(const rel_names& r, const std::string& p);
+/// The child-side key expression (what a selectin IN list and a subquery join compare): `c`
+/// aliases the child table, `s` the association table.
+LOADSTAR_DECL std::string child_key_sql(const rel_names& r, const std::string& c, const std::string& s);
+/// FROM-clause text that reaches the child table (aliased `c`) from the parent's key source.
+/// `join` is "LEFT OUTER JOIN" or "JOIN"; `pkey` the parent key expression.
+LOADSTAR_DECL std::string join_sql(const rel_names& r, std::string_view join, const std::string& c, const std::string& s,
+                                   const std::string& pkey);
+/// "FROM child [JOIN secondary]" for statements keyed on the child side (selectin, lazy).
+LOADSTAR_DECL std::string from_child(const rel_names& r, const std::string& c, const std::string& s);
+
 template <class E, std::size_t I>
 struct rel_keys {
     using meta = entity_meta<E>;
@@ -53,11 +79,27 @@ struct rel_keys {
     /// The type of the value that links parent and child (parent pk, or the parent's fk).
     using key_type = typename key_type_sel<E, std::remove_cv_t<decltype(key)>, kind == relation::belongs_to>::type;
 
-    /// The association table's name (quoted), or empty if not many-to-many.
-    static std::string secondary_name() {
-        if constexpr (kind == relation::many_to_many) return quote_ident(key.table);
-        else return {};
-    }
+    /// The relationship's names, for the statement texts built from them (rel_names).
+    static constexpr rel_names names = [] {
+        rel_names n;
+        n.kind = kind;
+        n.table = meta::table_name();
+        n.pk = meta::template column_name<meta::pk_index>();
+        n.target = tmeta::table_name();
+        n.target_pk = tmeta::template column_name<tmeta::pk_index>();
+        if constexpr (kind == relation::has_many || kind == relation::has_one) {
+            n.fk = tmeta::template column_name<fk_col>();
+        } else if constexpr (kind == relation::belongs_to) {
+            n.fk = meta::template column_name<fk_col>();
+        } else {
+            n.secondary = key.table;
+            n.local = key.local;
+            n.remote = key.remote;
+        }
+        return n;
+    }();
+
+    static std::string secondary_name() { return detail::secondary_name(names); }
 
     static bool parent_key(const E& e, key_type& out) {
         if constexpr (kind == relation::belongs_to) {
@@ -74,48 +116,15 @@ struct rel_keys {
         return true;
     }
 
-    static std::string col(const std::string& alias, std::string_view column) { return alias + "." + quote_ident(column); }
-    static std::string pk_sql(const std::string& alias) { return col(alias, meta::template column_name<meta::pk_index>()); }
-    static std::string tpk_sql(const std::string& alias) { return col(alias, tmeta::template column_name<tmeta::pk_index>()); }
-
-    /// The parent-side key expression (what a subquery selects from the parent's rows).
-    static std::string parent_key_sql(const std::string& p) {
-        if constexpr (kind == relation::belongs_to) return col(p, meta::template column_name<fk_col>());
-        else return pk_sql(p);
-    }
-    /// The child-side key expression (what a selectin IN list and a subquery join compare).
+    static std::string parent_key_sql(const std::string& p) { return detail::parent_key_sql(names, p); }
     static std::string child_key_sql(const std::string& c, const std::string& s) {
-        if constexpr (kind == relation::has_many || kind == relation::has_one) return col(c, tmeta::template column_name<fk_col>());
-        else if constexpr (kind == relation::belongs_to) return tpk_sql(c);
-        else return col(s, key.local);
+        return detail::child_key_sql(names, c, s);
     }
-    /// FROM-clause text that reaches the child table (aliased `c`) from the parent's key source.
-    /// `join` is "LEFT OUTER JOIN" or "JOIN"; `pkey` the parent key expression.
     static std::string join_sql(std::string_view join, const std::string& c, const std::string& s,
                                 const std::string& pkey) {
-        const std::string t = quote_ident(tmeta::table_name());
-        const std::string tas = c == t ? t : t + " AS " + c;
-        if constexpr (kind == relation::many_to_many) {
-            const std::string st = quote_ident(key.table);
-            const std::string sas = s == st ? st : st + " AS " + s;
-            return " " + std::string(join) + " " + sas + " ON " + col(s, key.local) + " = " + pkey + " " +
-                   std::string(join) + " " + tas + " ON " + tpk_sql(c) + " = " + col(s, key.remote);
-        } else {
-            return " " + std::string(join) + " " + tas + " ON " + child_key_sql(c, s) + " = " + pkey;
-        }
+        return detail::join_sql(names, join, c, s, pkey);
     }
-    /// "FROM child [JOIN secondary]" for statements keyed on the child side (selectin, lazy).
-    static std::string from_child(const std::string& c, const std::string& s) {
-        const std::string t = quote_ident(tmeta::table_name());
-        if constexpr (kind == relation::many_to_many) {
-            const std::string st = quote_ident(key.table);
-            return t + " JOIN " + (s == st ? st : st + " AS " + s) + " ON " + tpk_sql(c) + " = " + col(s, key.remote);
-        } else {
-            (void)c;
-            (void)s;
-            return t;
-        }
-    }
+    static std::string from_child(const std::string& c, const std::string& s) { return detail::from_child(names, c, s); }
 };
 
 template <class E, std::size_t I>
@@ -242,11 +251,10 @@ struct rel_desc {
     const rel_vtable* vt = nullptr;
     /// selectin: the statement up to its key condition.
     std::string sql;
-    // joined and contains_eager
+    /// Eager kinds: the relationship's tables and keys (joined.hpp, selectin.hpp).
+    const rel_names* names = nullptr;
+    /// joined and contains_eager: the node the children's rows are hydrated into.
     std::unique_ptr<node_base> (*make_node)(const plan_desc&) = nullptr;
-    void (*joined_sql)(const rel_desc&, std::string& cols, std::string& joins, int& counter,
-                       const std::string& alias) = nullptr;
-    void (*joined_followups)(load_context&, const rel_desc&, node_base&, const tail*) = nullptr;
     // selectin and subquery: claims the holders among `objs` (a node's std::vector<ptr<E>>)
     std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const void* objs, const tail*) = nullptr;
     // subquery: its key source and statement from the parents' tail (sent with the parents' own
@@ -268,11 +276,10 @@ struct plan_desc {
     bool any_joined = false;
     std::size_t subqueries = 0;  // subquery loads
     std::vector<rel_desc> rels;  // one per relationship, in mapping order
+    /// The entity's column names, in mapping order (unquoted).
+    std::span<const std::string_view> columns;
     /// Columns and eager joins of a statement rooted at the entity's table.
     std::string cols, joins;
-    /// Adds this plan's columns and joins under `alias` (entity_loader<E>::build_sql).
-    void (*build_sql)(const plan_desc&, std::string& cols, std::string& joins, int& counter,
-                      const std::string& alias) = nullptr;
     // Taken only by plans that need them, so that a program without follow-up loads compiles
     // none of their machinery (pipelined round trips included):
     /// The follow-up loads of a node's objects (null: the plan has none, nor joined children).
@@ -354,24 +361,19 @@ void mark_loaded(const std::vector<E*>& owners) {
     }
 }
 
-/// The tail of the children of relationship I of E, built from the tail of E's rows: the
+/// The tail of the children of a relationship, built from the tail of its parents' rows: the
 /// parents' keys as a subquery, joined to the child table.
+LOADSTAR_DECL tail child_tail(const rel_names& r, const tail& t);
 template <class E, std::size_t I>
 tail child_tail(const tail& t) {
-    using K = rel_keys<E, I>;
-    tail r;
-    r.depth = t.depth + 1;
-    const std::string anon = "anon_" + std::to_string(r.depth);
-    const std::string tbl = quote_ident(K::tmeta::table_name());
-    const std::string sec = K::secondary_name();
-    r.sql = "FROM (SELECT " + K::parent_key_sql(quote_ident(entity_meta<E>::table_name())) + " AS k " + t.sql +
-            ") AS " + anon + K::join_sql("JOIN", tbl, sec, anon + ".k");
-    r.params = t.params;
-    // Children repeat when their parents' rows do, and a many-to-one's or a
-    // many-to-many's target can be reached from several parents.
-    r.may_repeat = t.may_repeat || K::kind == relation::belongs_to || K::kind == relation::many_to_many;
-    return r;
+    return child_tail(rel_keys<E, I>::names, t);
 }
+/// "SELECT child columns FROM child ... WHERE child key = ?": a lazy load of relationship `r`
+/// with the child's plan `lp`.
+LOADSTAR_DECL std::string lazy_sql(const rel_names& r, const plan_desc& lp);
+/// "FROM child ... WHERE child key = ?": the tail a subquery load nested under a lazy load
+/// builds on.
+LOADSTAR_DECL std::string lazy_tail_sql(const rel_names& r);
 
 }  // namespace loadstar::detail
 

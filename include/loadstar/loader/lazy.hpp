@@ -81,11 +81,7 @@ struct deferred_loader {
 
 template <class E, std::size_t I>
 std::string lazy_load<E, I>::sql(const plan_desc& lp) {
-    using K = rel_keys<E, I>;
-    const std::string t = quote_ident(K::tmeta::table_name());
-    const std::string sec = K::secondary_name();
-    const std::string from = "FROM " + K::from_child(t, sec);
-    return "SELECT " + lp.cols + " " + from + lp.joins + " WHERE " + K::child_key_sql(t, sec) + " = ?";
+    return lazy_sql(rel_keys<E, I>::names, lp);
 }
 
 /// Loads one unloaded holder on first touch (the lazy strategy), with the plan of `info`
@@ -110,8 +106,9 @@ void lazy_load<E, I>::load_one(session_core& s, void* owner, const std::source_l
         return;
     }
     if constexpr (K::kind == relation::belongs_to) {
-        if (auto* hit = s.map<T>().find(k)) {  // identity map first: no SQL
-            holder_access<typename R::holder>::add(holder, *hit);
+        auto& tmap = s.map<T>();
+        if (auto* hit = tmap.find_entry(k)) {  // identity map first: no SQL
+            holder_access<typename R::holder>::add(holder, tmap.shared(*hit));
             link.state = holder_state::loaded;
             return;
         }
@@ -120,11 +117,7 @@ void lazy_load<E, I>::load_one(session_core& s, void* owner, const std::source_l
     const value params[] = {to_value(k)};
     tail ct;
     if (lp.uses_tail) {
-        static const std::string tail_sql = [] {  // per relationship, like the statement
-            const std::string t = quote_ident(K::tmeta::table_name());
-            const std::string sec = K::secondary_name();
-            return "FROM " + K::from_child(t, sec) + " WHERE " + K::child_key_sql(t, sec) + " = ?";
-        }();
+        static const std::string tail_sql = lazy_tail_sql(K::names);  // per relationship, like the statement
         ct.sql = tail_sql;
         ct.params.assign(std::begin(params), std::end(params));
         ct.may_repeat = K::kind == relation::many_to_many;
@@ -162,7 +155,7 @@ void lazy_load<E, I>::load_many(session_core& s, std::span<void* const> owners, 
             key_type k{};
             if (!K::parent_key(obj, k)) continue;
             if constexpr (K::kind == relation::belongs_to) {
-                if (s.map<T>().find(k)) continue;
+                if (s.map<T>().contains(k)) continue;
             }
             if (seen.insert(k).second) keys.push_back(to_value(k));
         }

@@ -1,10 +1,11 @@
-// loadstar/loader/loader.hpp - the plan walk: a plan type described once at run time
-// (make_desc, desc_of), then, per entity, the columns and eager joins of a plan's statement,
-// hydration of its rows through the identity map, arming each relationship's holder for its
-// strategy, and the follow-up loads after the statement. Each strategy is a unit of its own,
-// compiled per relationship and only where a plan names it: joined.hpp, selectin.hpp,
-// subquery.hpp, lazy.hpp (raise is an armed holder that refuses); keys.hpp holds what they
-// share, the runtime plan (plan_desc, rel_desc) included.
+// loadstar/loader/loader.hpp - the plan walk: a plan type described once at run time (its
+// constant data, plan_data, turned into a plan_desc by build_desc at its first use: desc_of),
+// then, per entity, the columns and eager joins of a plan's statement, hydration of its rows
+// through the identity map, arming each relationship's holder for its strategy, and the
+// follow-up loads after the statement. Each strategy is a unit of its own, compiled per
+// relationship and only where a plan names it: joined.hpp, selectin.hpp, subquery.hpp, lazy.hpp
+// (raise is an armed holder that refuses); keys.hpp holds what they share, the runtime plan
+// (plan_desc, rel_desc) included.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -21,6 +22,7 @@
 #include <loadstar/mapping.hpp>
 #include <loadstar/relationship.hpp>
 
+#include <array>
 #include <memory>
 #include <span>
 #include <string>
@@ -281,18 +283,6 @@ struct entity_loader {
         else return false;
     }
 
-    // ---- SQL -----------------------------------------------------------------------------------
-    static void build_sql(const plan_desc& p, std::string& cols, std::string& joins, int& counter,
-                          const std::string& alias) {
-        for_each_index<meta::column_count>([&](auto i) {
-            if (deferring(p) && p.sel[i] < 0) return;
-            if (!cols.empty()) cols += ", ";
-            cols += alias + "." + quote_ident(meta::template column_name<i>());
-        });
-        for (const rel_desc& r : p.rels)
-            if (r.joined_sql) r.joined_sql(r, cols, joins, counter, alias);
-    }
-
     // ---- hydration -------------------------------------------------------------------------------
     template <std::size_t I>
     static void read_one(statement& st, int at, E& obj, const pk_type* pk) {
@@ -388,7 +378,7 @@ struct entity_loader {
             // the row is read; a failed read drops the entry again).
             auto [e, added] = m.find_or_add(pk);
             if (!added && e->obj) {
-                obj = e->obj;
+                obj = m.shared(*e);
                 if (n.use_seen)
                     first_in_node = !(!n.objs.empty() && n.objs.back() == obj) && n.seen.emplace(obj.get(), 0).second;
                 if (ctx.populate_existing && first_in_node) {
@@ -483,65 +473,96 @@ LOADSTAR_DECL void followups_pipelined(load_context& ctx, const plan_desc& p, no
 
 // ---- describing a plan ---------------------------------------------------------------------------
 
+/// How one relationship of a plan loads, as constant data (build_desc turns it into a rel_desc).
+struct rel_spec {
+    load_kind kind = load_kind::lazy;
+    std::size_t batch = default_batch_size;
+    const rel_vtable* vt = nullptr;
+    // Eager kinds: the child plan's description, and the relationship's names (whether its
+    // children can repeat; the selectin statement).
+    const plan_desc& (*child)() = nullptr;
+    const rel_names* names = nullptr;
+    std::unique_ptr<node_base> (*make_node)(const plan_desc&) = nullptr;
+    std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const void* objs, const tail*) = nullptr;
+    void (*prefetch)(const rel_desc&, const tail& parents, tail& ct, std::string& sql) = nullptr;
+};
+
+/// A plan as constant data, decided at compile time; build_desc describes it at run time.
+struct plan_spec {
+    std::string_view table;
+    std::span<const std::string_view> columns;  // the column names, in mapping order
+    std::span<const bool> deferred;             // per column: left out of the statement
+    std::span<const rel_spec> rels;  // per relationship
+    bool joined_many = false;
+    bool uses_tail = false;
+    bool eager = false;
+    void (*followups_fn)(load_context&, const plan_desc&, node_base&, const tail*) = nullptr;
+    std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> (*prefetch_fn)(
+        load_context&, std::string_view sql, std::span<const value> params, const plan_desc&, const tail&) = nullptr;
+};
+
+/// The run-time description of a plan (ordinary code: per plan there is only its data).
+LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec);
+
+template <class P, std::size_t I>
+constexpr rel_spec rel_spec_of() {
+    using E = typename P::entity;
+    using RP = rel_plan<P, I>;
+    using T = typename RP::T;
+    rel_spec r;
+    r.kind = RP::kind;
+    r.batch = RP::batch;
+    r.vt = &lazy_loader<E, I, typename RP::lazy_plan>::vt;
+    if constexpr (is_eager(RP::kind)) {
+        r.child = &desc_of<typename RP::child_plan>;
+        r.names = &rel_keys<E, I>::names;
+    }
+    if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains) {
+        r.make_node = &make_node<T>;
+    } else if constexpr (RP::kind == load_kind::selectin) {
+        r.begin = &selectin_load<E, I>::begin;
+    } else if constexpr (RP::kind == load_kind::subquery) {
+        r.begin = &subquery_load<E, I>::begin;
+        r.prefetch = &subquery_load<E, I>::prefetch;
+    }
+    return r;
+}
+
+/// Plan P as data: its columns left out, its relationships, its traits.
 template <class P>
-plan_desc make_desc() {
+struct plan_data {
     using E = typename P::entity;
     using meta = entity_meta<E>;
-    plan_desc d;
-    d.sel.resize(meta::column_count);
-    for_each_index<meta::column_count>([&](auto i) {
-        if constexpr (column_deferred<P, i.value>()) {
-            d.sel[i] = -1;
-            d.any_deferred = true;
-        } else {
-            d.sel[i] = d.selected++;
-        }
-    });
-    d.width = d.selected;
-    if constexpr (meta::relationship_count != 0) d.rels.resize(meta::relationship_count);
-    for_each_index<meta::relationship_count>([&](auto i) {
-        using RP = rel_plan<P, i.value>;
-        using T = typename RP::T;
-        rel_desc& r = d.rels[i];
-        r.kind = RP::kind;
-        r.batch = RP::batch;
-        r.vt = &lazy_loader<E, i.value, typename RP::lazy_plan>::vt;
-        if constexpr (is_eager(RP::kind)) {
-            r.child = &desc_of<typename RP::child_plan>();
-            r.may_repeat = children_may_repeat<rel_keys<E, i.value>>(*r.child);
-        }
-        if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains) {
-            r.make_node = &make_node<T>;
-            r.joined_sql = &joined_load<E, i.value>::sql;
-            r.joined_followups = &joined_load<E, i.value>::followups;
-            d.width += r.child->width;
-            d.any_joined = true;
-        } else if constexpr (RP::kind == load_kind::selectin) {
-            r.begin = &selectin_load<E, i.value>::begin;
-            r.sql = selectin_load<E, i.value>::prefix(*r.child);
-        } else if constexpr (RP::kind == load_kind::subquery) {
-            r.begin = &subquery_load<E, i.value>::begin;
-            r.prefetch = &subquery_load<E, i.value>::prefetch;
-            ++d.subqueries;
-        }
-    });
-    d.joined_many = has_joined_many<P>();
-    d.uses_tail = needs_tail<P>();
-    d.eager = has_eager<P>();
-    // Decided at compile time: a program whose plans have no follow-ups compiles none of this.
-    using traits = plan_traits<P>;
-    if constexpr (traits::followups > 1) d.followups_fn = &followups_pipelined;
-    else if constexpr (traits::followups == 1 || traits::joined) d.followups_fn = &followups_serial;
-    if constexpr (traits::subqueries > 0) d.prefetch_fn = &prefetch_subqueries;
-    d.build_sql = &entity_loader<E>::build_sql;
-    int counter = 0;
-    d.build_sql(d, d.cols, d.joins, counter, quote_ident(meta::table_name()));
-    return d;
-}
+    static constexpr auto columns = []<std::size_t... I>(std::index_sequence<I...>) {
+        return std::array<std::string_view, sizeof...(I)>{meta::template column_name<I>()...};
+    }(std::make_index_sequence<meta::column_count>{});
+    static constexpr auto deferred = []<std::size_t... I>(std::index_sequence<I...>) {
+        return std::array<bool, sizeof...(I)>{column_deferred<P, I>()...};
+    }(std::make_index_sequence<meta::column_count>{});
+    static constexpr auto rels = []<std::size_t... I>(std::index_sequence<I...>) {
+        return std::array<rel_spec, sizeof...(I)>{rel_spec_of<P, I>()...};
+    }(std::make_index_sequence<meta::relationship_count>{});
+    static constexpr plan_spec spec = [] {
+        using traits = plan_traits<P>;
+        plan_spec s;
+        s.table = meta::table_name();
+        s.columns = columns;
+        s.deferred = deferred;
+        s.rels = rels;
+        s.joined_many = has_joined_many<P>();
+        s.uses_tail = needs_tail<P>();
+        s.eager = has_eager<P>();
+        // Decided at compile time: a program whose plans have no follow-ups compiles none of this.
+        if constexpr (traits::followups > 1) s.followups_fn = &followups_pipelined;
+        else if constexpr (traits::followups == 1 || traits::joined) s.followups_fn = &followups_serial;
+        if constexpr (traits::subqueries > 0) s.prefetch_fn = &prefetch_subqueries;
+        return s;
+    }();
+};
 
 template <class P>
 const plan_desc& desc_of() {
-    static const plan_desc d = make_desc<P>();
+    static const plan_desc d = build_desc(plan_data<P>::spec);
     return d;
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -18,34 +19,32 @@ namespace loadstar::detail {
 /// condition): one `= ANY(?)` where the driver binds arrays (integral keys), else `IN (?, ...)`
 /// batches of at most `batch_size` keys within the driver's bind limit, each written with
 /// in_list_length() placeholders (the last key repeated) so that the statement cache sees a few
-/// texts per relationship, not one per number of keys. A template on the key type only: every
-/// relationship keyed by the same type shares it.
+/// texts per relationship, not one per number of keys. Ordinary code: integral keys of any
+/// type arrive as 64-bit integers, other keys as bind values.
+LOADSTAR_DECL void selectin_batches(load_context& ctx, std::vector<std::int64_t> keys, const std::string& head,
+                                    std::size_t batch_size, std::vector<batch>& out);
+LOADSTAR_DECL void selectin_batches(load_context& ctx, const std::vector<value>& keys, const std::string& head,
+                                    std::size_t batch_size, std::vector<batch>& out);
+/// "SELECT [child key,] child columns FROM child ... WHERE child key": the statement of a
+/// selectin load of relationship `r` up to its key condition, the child's plan `cp`.
+LOADSTAR_DECL std::string selectin_prefix(const rel_names& r, const plan_desc& cp);
+/// The tail a subquery load nested under a selectin load builds on: the FROM/WHERE of batch `b`.
+LOADSTAR_DECL tail selectin_tail(const rel_names& r, const batch& b);
+
 template <class Key>
+    requires(!std::is_same_v<Key, std::int64_t> && !std::is_same_v<Key, value>)
 void selectin_batches(load_context& ctx, const std::vector<Key>& keys, const std::string& head, std::size_t batch_size,
                       std::vector<batch>& out) {
-    if (keys.empty()) return;
-    const dialect& d = ctx.s.eng->sql_dialect();
     if constexpr (std::is_integral_v<Key>) {
-        if (d.supports_arrays) {
-            out.push_back({head + " = ANY(?)", {value{std::vector<std::int64_t>(keys.begin(), keys.end())}}, " = ANY(?)"});
-            return;
-        }
-    }
-    const std::size_t size = std::max<std::size_t>(1, std::min(batch_size, d.max_bind_parameters));
-    for (std::size_t b = 0; b < keys.size(); b += size) {
-        const std::size_t e = std::min(keys.size(), b + size);
-        const std::size_t len = in_list_length(e - b, size);
-        batch bt;
-        bt.keys_sql.reserve(6 + 3 * len);
-        bt.keys_sql += " IN (";
-        bt.params.reserve(len);
-        for (std::size_t j = 0; j < len; ++j) {
-            bt.keys_sql += j == 0 ? "?" : ", ?";
-            bt.params.push_back(to_value(keys[std::min(b + j, e - 1)]));
-        }
-        bt.keys_sql += ')';
-        bt.sql = head + bt.keys_sql;
-        out.push_back(std::move(bt));
+        std::vector<std::int64_t> ints;
+        ints.reserve(keys.size());
+        for (const Key& k : keys) ints.push_back(std::get<std::int64_t>(to_value(k)));
+        selectin_batches(ctx, std::move(ints), head, batch_size, out);
+    } else {
+        std::vector<value> values;
+        values.reserve(keys.size());
+        for (const Key& k : keys) values.push_back(to_value(k));
+        selectin_batches(ctx, values, head, batch_size, out);
     }
 }
 
@@ -78,8 +77,8 @@ struct selectin_claim {
                     holder_access<typename R::holder>::clear(holder);
                     continue;
                 }
-                if (auto* hit = tmap.find(k); hit && ctx.dedupe && !ctx.populate_existing) {
-                    holder_access<typename R::holder>::add(holder, *hit);
+                if (auto* hit = tmap.find_entry(k); hit && ctx.dedupe && !ctx.populate_existing) {
+                    holder_access<typename R::holder>::add(holder, tmap.shared(*hit));
                     continue;
                 }
                 keys.push_back(k);
@@ -111,15 +110,7 @@ struct selectin_load {
 
     /// "SELECT [child key,] child columns FROM child ... WHERE child key": the statement up to
     /// its key condition (built once per plan, kept in its rel_desc).
-    static std::string prefix(const plan_desc& cp) {
-        const std::string t = quote_ident(K::tmeta::table_name());
-        const std::string s = K::secondary_name();
-        if constexpr (K::kind == relation::belongs_to)
-            return "SELECT " + cp.cols + " FROM " + t + cp.joins + " WHERE " + K::child_key_sql(t, s);
-        else
-            return "SELECT " + K::child_key_sql(t, s) + ", " + cp.cols + " FROM " + K::from_child(t, s) + cp.joins +
-                   " WHERE " + K::child_key_sql(t, s);
-    }
+    static std::string prefix(const plan_desc& cp) { return selectin_prefix(K::names, cp); }
 
     /// Between claiming the holders and running the statements.
     struct job final : followup_job, selectin_claim<E, I> {
@@ -147,18 +138,7 @@ struct selectin_load {
         const plan_desc& cp = *rd.child;
         using CL = entity_loader<T>;
         // The tail a subquery load nested under this one builds on: this statement's FROM/WHERE.
-        auto child_tail_of = [&](const batch& b) {
-            tail ct;
-            if (cp.uses_tail) {
-                const std::string t = quote_ident(K::tmeta::table_name());
-                const std::string s = K::secondary_name();
-                const std::string from = K::kind == relation::belongs_to ? t : K::from_child(t, s);
-                ct.sql = "FROM " + from + " WHERE " + K::child_key_sql(t, s) + b.keys_sql;
-                ct.params = b.params;
-                ct.may_repeat = K::kind == relation::many_to_many;
-            }
-            return ct;
-        };
+        auto child_tail_of = [&](const batch& b) { return cp.uses_tail ? selectin_tail(K::names, b) : tail{}; };
         if constexpr (K::kind == relation::belongs_to) {
             std::unordered_map<key_type, ptr<T>> found;
             for (auto& b : job.batches) {
@@ -194,3 +174,7 @@ struct selectin_load {
 };
 
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/selectin.ipp>
+#endif

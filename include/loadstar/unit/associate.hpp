@@ -4,8 +4,7 @@
 #pragma once
 
 #include <loadstar/unit/common.hpp>
-
-#include <string>
+#include <loadstar/unit/rows.hpp>
 
 namespace loadstar::detail {
 
@@ -13,31 +12,16 @@ namespace loadstar::detail {
 template <class E, std::size_t I>
 void associate(session_core& s, const E& o, const typename entity_meta<E>::template relationship_t<I>::target& t,
                bool add) {
-    using meta = entity_meta<E>;
-    using K = rel_keys<E, I>;
-    using T = typename meta::template relationship_t<I>::target;
-    const secondary_t sec = K::key;
-    static const std::string ins = "INSERT INTO " + quote_ident(sec.table) + " (" + quote_ident(sec.local) + ", " +
-                                   quote_ident(sec.remote) + ") VALUES (?, ?)";
-    static const std::string del = "DELETE FROM " + quote_ident(sec.table) + " WHERE " + quote_ident(sec.local) +
-                                   " = ? AND " + quote_ident(sec.remote) + " = ?";
-    const value params[] = {to_value(o.*(meta::pk_member)), to_value(t.*(entity_meta<T>::pk_member))};
-    naming_table(sec.table, [&] {
-        cursor c(*s.eng, s.write_connection(), add ? ins : del, params);
-        c.run();
-    });
+    using T = typename entity_meta<E>::template relationship_t<I>::target;
+    link_row(s, rel_keys<E, I>::key, to_value(o.*(entity_meta<E>::pk_member)), to_value(t.*(entity_meta<T>::pk_member)),
+             add);
 }
 
 /// Deletes every row of the association table of many-to-many I that names `o` (before `o`
 /// itself is deleted).
 template <class E, std::size_t I>
 void unlink_all(session_core& s, const E& o) {
-    using meta = entity_meta<E>;
-    const secondary_t sec = rel_keys<E, I>::key;
-    static const std::string sql = "DELETE FROM " + quote_ident(sec.table) + " WHERE " + quote_ident(sec.local) + " = ?";
-    const value params[] = {to_value(o.*(meta::pk_member))};
-    cursor c(*s.eng, s.write_connection(), sql, params);
-    c.run();
+    unlink_rows(s, rel_keys<E, I>::key, to_value(o.*(entity_meta<E>::pk_member)));
 }
 
 }  // namespace loadstar::detail

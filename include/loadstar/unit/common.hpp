@@ -38,6 +38,12 @@ void bind_holders(session_core& s, E& o) {
     });
 }
 
+/// bind_holders of the object at `obj` (rows.hpp's rebind_fn: a deleted object brought back).
+template <class E>
+void bind_erased(session_core& s, void* obj) {
+    bind_holders(s, *static_cast<E*>(obj));
+}
+
 /// Runs a write of `table`; an integrity_error the driver raised without naming its table
 /// (SQLite's FOREIGN KEY failures) is raised again naming it.
 template <class F>
@@ -111,13 +117,13 @@ struct entity_state {
     }
     static bool is_persistent(session_core& s, const E& obj) {
         if (!key_set(obj)) return false;
-        auto* hit = s.map<E>().find(obj.*(meta::pk_member));
-        return hit && hit->get() == &obj;
+        auto* hit = s.map<E>().find_entry(obj.*(meta::pk_member));
+        return hit && hit->obj.get() == &obj;
     }
     static ptr<E> persistent_ptr(session_core& s, const E* obj) {
         if (!key_set(*obj)) return nullptr;
-        auto* hit = s.map<E>().find(obj->*(meta::pk_member));
-        return hit && hit->get() == obj ? *hit : nullptr;
+        auto* hit = s.map<E>().find_entry(obj->*(meta::pk_member));
+        return hit && hit->obj.get() == obj ? identity_map<E>::shared(*hit) : nullptr;
     }
 };
 

@@ -6,6 +6,7 @@
 
 #include <loadstar/unit/associate.hpp>
 #include <loadstar/unit/common.hpp>
+#include <loadstar/unit/rows.hpp>
 
 #include <functional>
 #include <memory>
@@ -235,28 +236,8 @@ struct inserter {
         }
     }
 
-
-    static const std::string& insert_sql(bool with_pk) {
-        auto build = [](bool pk) {
-            std::string cols, marks;
-            for_each_index<meta::column_count>([&](auto i) {
-                if (!pk && i == meta::pk_index) return;
-                cols += (cols.empty() ? "" : ", ") + quote_ident(meta::template column_name<i>());
-                marks += marks.empty() ? "?" : ", ?";
-            });
-            std::string sql = "INSERT INTO " + quote_ident(meta::table_name());
-            sql += cols.empty() ? std::string(" DEFAULT VALUES") : " (" + cols + ") VALUES (" + marks + ")";
-            return sql;
-        };
-        static const std::string a = build(true), b = build(false);
-        return with_pk ? a : b;
-    }
-
-    static void append_params(const E& o, bool with_pk, std::vector<value>& params) {
-        for_each_index<meta::column_count>([&](auto i) {
-            if (!with_pk && i == meta::pk_index) return;
-            params.push_back(to_value(o.*(meta::template column_t<i>::member)));
-        });
+    static void read_generated_key(statement& row, void* key) {
+        read_column(row, 0, *static_cast<pk_type*>(key), "generated key");
     }
 
     static void insert_row(session_core& s, const ptr<E>& obj) {
@@ -267,51 +248,15 @@ struct inserter {
             auto& ver = o.*(meta::template column_t<meta::version_index>::member);
             if (ver == 0) set_undoable(s, ver, V{1});
         }
-        std::vector<value> params;
-        params.reserve(meta::column_count);
-        append_params(o, !generate, params);
-        // Generated keys come only from RETURNING, one row at a time: nothing assumes keys are
-        // assigned in order (distributed engines do not).
-        const bool returning = generate && s.eng->sql_dialect().supports_returning;
-        static const std::string returning_sql =
-            insert_sql(false) + " RETURNING " + quote_ident(meta::template column_name<meta::pk_index>());
-        const std::string& sql = generate ? (returning ? returning_sql : insert_sql(false)) : insert_sql(true);
-        naming_table(meta::table_name(), [&] {
-            cursor c(*s.eng, s.write_connection(), sql, params);
-            if (returning) {
-                if (!c.next()) throw error("loadstar: INSERT ... RETURNING returned no row");
-                pk_type pk{};
-                read_column(c.row(), 0, pk, "generated key");
-                c.run();
-                set_undoable(s, o.*(meta::pk_member), pk);
-            } else {
-                c.run();
-                if (generate) throw usage_error("loadstar: this driver cannot return generated keys (no RETURNING)");
-            }
-        });
+        pk_type generated{};
+        detail::insert_row(s, table_of<E>(), &o, generate, &read_generated_key, &generated);
+        if (generate) set_undoable(s, o.*(meta::pk_member), generated);
         const pk_type key = o.*(meta::pk_member);
         auto& m = s.map<E>();
-        if (m.find(key)) throw integrity_error("loadstar: another " + type_name<E>() + " with this key is already in the session");
-        // The undo first: if registering it fails, nothing is left to undo.
-        s.undo.push_back([&s, obj, key] {
-            auto& mm = s.map<E>();
-            auto it = mm.objects.find(key);
-            if (it != mm.objects.end() && it->second.obj == obj) mm.objects.erase(it);
-            detach_holders(*obj);
-        });
+        if (m.contains(key)) throw integrity_error("loadstar: another " + type_name<E>() + " with this key is already in the session");
+        note_inserted(s, entity_index<E>, obj);
         m.insert(key, obj);
         bind_holders(s, o);
-        // What runs after the flush is written must not fail halfway: everything it needs
-        // is allocated now (the vector it goes to is reserved before the flush's RELEASE).
-        std::function<void()> back_out = [&s, obj] {
-            // The transaction that inserted it rolled back: transient again.
-            auto& mm = s.map<E>();
-            auto it = mm.objects.find((*obj).*(meta::pk_member));
-            if (it != mm.objects.end() && it->second.obj == obj) mm.objects.erase(it);
-            detach_holders(*obj);
-            if constexpr (meta::pk_column::generated) (*obj).*(meta::pk_member) = pk_type{};
-        };
-        s.on_success.push_back([&s, f = std::move(back_out)]() mutable { s.tx_inserted.push_back(std::move(f)); });
     }
 
 };

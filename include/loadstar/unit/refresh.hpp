@@ -7,6 +7,7 @@
 
 #include <loadstar/loader/selectin.hpp>
 #include <loadstar/unit/common.hpp>
+#include <loadstar/unit/rows.hpp>
 
 #include <algorithm>
 #include <string>
@@ -15,21 +16,24 @@
 
 namespace loadstar::detail {
 
+/// "SELECT columns FROM table [default joins] WHERE table.pk": the statement of a refresh up
+/// to its key condition (the batches add `IN (?, ...)` or `= ANY(?)`).
+LOADSTAR_DECL std::string refresh_prefix(const table_info& t, const plan_desc& p);
+/// The statements of a refresh, one per batch (`run` hydrates one; a tail over the batch's
+/// keys goes with it where the default plan has subquery loads), adding each object read
+/// to `seen`.
+LOADSTAR_DECL void run_refresh(load_context& ctx, const table_info& t, const std::vector<batch>& batches, bool with_tail,
+                               void (*run)(load_context&, const batch&, const tail*, std::unordered_set<const void*>&),
+                               std::unordered_set<const void*>& seen);
+
 template <class E>
 struct refresher {
     using meta = entity_meta<E>;
     using pk_type = typename meta::pk_type;
     using L = entity_loader<E>;
 
-    /// "SELECT columns FROM table [default joins] WHERE table.pk": the statement up to its
-    /// key condition (the batches add `IN (?, ...)` or `= ANY(?)`), built once.
     static const std::string& prefix() {
-        static const std::string text = [] {
-            const std::string t = quote_ident(meta::table_name());
-            const plan_desc& p = desc_of<default_plan<E>>();
-            return "SELECT " + p.cols + " FROM " + t + p.joins + " WHERE " + t + "." +
-                   quote_ident(meta::template column_name<meta::pk_index>());
-        }();
+        static const std::string text = refresh_prefix(table_of<E>(), desc_of<default_plan<E>>());
         return text;
     }
 
@@ -41,6 +45,15 @@ struct refresher {
     }
 
 private:
+    /// One statement of the refresh: the rows of `b` hydrated over the objects of the map.
+    static void run_batch(load_context& ctx, const batch& b, const tail* t, std::unordered_set<const void*>& seen) {
+        const plan_desc& p = desc_of<default_plan<E>>();
+        load_node<E> n(p);
+        L::run(ctx, b.sql, b.params, 0, p, n, t, [&](statement&, const ptr<E>& obj) {
+            if (obj) seen.insert(obj.get());
+        });
+    }
+
     static void refresh(session_core& s, identity_map<E>& m) {
         if (m.objects.empty()) return;
         std::vector<pk_type> keys;
@@ -49,26 +62,16 @@ private:
         load_context ctx{s, /*tracked*/ true, /*dedupe*/ true, /*populate_existing*/ true, {}, {}};
         std::vector<batch> batches;
         selectin_batches(ctx, keys, prefix(), 500, batches);
-        std::unordered_set<pk_type> seen;
-        const plan_desc& p = desc_of<default_plan<E>>();
-        for (auto& b : batches) {
-            load_node<E> n(p);
-            tail t;
-            if constexpr (needs_tail<default_plan<E>>()) {
-                t.sql = "FROM " + quote_ident(meta::table_name()) + " WHERE " + quote_ident(meta::table_name()) + "." +
-                        quote_ident(meta::template column_name<meta::pk_index>()) + b.keys_sql;
-                t.params = b.params;
-            }
-            L::run(ctx, b.sql, b.params, 0, p, n, &t, [&](statement&, const ptr<E>& obj) {
-                if (obj) seen.insert((*obj).*(meta::pk_member));
-            });
-        }
+        // The rows read: the objects of the map found again (populate_existing hydrates into
+        // the object the map holds for the row's key).
+        std::unordered_set<const void*> seen;
+        run_refresh(ctx, table_of<E>(), batches, needs_tail<default_plan<E>>(), &run_batch, seen);
         for (auto it = m.objects.begin(); it != m.objects.end();) {
-            if (seen.count(it->first)) {
+            if (seen.count(it->second.obj.get())) {
                 ++it;
                 continue;
             }
-            detach_holders(*it->second.obj);
+            detach_holders(m.object(it->second));
             s.forget_changes_of(it->second.obj.get());
             it = m.objects.erase(it);
         }
@@ -76,3 +79,7 @@ private:
 };
 
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/refresh.ipp>
+#endif
