@@ -449,12 +449,6 @@ struct keyed_map : identity_map_base {
     void put_back(const std::shared_ptr<void>& obj, std::byte* snap) override {
         objects.insert_or_assign(key_of_(obj.get()), map_entry{obj, snap});
     }
-    /// Takes out the entry holding `obj`, if any (by the object's key).
-    void erase_object(const void* obj) noexcept {
-        auto it = objects.find(key_of_(obj));
-        if (it != objects.end() && it->second.obj.get() == obj) objects.erase(it);
-    }
-
 protected:
     const K& (*key_of_)(const void*) noexcept;
     std::size_t (*snap_length_)(const std::byte*) noexcept;
@@ -613,7 +607,8 @@ struct identity_map final : keyed_map<typename entity_meta<E>::pk_type> {
         }
     }
     void forget(const void* obj, bool reset_key) noexcept override {
-        this->erase_object(obj);
+        std::byte* snap = nullptr;
+        this->take_out(obj, snap);
         E& o = *const_cast<E*>(static_cast<const E*>(obj));
         detach_holders(o);
         if constexpr (entity_meta<E>::pk_column::generated) {

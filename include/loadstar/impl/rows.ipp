@@ -119,8 +119,7 @@ LOADSTAR_DECL void delete_row(session_core& s, const table_info& t, const void* 
         throw stale_data_error("loadstar: DELETE of " + t.entity() + " matched no row: its version moved");
 }
 
-LOADSTAR_DECL void null_key(session_core& s, const table_info& t, std::size_t column, const void* obj) {
-    const std::string sql = t.null_key_sql(column);
+LOADSTAR_DECL void null_key(session_core& s, const table_info& t, const std::string& sql, const void* obj) {
     const value params[] = {t.get(t.pk(), obj)};
     naming_table(t.table(), [&] {
         cursor c(*s.eng, s.write_connection(), sql, params);
@@ -128,22 +127,17 @@ LOADSTAR_DECL void null_key(session_core& s, const table_info& t, std::size_t co
     });
 }
 
-LOADSTAR_DECL void link_row(session_core& s, const secondary_t& sec, const value& local, const value& remote, bool add) {
+LOADSTAR_DECL link_statements link_sql(const secondary_t& sec) {
     const std::string t = quote_ident(sec.table), l = quote_ident(sec.local), r = quote_ident(sec.remote);
-    const std::string sql = add ? "INSERT INTO " + t + " (" + l + ", " + r + ") VALUES (?, ?)"
-                                : "DELETE FROM " + t + " WHERE " + l + " = ? AND " + r + " = ?";
-    const value params[] = {local, remote};
-    naming_table(sec.table, [&] {
+    return {"INSERT INTO " + t + " (" + l + ", " + r + ") VALUES (?, ?)",
+            "DELETE FROM " + t + " WHERE " + l + " = ? AND " + r + " = ?", "DELETE FROM " + t + " WHERE " + l + " = ?"};
+}
+
+LOADSTAR_DECL void link_row(session_core& s, std::string_view table, const std::string& sql, std::span<const value> params) {
+    naming_table(table, [&] {
         cursor c(*s.eng, s.write_connection(), sql, params);
         c.run();
     });
-}
-
-LOADSTAR_DECL void unlink_rows(session_core& s, const secondary_t& sec, const value& local) {
-    const std::string sql = "DELETE FROM " + quote_ident(sec.table) + " WHERE " + quote_ident(sec.local) + " = ?";
-    const value params[] = {local};
-    cursor c(*s.eng, s.write_connection(), sql, params);
-    c.run();
 }
 
 LOADSTAR_DECL void note_inserted(session_core& s, std::size_t map, const std::shared_ptr<void>& obj) {

@@ -19,6 +19,7 @@
 #include <initializer_list>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -114,12 +115,19 @@ LOADSTAR_DECL void insert_row(session_core& s, const table_info& t, const void* 
 LOADSTAR_DECL void update_row(session_core& s, const table_info& t, const void* obj, std::uint64_t mask);
 /// DELETE of the object at `obj` (where its version matches: stale_data_error if not).
 LOADSTAR_DECL void delete_row(session_core& s, const table_info& t, const void* obj);
-/// `UPDATE ... SET column = NULL` of the object at `obj` (a removed child's foreign key).
-LOADSTAR_DECL void null_key(session_core& s, const table_info& t, std::size_t column, const void* obj);
-/// Writes (add) or deletes the row (local, remote) of a many-to-many association table.
-LOADSTAR_DECL void link_row(session_core& s, const secondary_t& sec, const value& local, const value& remote, bool add);
-/// Deletes every row of a many-to-many association table that names `local`.
-LOADSTAR_DECL void unlink_rows(session_core& s, const secondary_t& sec, const value& local);
+/// `sql` (null_key_sql of a column, built once per column) for the object at `obj`: a removed
+/// child's foreign key written NULL.
+LOADSTAR_DECL void null_key(session_core& s, const table_info& t, const std::string& sql, const void* obj);
+/// The statements of a many-to-many association table's rows (built once per relationship:
+/// links_of in unit/associate.hpp).
+struct link_statements {
+    std::string insert;      // INSERT INTO secondary (local, remote) VALUES (?, ?)
+    std::string remove;      // DELETE FROM secondary WHERE local = ? AND remote = ?
+    std::string remove_all;  // DELETE FROM secondary WHERE local = ?
+};
+LOADSTAR_DECL link_statements link_sql(const secondary_t& sec);
+/// Runs `sql` (one of link_statements) with `params` on the association table `table`.
+LOADSTAR_DECL void link_row(session_core& s, std::string_view table, const std::string& sql, std::span<const value> params);
 
 // ---- the bookkeeping around a row written: the same for every entity, over the identity map
 // of the object's type (session_core::maps[map], through identity_map_base). Everything a

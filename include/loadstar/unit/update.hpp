@@ -57,9 +57,9 @@ struct updater {
     /// the removal is never silently dropped.
     template <std::size_t J>
     static void write_null_key(session_core& s, const E& o) {
-        null_key(s, table_of<E>(), J, &o);
+        static const std::string sql = table_of<E>().null_key_sql(J);
+        null_key(s, table_of<E>(), sql, &o);
     }
-
 };
 
 }  // namespace loadstar::detail
