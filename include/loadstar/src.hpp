@@ -26,6 +26,8 @@
 #include <loadstar/impl/loader.ipp>
 #include <loadstar/impl/joined.ipp>
 #include <loadstar/impl/selectin.ipp>
+#include <loadstar/impl/subquery.ipp>
+#include <loadstar/impl/lazy.ipp>
 #include <loadstar/impl/query.ipp>
 #include <loadstar/impl/schema.ipp>
 #include <loadstar/impl/rows.ipp>

@@ -73,8 +73,9 @@ LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec) {
         r.vt = s.vt;
         if (is_eager(s.kind)) {
             r.child = &s.child();
-            r.names = s.names;
-            r.may_repeat = s.names->kind == relation::many_to_many || r.child->joined_many;
+            r.ops = s.ops;
+            r.names = s.ops->names;
+            r.may_repeat = r.names->kind == relation::many_to_many || r.child->joined_many;
         }
         if (s.kind == load_kind::joined || s.kind == load_kind::contains) {
             r.make_node = s.make_node;
@@ -82,7 +83,7 @@ LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec) {
             d.any_joined = true;
         } else if (s.kind == load_kind::selectin) {
             r.begin = s.begin;
-            r.sql = selectin_prefix(*s.names, *r.child);
+            r.sql = selectin_prefix(*r.names, *r.child);
         } else if (s.kind == load_kind::subquery) {
             r.begin = s.begin;
             r.prefetch = s.prefetch;

@@ -6,7 +6,50 @@
 
 #include <loadstar/loader/keys.hpp>
 
+#include <map>
+#include <unordered_map>
+
 namespace loadstar::detail {
+
+// ---- keys as the strategies hold them: 64-bit integers (rel_ops::int_keys), else values -------
+
+template <class Key>
+constexpr bool int_key = std::is_same_v<Key, std::int64_t>;
+
+/// The owner's key for relationship r; false where its foreign key is NULL.
+template <class Key>
+bool owner_key(const rel_ops& r, const void* owner, Key& out) {
+    if constexpr (int_key<Key>) return r.key_int(owner, out);
+    else return r.key_value(owner, out);
+}
+/// Reads the relationship key from column c of a follow-up statement's row.
+template <class Key>
+void read_rel_key(const rel_ops& r, statement& st, int c, Key& out) {
+    if constexpr (int_key<Key>) read_column(st, c, out, "relationship key");
+    else r.read_key(st, c, out);
+}
+/// The entry of target map m under key k, or null.
+template <class Key>
+map_entry* find_key(const entity_ops& t, identity_map_base& m, const Key& k) {
+    if constexpr (int_key<Key>) return t.find_int(m, k);
+    else return t.find_value(m, k);
+}
+/// An object's primary key.
+template <class Key>
+Key object_key(const entity_ops& t, const void* obj) {
+    if constexpr (int_key<Key>) return t.key_int(obj);
+    else return t.key_value(obj);
+}
+/// Maps from keys: hashed for integers, ordered for values (std::variant has no hash for
+/// blobs; non-integral keys are rare).
+template <class Key, class V>
+using key_map = std::conditional_t<int_key<Key>, std::unordered_map<std::int64_t, V>, std::map<value, V>>;
+template <class Key, class V>
+using key_multimap = std::conditional_t<int_key<Key>, std::unordered_multimap<std::int64_t, V>, std::multimap<value, V>>;
+template <class Map>
+void reserve_keys(Map& m, std::size_t n) {
+    if constexpr (requires { m.reserve(n); }) m.reserve(n);
+}
 
 LOADSTAR_DECL void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
     if (p.followups_fn && !n.empty()) p.followups_fn(ctx, p, n, t);

@@ -13,10 +13,12 @@
 #include <loadstar/relationship.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace loadstar::detail {
@@ -202,17 +204,95 @@ struct tail {
     bool may_repeat = true;
 };
 
+// ---- one relationship's holders and keys, erased ---------------------------------------------
+//
+// The follow-up and lazy strategies are ordinary code (compiled once, not once per
+// relationship) over two small tables of function pointers: one per entity (entity_ops: its
+// identity map, its key, running a statement of its plan) and one per relationship (rel_ops:
+// the owner's key, its holder). Keys travel as 64-bit integers where the relationship's key
+// type is integral, else as values; the strategies' code exists once per key representation.
+
+struct plan_desc;
+struct rel_desc;
+
+/// What a statement run through entity_ops does with each row's object: `obj` is the row's
+/// `const ptr<T>*` (null where the row has none, an outer join that matched nothing).
+class child_sink {
+public:
+    template <class F>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, child_sink>)
+    child_sink(F& f) noexcept  // implicit: callers pass their lambda (an lvalue that outlives the call)
+        : self_(std::addressof(f)), fn_([](void* s, statement& st, const void* obj) { (*static_cast<F*>(s))(st, obj); }) {}
+    void operator()(statement& st, const void* obj) const { fn_(self_, st, obj); }
+
+private:
+    void* self_;
+    void (*fn_)(void*, statement&, const void*);
+};
+
+/// An entity's part in the strategies, erased (entity_ops_for<E> in loader.hpp).
+struct entity_ops {
+    /// The identity map a load fills (ctx.map<E>()) and the session's (s.map<E>()).
+    identity_map_base& (*ctx_map)(load_context&) = nullptr;
+    identity_map_base& (*session_map)(session_core&) = nullptr;
+    /// The entry the map holds under key k (converted to the entity's key type), or null.
+    /// find_int only where the entity's key is integral.
+    map_entry* (*find_int)(identity_map_base&, std::int64_t k) = nullptr;
+    map_entry* (*find_value)(identity_map_base&, const value& k) = nullptr;
+    /// An object's primary key (key_int only where it is integral).
+    std::int64_t (*key_int)(const void* obj) = nullptr;
+    value (*key_value)(const void* obj) = nullptr;
+    /// A row's object (`const ptr<T>*`) as a shared pointer.
+    std::shared_ptr<void> (*share)(const void* obj) = nullptr;
+    /// Runs a statement of plan `p` (entity_loader<E>::run into a node of its own), handing
+    /// each row's object to `sink` after `key_columns` leading key columns.
+    void (*run)(load_context&, std::string_view sql, std::span<const value> params, int key_columns,
+                const plan_desc& p, const tail* t, child_sink sink) = nullptr;
+};
+
+/// A relationship's part in the strategies, erased (rel_ops_for<E, I> in loader.hpp). `owner`
+/// is an E*.
+struct rel_ops {
+    const rel_names* names = nullptr;
+    const entity_ops* target = nullptr;
+    /// Whether keys travel as 64-bit integers (key_int, find_int, a statement's integer key
+    /// column) or as values.
+    bool int_keys = false;
+    bool to_many = false;                    // the holder is a collection
+    const std::string& (*name)() = nullptr;  // "Author.books"
+    /// The key that links owner and children (rel_keys::parent_key): false where the owner's
+    /// foreign key is NULL. key_int only where int_keys.
+    bool (*key_int)(const void* owner, std::int64_t& out) = nullptr;
+    bool (*key_value)(const void* owner, value& out) = nullptr;
+    /// Reads column c of a follow-up row, the relationship key, as a value (not int_keys).
+    void (*read_key)(statement& st, int c, value& out) = nullptr;
+    holder_link& (*link)(void* owner) noexcept = nullptr;
+    void (*clear)(void* owner) noexcept = nullptr;
+    /// Adds a row's object (`const ptr<T>*`) to the owner's holder (attach).
+    void (*attach)(void* owner, const void* child, bool may_repeat) = nullptr;
+    /// Sets the owner's to-one holder.
+    void (*set)(void* owner, const std::shared_ptr<void>& child) = nullptr;
+    /// Claims the holders of this relationship among a node's objects (its std::vector<ptr<E>>)
+    /// that the current load fills (those still "loading"); returns their owners.
+    std::vector<void*> (*claim)(const void* objs) = nullptr;
+};
+
+/// Marks the claimed holders of `owners` loaded.
+inline void mark_loaded(const rel_ops& r, const std::vector<void*>& owners) noexcept {
+    for (void* o : owners) {
+        holder_link& link = r.link(o);
+        if (link.state == holder_state::claimed) link.state = holder_state::loaded;
+    }
+}
+
 // ---- the runtime plan: what the loader walks ----------------------------------------------------
 //
 // A plan type (plan.hpp) is described once, at its first use, by a plan_desc: which columns its
 // statement reads, and for each relationship the strategy, the child plan and the entry points
-// of that strategy. The loader's code is then per entity (entity_loader<E>) and per relationship
-// (the strategies' templates on <E, I>), not per plan: a program with forty query shapes over
-// five entities compiles five hydrations, not forty (issue 10). Only the entry points a plan
-// names are taken, so a relationship nobody selectin-loads compiles no selectin code.
-
-struct plan_desc;
-struct rel_desc;
+// of that strategy. The loader's code is then per entity (entity_loader<E>), per relationship
+// only a table (rel_ops), and the strategies themselves are ordinary code: a program with forty
+// query shapes over five entities compiles five hydrations, not forty, and one selectin load,
+// not one per relationship (issue 10).
 
 /// The objects one statement hydrated at one place in a plan (load_node<E> in loader.hpp).
 struct node_base {
@@ -253,6 +333,8 @@ struct rel_desc {
     std::string sql;
     /// Eager kinds: the relationship's tables and keys (joined.hpp, selectin.hpp).
     const rel_names* names = nullptr;
+    /// Eager kinds: the relationship's holders and keys, erased (selectin, subquery).
+    const rel_ops* ops = nullptr;
     /// joined and contains_eager: the node the children's rows are hydrated into.
     std::unique_ptr<node_base> (*make_node)(const plan_desc&) = nullptr;
     // selectin and subquery: claims the holders among `objs` (a node's std::vector<ptr<E>>)
@@ -322,13 +404,6 @@ void attach(typename R::holder& holder, ptr<typename R::target> child, bool may_
     }
 }
 
-/// Whether one parent key's statement can deliver the same child twice: a link table may list
-/// a pair twice, and a child's own joined to-many repeats its row once per grandchild.
-template <class K>
-bool children_may_repeat(const plan_desc& child) {
-    return K::kind == relation::many_to_many || child.joined_many;
-}
-
 /// A statement a follow-up load will run: its SQL and values.
 struct batch {
     std::string sql;
@@ -336,38 +411,9 @@ struct batch {
     std::string keys_sql;  // the key condition after the child key: " IN (?, ?)", " = ANY(?)"
 };
 
-/// Claims the holders of relationship I of these objects that the current load fills (those
-/// still "loading"); returns their owners.
-template <class E, std::size_t I>
-std::vector<E*> claim(const std::vector<ptr<E>>& objs) {
-    using R = typename entity_meta<E>::template relationship_t<I>;
-    std::vector<E*> out;
-    out.reserve(objs.size());
-    for (auto& o : objs) {
-        auto& link = holder_access<typename R::holder>::link((*o).*(R::member));
-        if (link.state == holder_state::loading) {
-            link.state = holder_state::claimed;
-            out.push_back(o.get());
-        }
-    }
-    return out;
-}
-template <class E, std::size_t I>
-void mark_loaded(const std::vector<E*>& owners) {
-    using R = typename entity_meta<E>::template relationship_t<I>;
-    for (E* o : owners) {
-        auto& link = holder_access<typename R::holder>::link(o->*(R::member));
-        if (link.state == holder_state::claimed) link.state = holder_state::loaded;
-    }
-}
-
 /// The tail of the children of a relationship, built from the tail of its parents' rows: the
 /// parents' keys as a subquery, joined to the child table.
 LOADSTAR_DECL tail child_tail(const rel_names& r, const tail& t);
-template <class E, std::size_t I>
-tail child_tail(const tail& t) {
-    return child_tail(rel_keys<E, I>::names, t);
-}
 /// "SELECT child columns FROM child ... WHERE child key = ?": a lazy load of relationship `r`
 /// with the child's plan `lp`.
 LOADSTAR_DECL std::string lazy_sql(const rel_names& r, const plan_desc& lp);

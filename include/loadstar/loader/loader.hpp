@@ -463,6 +463,131 @@ struct entity_loader {
     }
 };
 
+// ---- the erased tables the strategies run on (keys.hpp) -----------------------------------------
+
+/// A key read back from a value (an identity-map lookup by a key the strategies hold as a
+/// value); false if the value cannot be one.
+template <class K>
+bool key_from_value(const value& v, K& out) {
+    if constexpr (std::is_integral_v<K>) {
+        const auto* i = std::get_if<std::int64_t>(&v);
+        if (!i) return false;
+        out = static_cast<K>(*i);
+        return true;
+    } else if constexpr (std::is_same_v<K, time_point>) {
+        const auto* t = std::get_if<std::string>(&v);
+        return t && parse_time(*t, out);
+    } else {
+        const auto* p = std::get_if<K>(&v);
+        if (!p) return false;
+        out = *p;
+        return true;
+    }
+}
+/// Whether keys of type K travel as 64-bit integers (the rest as values: to_value refuses an
+/// unsigned 64-bit key past INT64_MAX, a cast would not).
+template <class K>
+constexpr bool int_key_type = std::is_integral_v<K> && !std::is_same_v<K, bool> &&
+                              (std::is_signed_v<K> || sizeof(K) < sizeof(std::int64_t));
+
+/// Reads a relationship key of type K from column c as a value (one function per key type).
+template <class K>
+void read_key_value(statement& st, int c, value& out) {
+    K k{};
+    read_column(st, c, k, "relationship key");
+    out = to_value(k);
+}
+
+template <class E>
+struct entity_ops_for {
+    using meta = entity_meta<E>;
+    using pk_type = typename meta::pk_type;
+    static constexpr bool int_pk = int_key_type<pk_type>;
+    static void run(load_context& ctx, std::string_view sql, std::span<const value> params, int key_columns,
+                    const plan_desc& p, const tail* t, child_sink sink) {
+        load_node<E> n(p, p.eager);  // its objects feed only follow-up loads (see lazy.hpp)
+        entity_loader<E>::run(ctx, sql, params, key_columns, p, n, t,
+                              [&](statement& st, const ptr<E>& o) { sink(st, o ? &o : nullptr); });
+    }
+    static constexpr entity_ops table = [] {
+        entity_ops o;
+        o.ctx_map = [](load_context& ctx) -> identity_map_base& { return ctx.map<E>(); };
+        o.session_map = [](session_core& s) -> identity_map_base& { return s.map<E>(); };
+        if constexpr (int_pk) {
+            o.find_int = [](identity_map_base& m, std::int64_t k) {
+                return static_cast<identity_map<E>&>(m).find_entry(static_cast<pk_type>(k));
+            };
+            o.key_int = [](const void* obj) { return static_cast<std::int64_t>(key_of<E>(obj)); };
+        }
+        o.find_value = [](identity_map_base& m, const value& k) -> map_entry* {
+            pk_type key{};
+            return key_from_value(k, key) ? static_cast<identity_map<E>&>(m).find_entry(key) : nullptr;
+        };
+        o.key_value = [](const void* obj) { return to_value(key_of<E>(obj)); };
+        o.share = [](const void* obj) -> std::shared_ptr<void> { return *static_cast<const ptr<E>*>(obj); };
+        o.run = &run;
+        return o;
+    }();
+};
+
+template <class E, std::size_t I>
+struct rel_ops_for {
+    using K = rel_keys<E, I>;
+    using R = typename K::R;
+    using T = typename R::target;
+    using H = typename R::holder;
+    using key_type = typename K::key_type;
+    // A to-one's key is compared with its target's primary key: integers only if both are.
+    static constexpr bool int_keys =
+        int_key_type<key_type> && (K::kind != relation::belongs_to || entity_ops_for<T>::int_pk);
+    static H& holder(void* owner) noexcept { return static_cast<E*>(owner)->*(R::member); }
+    static constexpr rel_ops table = [] {
+        rel_ops o;
+        o.names = &K::names;
+        o.target = &entity_ops_for<T>::table;
+        o.int_keys = int_keys;
+        o.to_many = R::to_many;
+        o.name = &member_name<R::member>;
+        if constexpr (int_keys) {
+            o.key_int = [](const void* owner, std::int64_t& out) {
+                key_type k{};
+                if (!K::parent_key(*static_cast<const E*>(owner), k)) return false;
+                out = static_cast<std::int64_t>(k);
+                return true;
+            };
+        } else {
+            o.read_key = &read_key_value<key_type>;
+        }
+        o.key_value = [](const void* owner, value& out) {
+            key_type k{};
+            if (!K::parent_key(*static_cast<const E*>(owner), k)) return false;
+            out = to_value(k);
+            return true;
+        };
+        o.link = [](void* owner) noexcept -> holder_link& { return holder_access<H>::link(holder(owner)); };
+        o.clear = [](void* owner) noexcept { holder_access<H>::clear(holder(owner)); };
+        o.attach = [](void* owner, const void* child, bool may_repeat) {
+            attach<R>(holder(owner), *static_cast<const ptr<T>*>(child), may_repeat);
+        };
+        o.set = [](void* owner, const std::shared_ptr<void>& child) {
+            holder_access<H>::add(holder(owner), std::static_pointer_cast<T>(child));
+        };
+        o.claim = [](const void* objs) {
+            std::vector<void*> out;
+            const auto& v = *static_cast<const std::vector<ptr<E>>*>(objs);
+            out.reserve(v.size());
+            for (const auto& obj : v) {
+                auto& link = holder_access<H>::link((*obj).*(R::member));
+                if (link.state != holder_state::loading) continue;
+                link.state = holder_state::claimed;
+                out.push_back(obj.get());
+            }
+            return out;
+        };
+        return o;
+    }();
+};
+
 /// The follow-up statements (selectin, subquery) for the objects of one node, recursively.
 /// Each load claims its holders (begin), then runs (end): each sibling is begun and run in
 /// turn (so a to-one load finds what an earlier sibling mapped).
@@ -478,10 +603,10 @@ struct rel_spec {
     load_kind kind = load_kind::lazy;
     std::size_t batch = default_batch_size;
     const rel_vtable* vt = nullptr;
-    // Eager kinds: the child plan's description, and the relationship's names (whether its
-    // children can repeat; the selectin statement).
+    // Eager kinds: the child plan's description, and the relationship's erased table (its
+    // names: whether its children can repeat, the selectin statement).
     const plan_desc& (*child)() = nullptr;
-    const rel_names* names = nullptr;
+    const rel_ops* ops = nullptr;
     std::unique_ptr<node_base> (*make_node)(const plan_desc&) = nullptr;
     std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const void* objs, const tail*) = nullptr;
     void (*prefetch)(const rel_desc&, const tail& parents, tail& ct, std::string& sql) = nullptr;
@@ -515,15 +640,15 @@ constexpr rel_spec rel_spec_of() {
     r.vt = &lazy_loader<E, I, typename RP::lazy_plan>::vt;
     if constexpr (is_eager(RP::kind)) {
         r.child = &desc_of<typename RP::child_plan>;
-        r.names = &rel_keys<E, I>::names;
+        r.ops = &rel_ops_for<E, I>::table;
     }
     if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains) {
         r.make_node = &make_node<T>;
     } else if constexpr (RP::kind == load_kind::selectin) {
-        r.begin = &selectin_load<E, I>::begin;
+        r.begin = &selectin_begin;
     } else if constexpr (RP::kind == load_kind::subquery) {
-        r.begin = &subquery_load<E, I>::begin;
-        r.prefetch = &subquery_load<E, I>::prefetch;
+        r.begin = &subquery_begin;
+        r.prefetch = &subquery_prefetch;
     }
     return r;
 }
