@@ -25,16 +25,21 @@ struct holder_link;
 
 /// Per (relationship, nested plan): how a holder of that relationship loads itself.
 struct rel_vtable {
-    const std::string& (*name)();                                     // "Author.books"
-    void (*lazy_load)(session_core&, void* owner, const std::source_location&);
+    const std::string& (*name)();  // "Author.books"
+    /// Loads one holder on touch; `self` is this table (its `data` says what to load).
+    void (*lazy_load)(session_core&, const rel_vtable& self, void* owner, const std::source_location&);
     /// At flush: the holder was modified; `original` is its content before the first change.
     void (*changed)(session_core&, void* owner, const std::shared_ptr<void>& original);
     /// In memory, at once: keep the back_populates side in step (`item` is a const ptr<T>*).
     void (*linked)(session_core&, void* owner, const void* item, bool added);
     /// Loads the unloaded holders of several owners at once (session::load); null: one by one.
-    void (*lazy_load_many)(session_core&, std::span<void* const> owners, const std::source_location&) = nullptr;
+    void (*lazy_load_many)(session_core&, const rel_vtable& self, std::span<void* const> owners,
+                           const std::source_location&) = nullptr;
     /// Keeps a holder's content from before its first change in the session (record_change).
     void (*record)(session_core&, holder_link&, const void* holder, std::shared_ptr<void> original) = nullptr;
+    /// What the loader needs to load this holder (the relationship and the nested plan): one
+    /// loading function serves every relationship and plan.
+    void* data = nullptr;
 };
 
 // loading: an eager load of the current statement fills it; claimed: a selectin/subquery load
@@ -73,7 +78,7 @@ inline void touch(holder_link& link, const std::source_location& where, const ch
         throw detached_error("loadstar: " + (link.vt ? link.vt->name() : std::string("a relationship")) +
                              " is not loaded and its object is not attached to an open session");
     }
-    link.vt->lazy_load(*link.core, link.owner, where);
+    link.vt->lazy_load(*link.core, *link.vt, link.owner, where);
 }
 /// Before a bound holder is modified: the session keeps its original content (for the
 /// adds and removes a flush writes).

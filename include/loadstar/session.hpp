@@ -228,8 +228,8 @@ private:
         const detail::rel_vtable* vt = nullptr;
         auto run = [&] {
             if (owners.empty()) return;
-            if (vt->lazy_load_many) vt->lazy_load_many(*core_, owners, where);
-            else for (void* o : owners) vt->lazy_load(*core_, o, where);
+            if (vt->lazy_load_many) vt->lazy_load_many(*core_, *vt, owners, where);
+            else for (void* o : owners) vt->lazy_load(*core_, *vt, o, where);
             owners.clear();
         };
         for (const auto& p : objs) {

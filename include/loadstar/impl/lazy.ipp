@@ -8,6 +8,7 @@
 #include <loadstar/loader/lazy.hpp>
 
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -66,8 +67,18 @@ LOADSTAR_DECL void lazy_load_one(session_core& s, void* owner, const std::source
     else lazy_load_keyed<value>(s, owner, where, note, info);
 }
 
-LOADSTAR_DECL void lazy_load_many(session_core& s, std::span<void* const> owners, const std::source_location& where,
-                                  const lazy_plan_info& info) {
+LOADSTAR_DECL const lazy_plan_info& lazy_slot_info(lazy_slot& slot) {
+    std::call_once(slot.once, [&] { slot.info = new lazy_plan_info(lazy_info(*slot.rel, slot.plan())); });
+    return *slot.info;
+}
+
+LOADSTAR_DECL void lazy_touch(session_core& s, const rel_vtable& vt, void* owner, const std::source_location& where) {
+    lazy_load_one(s, owner, where, true, lazy_slot_info(*static_cast<lazy_slot*>(vt.data)));
+}
+
+LOADSTAR_DECL void lazy_touch_many(session_core& s, const rel_vtable& vt, std::span<void* const> owners,
+                                   const std::source_location& where) {
+    const lazy_plan_info& info = lazy_slot_info(*static_cast<lazy_slot*>(vt.data));
     const rel_ops& r = *info.rel;
     std::vector<value> keys;  // one statement per distinct key not already mapped
     if (s.eng->sql_dialect().pipelining && owners.size() > 1) {

@@ -6,6 +6,7 @@
 
 #include <loadstar/loader/keys.hpp>
 
+#include <mutex>
 #include <source_location>
 #include <span>
 #include <string>
@@ -28,39 +29,48 @@ struct lazy_plan_info {
     std::string sql;       // SELECT child columns FROM child ... WHERE child key = ?
     std::string tail_sql;  // its FROM/WHERE, where a subquery load below needs it
 };
-/// The statements of a lazy load of relationship r with the child plan lp.
-LOADSTAR_DECL lazy_plan_info lazy_info(const rel_ops& r, const plan_desc& lp);
+/// Per (relationship, lazy plan): its constant part, and its statements built at first use
+/// (lazy_slot_info: once, under the once_flag). Constant-initialised, so it has no
+/// initialisation code of its own; the statements live as long as the program, like those
+/// of a function-local static (and, being reachable, are no leak).
+struct lazy_slot {
+    const rel_ops* rel;
+    const plan_desc& (*plan)();
+    std::once_flag once{};
+    const lazy_plan_info* info = nullptr;
+};
+/// The statements of slot's load, built at its first use (thread-safe).
+LOADSTAR_DECL const lazy_plan_info& lazy_slot_info(lazy_slot& slot);
 /// Loads one unloaded holder on first touch (the lazy strategy), with the plan of `info`
 /// applied to the statement. `note`: count it for N+1 detection (an implicit load on touch,
 /// not an explicit session::load). Ordinary code over the relationship's rel_ops.
 LOADSTAR_DECL void lazy_load_one(session_core& s, void* owner, const std::source_location& where, bool note,
                                  const lazy_plan_info& info);
-/// Explicit loading of many holders (session::load): the statements each lazy load would
-/// issue, sent together where the driver pipelines (one round trip for all of them), then
-/// hydrated one holder at a time exactly as on touch. Elsewhere, one after another.
-LOADSTAR_DECL void lazy_load_many(session_core& s, std::span<void* const> owners, const std::source_location& where,
-                                  const lazy_plan_info& info);
+/// rel_vtable::lazy_load of every lazily loaded relationship: its data is a lazy_slot.
+LOADSTAR_DECL void lazy_touch(session_core& s, const rel_vtable& vt, void* owner, const std::source_location& where);
+/// Explicit loading of many holders (session::load, rel_vtable::lazy_load_many): the
+/// statements each lazy load would issue, sent together where the driver pipelines (one round
+/// trip for all of them), then hydrated one holder at a time exactly as on touch. Elsewhere,
+/// one after another.
+LOADSTAR_DECL void lazy_touch_many(session_core& s, const rel_vtable& vt, std::span<void* const> owners,
+                                   const std::source_location& where);
 
 /// The relationship's erased table (loader.hpp).
 template <class E, std::size_t I>
 struct rel_ops_for;
 
-/// The vtable of a holder armed to load lazily with `LazyPlan`: per plan, only this table and
-/// two calls into the lazy strategy.
+/// The vtable of a holder armed to load lazily with `LazyPlan`: per plan, only constant data
+/// (the loading code is lazy_touch, the same for every relationship and plan).
 template <class E, std::size_t I, class LazyPlan>
 struct lazy_loader {
-    static const lazy_plan_info& info() {
-        static const lazy_plan_info i = lazy_info(rel_ops_for<E, I>::table, desc_of<LazyPlan>());
-        return i;
-    }
-    static void load(session_core& s, void* owner, const std::source_location& where) {
-        lazy_load_one(s, owner, where, true, info());
-    }
-    static void load_many(session_core& s, std::span<void* const> owners, const std::source_location& where) {
-        lazy_load_many(s, owners, where, info());
-    }
-    static constexpr rel_vtable vt{&member_name<entity_meta<E>::template relationship_t<I>::member>, &load,
-                                   &cascade_changed<E, I>, &back_link<E, I>, &load_many, &record_holder_change};
+    static inline constinit lazy_slot slot{&rel_ops_for<E, I>::table, &desc_of<LazyPlan>};
+    static constexpr rel_vtable vt{&member_name<entity_meta<E>::template relationship_t<I>::member>,
+                                   &lazy_touch,
+                                   &cascade_changed<E, I>,
+                                   &back_link<E, I>,
+                                   &lazy_touch_many,
+                                   &record_holder_change,
+                                   &slot};
 };
 
 /// Loads one deferred column on first touch: SELECT col FROM table WHERE pk = ?.
@@ -69,7 +79,7 @@ struct deferred_loader {
     using meta = entity_meta<E>;
     using C = typename meta::template column_t<I>;
     static const std::string& name() { return member_name<C::member>(); }
-    static void load(session_core& s, void* owner, const std::source_location&) {
+    static void load(session_core& s, const rel_vtable&, void* owner, const std::source_location&) {
         E& obj = *static_cast<E*>(owner);
         static const std::string sql = "SELECT " + quote_ident(meta::template column_name<I>()) + " FROM " +
                                        quote_ident(meta::table_name()) + " WHERE " +
