@@ -8,22 +8,31 @@
 
 namespace loadstar::detail {
 
-LOADSTAR_DECL std::string refresh_prefix(const table_info& t, const plan_desc& p) {
-    return "SELECT " + p.cols + " FROM " + t.quoted_table() + p.joins + " WHERE " + t.quoted_table() + "." +
-           t.quoted_column(t.pk());
+LOADSTAR_DECL refresh_info make_refresh_info(const table_info& t, const plan_desc& p, const entity_ops& ops) {
+    refresh_info r{&t, &p, &ops, {}, p.uses_tail};
+    r.prefix = "SELECT " + p.cols + " FROM " + t.quoted_table() + p.joins + " WHERE " + t.quoted_table() + "." +
+               t.quoted_column(t.pk());
+    return r;
 }
 
-LOADSTAR_DECL void run_refresh(load_context& ctx, const table_info& t, const std::vector<batch>& batches, bool with_tail,
-                               void (*run)(load_context&, const batch&, const tail*, std::unordered_set<const void*>&),
+LOADSTAR_DECL void run_refresh(load_context& ctx, const refresh_info& r, const std::vector<batch>& batches,
                                std::unordered_set<const void*>& seen) {
+    const table_info& t = *r.table;
+    auto on_row = [&](statement&, const void* obj) {
+        if (obj) seen.insert(r.ops->address(obj));
+    };
     for (const batch& b : batches) {
         tail k;
-        if (with_tail) {
+        if (r.with_tail) {
             k.sql = "FROM " + t.quoted_table() + " WHERE " + t.quoted_table() + "." + t.quoted_column(t.pk()) + b.keys_sql;
             k.params = b.params;
         }
-        run(ctx, b, &k, seen);
+        r.ops->run(ctx, b.sql, b.params, 0, *r.plan, &k, on_row);
     }
 }
+
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+template void refresh_map<std::int64_t>(session_core&, keyed_map<std::int64_t>&, const refresh_info&);
+#endif
 
 }  // namespace loadstar::detail

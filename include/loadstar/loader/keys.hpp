@@ -242,8 +242,9 @@ struct entity_ops {
     /// An object's primary key (key_int only where it is integral).
     std::int64_t (*key_int)(const void* obj) = nullptr;
     value (*key_value)(const void* obj) = nullptr;
-    /// A row's object (`const ptr<T>*`) as a shared pointer.
+    /// A row's object (`const ptr<T>*`) as a shared pointer, and as the object's address.
     std::shared_ptr<void> (*share)(const void* obj) = nullptr;
+    const void* (*address)(const void* obj) noexcept = nullptr;
     /// Runs a statement of plan `p` (entity_loader<E>::run into a node of its own), handing
     /// each row's object to `sink` after `key_columns` leading key columns.
     void (*run)(load_context&, std::string_view sql, std::span<const value> params, int key_columns,

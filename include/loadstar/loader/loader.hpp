@@ -525,6 +525,7 @@ struct entity_ops_for {
         };
         o.key_value = [](const void* obj) { return to_value(key_of<E>(obj)); };
         o.share = [](const void* obj) -> std::shared_ptr<void> { return *static_cast<const ptr<E>*>(obj); };
+        o.address = [](const void* obj) noexcept -> const void* { return static_cast<const ptr<E>*>(obj)->get(); };
         o.run = &run;
         return o;
     }();

@@ -16,64 +16,66 @@
 
 namespace loadstar::detail {
 
-/// "SELECT columns FROM table [default joins] WHERE table.pk": the statement of a refresh up
-/// to its key condition (the batches add `IN (?, ...)` or `= ANY(?)`).
-LOADSTAR_DECL std::string refresh_prefix(const table_info& t, const plan_desc& p);
-/// The statements of a refresh, one per batch (`run` hydrates one; a tail over the batch's
-/// keys goes with it where the default plan has subquery loads), adding each object read
-/// to `seen`.
-LOADSTAR_DECL void run_refresh(load_context& ctx, const table_info& t, const std::vector<batch>& batches, bool with_tail,
-                               void (*run)(load_context&, const batch&, const tail*, std::unordered_set<const void*>&),
+/// What the refresh of one entity's objects needs (built once per entity: refresher<E>).
+struct refresh_info {
+    const table_info* table;
+    const plan_desc* plan;    // the entity's default plan
+    const entity_ops* ops;    // runs its statements
+    std::string prefix;       // SELECT columns FROM table [default joins] WHERE table.pk
+    bool with_tail = false;   // the default plan has subquery loads: each batch sends its keys
+};
+LOADSTAR_DECL refresh_info make_refresh_info(const table_info& t, const plan_desc& p, const entity_ops& ops);
+/// The statements of a refresh, one per batch (`r.ops->run` hydrates one over the objects of
+/// the map; a tail over the batch's keys goes with it where the default plan has subquery
+/// loads), adding each object read to `seen`.
+LOADSTAR_DECL void run_refresh(load_context& ctx, const refresh_info& r, const std::vector<batch>& batches,
                                std::unordered_set<const void*>& seen);
 
+/// Every object of map `m` read again (populate_existing hydrates into the object the map holds
+/// for the row's key); the objects whose rows are gone leave the map and the session. Ordinary
+/// code per key type (the 64-bit one compiled once, in src.hpp, when compiled separately).
+template <class K>
+void refresh_map(session_core& s, keyed_map<K>& m, const refresh_info& r) {
+    if (m.objects.empty()) return;
+    std::vector<K> keys;
+    keys.reserve(m.objects.size());
+    for (auto& [k, e] : m.objects) keys.push_back(k);
+    load_context ctx{s, /*tracked*/ true, /*dedupe*/ true, /*populate_existing*/ true, {}, {}};
+    std::vector<batch> batches;
+    selectin_batches(ctx, std::move(keys), r.prefix, 500, batches);
+    std::unordered_set<const void*> seen;
+    run_refresh(ctx, r, batches, seen);
+    for (auto it = m.objects.begin(); it != m.objects.end();) {
+        map_entry& e = it->second;
+        if (seen.count(e.obj.get())) {
+            ++it;
+            continue;
+        }
+        m.detach(e.obj.get());
+        s.forget_changes_of(e.obj.get());
+        m.replace_snapshot(e, nullptr);  // its space is dead (compact reclaims it)
+        it = m.objects.erase(it);
+    }
+}
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+extern template void refresh_map<std::int64_t>(session_core&, keyed_map<std::int64_t>&, const refresh_info&);
+#endif
+
+template <class E>
+struct entity_ops_for;  // loader.hpp
+
+/// After a rollback (identity_map<E>::refresh_all): per entity only its refresh_info.
 template <class E>
 struct refresher {
-    using meta = entity_meta<E>;
-    using pk_type = typename meta::pk_type;
-    using L = entity_loader<E>;
-
-    static const std::string& prefix() {
-        static const std::string text = refresh_prefix(table_of<E>(), desc_of<default_plan<E>>());
-        return text;
-    }
-
     static void refresh_all(session_core& s, identity_map<E>& m) {
         // A mapping no INSERT order can satisfy was reported once (insert_cycle_check): the
         // loads below would only report it again for every entity they reach.
-        if constexpr (insertable<E>) refresh(s, m);
-        else (void)s, (void)m;
-    }
-
-private:
-    /// One statement of the refresh: the rows of `b` hydrated over the objects of the map.
-    static void run_batch(load_context& ctx, const batch& b, const tail* t, std::unordered_set<const void*>& seen) {
-        const plan_desc& p = desc_of<default_plan<E>>();
-        load_node<E> n(p);
-        L::run(ctx, b.sql, b.params, 0, p, n, t, [&](statement&, const ptr<E>& obj) {
-            if (obj) seen.insert(obj.get());
-        });
-    }
-
-    static void refresh(session_core& s, identity_map<E>& m) {
-        if (m.objects.empty()) return;
-        std::vector<pk_type> keys;
-        keys.reserve(m.objects.size());
-        for (auto& [k, e] : m.objects) keys.push_back(k);
-        load_context ctx{s, /*tracked*/ true, /*dedupe*/ true, /*populate_existing*/ true, {}, {}};
-        std::vector<batch> batches;
-        selectin_batches(ctx, keys, prefix(), 500, batches);
-        // The rows read: the objects of the map found again (populate_existing hydrates into
-        // the object the map holds for the row's key).
-        std::unordered_set<const void*> seen;
-        run_refresh(ctx, table_of<E>(), batches, needs_tail<default_plan<E>>(), &run_batch, seen);
-        for (auto it = m.objects.begin(); it != m.objects.end();) {
-            if (seen.count(it->second.obj.get())) {
-                ++it;
-                continue;
-            }
-            detach_holders(m.object(it->second));
-            s.forget_changes_of(it->second.obj.get());
-            it = m.objects.erase(it);
+        if constexpr (insertable<E>) {
+            static const refresh_info r =
+                make_refresh_info(table_of<E>(), desc_of<default_plan<E>>(), entity_ops_for<E>::table);
+            refresh_map(s, m, r);
+        } else {
+            (void)s, (void)m;
         }
     }
 };
