@@ -141,6 +141,22 @@ LOADSTAR_DECL std::string render_select(const query_state& st, const select_part
 /// paging (ordered when paged, so the subquery pages the same parents).
 LOADSTAR_DECL tail render_tail(const query_state& st, const std::string& table);
 
+/// Every object of an entity query (query::all): its statement rendered, then run and
+/// hydrated by the loader. Per entity, not per plan: a plan passes its description and what
+/// its type decides.
+template <class E>
+std::vector<ptr<E>> select_all(const query_state& st, const plan_desc& p, const std::string* paged_columns,
+                               bool repeats, bool with_tail) {
+    std::vector<value> params;
+    const std::string text = render_select(st, {p.cols, table_sql<E>(), p.joins, paged_columns}, params);
+    // FOR UPDATE says the transaction will write: begin it as a write transaction (on SQLite,
+    // which has no row locks, that is where the write lock is taken).
+    if (st.for_update) st.s->connection(true);
+    tail t;
+    if (with_tail) t = render_tail(st, table_sql<E>());
+    return entity_loader<E>::all(*st.s, !st.untracked, st.populate_existing, text, params, p, repeats, t);
+}
+
 /// SELECT count(*) of the rows a query matches (of its page, when paged or joined).
 LOADSTAR_DECL std::string render_count(const query_state& st, const std::string& table, const std::string& pk,
                                        std::vector<value>& params);
@@ -268,18 +284,11 @@ public:
 
     /// Every matching object, in order, each once. Throws loadstar::error on driver failure.
     std::vector<ptr<E>> all() const {
-        std::vector<value> params;
-        const std::string text = build(params);
-        // FOR UPDATE says the transaction will write: begin it as a write transaction (on
-        // SQLite, which has no row locks, that is where the write lock is taken).
-        if (this->st_.for_update) this->st_.s->connection(true);
         // An explicit join can repeat a row (Author joined to its books): each object is
         // still returned once, as SQLAlchemy's Query uniques single-entity results.
         const bool repeats = detail::has_joined_many<Plan>() || !this->st_.joins.empty();
-        detail::tail t;
-        if constexpr (detail::needs_tail<Plan>()) t = root_tail();
-        return detail::entity_loader<E>::all(*this->st_.s, !this->st_.untracked, this->st_.populate_existing, text, params,
-                                             detail::desc_of<Plan>(), repeats, t);
+        return detail::select_all<E>(this->st_, detail::desc_of<Plan>(), paged_columns(), repeats,
+                                     detail::needs_tail<Plan>());
     }
 
     /// The first object (LIMIT 1), or nullptr.
@@ -433,15 +442,17 @@ private:
     static const std::string& table() { return detail::table_sql<E>(); }
     static const std::string& pk_sql() { return detail::pk_sql<E>(); }
 
+    /// Where the parents must be paged in a subquery (a joined to-many under a limit): the
+    /// entity's own columns, selected there.
+    const std::string* paged_columns() const {
+        if constexpr (detail::has_joined_many<Plan>())
+            if (this->st_.limit || this->st_.offset) return &detail::root_columns_sql<E>();
+        return nullptr;
+    }
     std::string build(std::vector<value>& params) const {
         const detail::plan_desc& p = detail::desc_of<Plan>();
-        const std::string* inner_cols = nullptr;
-        if constexpr (detail::has_joined_many<Plan>())
-            if (this->st_.limit || this->st_.offset) inner_cols = &detail::root_columns_sql<E>();
-        return detail::render_select(this->st_, {p.cols, table(), p.joins, inner_cols}, params);
+        return detail::render_select(this->st_, {p.cols, table(), p.joins, paged_columns()}, params);
     }
-
-    detail::tail root_tail() const { return detail::render_tail(this->st_, table()); }
 
     std::int64_t scalar(const std::string& sql, const std::vector<value>& params) const {
         auto& pc = this->st_.s->connection();
