@@ -52,6 +52,37 @@ LOADSTAR_DECL void followups_pipelined(load_context& ctx, const plan_desc& p, no
     }
 }
 
+LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj, bool fresh) {
+    const bool reload = fresh || ctx.populate_existing;
+    // Untracked loads with an identity map of their own weaken too (a load in both directions
+    // would otherwise form cycles); settle_untracked decides at the end.
+    const bool weaken = fresh && (ctx.tracked || ctx.dedupe);
+    session_core* core = ctx.tracked ? &ctx.s : nullptr;
+    auto bind = [&](holder_link& link, const rel_vtable* vt, holder_mode mode) {
+        link.vt = vt;
+        link.owner = obj;
+        link.mode = mode;
+        link.core = core;
+    };
+    for (const rel_desc& rd : p.rels) {
+        const holder_ops& h = *rd.hold;
+        holder_link& link = h.link(obj);
+        if (weaken && h.weaken) h.weaken(obj);
+        if (is_eager(rd.kind)) {
+            if (reload || link.state == holder_state::unloaded) {
+                h.clear(obj);
+                link.state = holder_state::loading;
+                if (rd.make_node) ctx.joined_loading.push_back(&link);
+                bind(link, rd.vt, holder_mode::lazy);
+            }
+        } else if (reload) {
+            h.clear(obj);
+            link.state = holder_state::unloaded;
+            bind(link, rd.vt, rd.kind == load_kind::raise ? holder_mode::raise : holder_mode::lazy);
+        }
+    }
+}
+
 LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec) {
     plan_desc d;
     d.sel.resize(spec.deferred.size());
@@ -71,6 +102,7 @@ LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec) {
         r.kind = s.kind;
         r.batch = s.batch;
         r.vt = s.vt;
+        r.hold = s.hold;
         if (is_eager(s.kind)) {
             r.child = &s.child();
             r.ops = s.ops;

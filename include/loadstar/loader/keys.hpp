@@ -230,6 +230,16 @@ private:
     void (*fn_)(void*, statement&, const void*);
 };
 
+/// A relationship's holder, erased (holder_ops_for<E, I> in loader.hpp): what arming it for a
+/// strategy needs. `owner` is an E*.
+struct holder_ops {
+    holder_link& (*link)(void* owner) noexcept = nullptr;
+    void (*clear)(void* owner) noexcept = nullptr;
+    /// Holds the target weakly: a many-to-one whose target maps the inverse collection (see
+    /// weak_target in loader.hpp); null for every other relationship.
+    void (*weaken)(void* owner) = nullptr;
+};
+
 /// An entity's part in the strategies, erased (entity_ops_for<E> in loader.hpp).
 struct entity_ops {
     /// The identity map a load fills (ctx.map<E>()) and the session's (s.map<E>()).
@@ -330,6 +340,8 @@ struct rel_desc {
     const plan_desc* child = nullptr;
     /// What a holder armed by this plan calls when touched (lazy / raise / a later reload).
     const rel_vtable* vt = nullptr;
+    /// The holder, for arming it (arm_holders).
+    const holder_ops* hold = nullptr;
     /// selectin: the statement up to its key condition.
     std::string sql;
     /// Eager kinds: the relationship's tables and keys (joined.hpp, selectin.hpp).

@@ -262,6 +262,11 @@ std::unique_ptr<node_base> make_node(const plan_desc& p) {
     return std::make_unique<load_node<E>>(p, p.eager);
 }
 
+/// Arms each relationship holder of a hydrated object (`obj`, an E*) for the strategy plan `p`
+/// gives it: eager ones to be filled by this load, the others to load lazily or to raise when
+/// touched. `fresh`: the object was just made (or is read again: populate_existing).
+LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj, bool fresh);
+
 /// Sends the subquery loads of plan `p` (whose rows `t` selects) with the statement itself.
 LOADSTAR_DECL std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetch_subqueries(
     load_context& ctx, std::string_view sql, std::span<const value> params, const plan_desc& p, const tail& t);
@@ -327,37 +332,6 @@ struct entity_loader {
         });
     }
 
-    static void arm(const plan_desc& p, load_context& ctx, E& obj, bool fresh) {
-        for_each_index<nrel>([&](auto i) {
-            using R = typename meta::template relationship_t<i>;
-            const rel_desc& rd = p.rels[i];
-            auto& holder = obj.*(R::member);
-            auto& link = holder_access<typename R::holder>::link(holder);
-            const bool reload = fresh || ctx.populate_existing;
-            // Untracked loads with an identity map of their own weaken too (a load in both
-            // directions would otherwise form cycles); settle_untracked decides at the end.
-            if (fresh && (ctx.tracked || ctx.dedupe)) weaken<E, i.value>(holder);
-            if (is_eager(rd.kind)) {
-                if (reload || link.state == holder_state::unloaded) {
-                    holder_access<typename R::holder>::clear(holder);
-                    link.state = holder_state::loading;
-                    if (rd.make_node) ctx.joined_loading.push_back(&link);
-                    bind(ctx, link, obj, rd.vt, holder_mode::lazy);
-                }
-            } else if (reload) {
-                holder_access<typename R::holder>::clear(holder);
-                link.state = holder_state::unloaded;
-                bind(ctx, link, obj, rd.vt, rd.kind == load_kind::raise ? holder_mode::raise : holder_mode::lazy);
-            }
-        });
-    }
-    static void bind(load_context& ctx, holder_link& link, E& obj, const rel_vtable* vt, holder_mode mode) {
-        link.vt = vt;
-        link.owner = &obj;
-        link.mode = mode;
-        link.core = ctx.tracked ? &ctx.s : nullptr;
-    }
-
     /// Reads one entity (and its joined children) from the row at `col`; nullptr if the row has
     /// no entity there (an outer join that matched nothing).
     static ptr<E> hydrate(load_context& ctx, statement& st, int& col, const plan_desc& p, load_node<E>& n) {
@@ -404,7 +378,7 @@ struct entity_loader {
         }
         if (first_in_node) {
             if (n.keep_objs) n.objs.push_back(obj);
-            if constexpr (nrel != 0) arm(p, ctx, *obj, fresh);
+            if constexpr (nrel != 0) arm_holders(p, ctx, obj.get(), fresh);
             if constexpr (can_defer)
                 if (p.any_deferred && (fresh || ctx.populate_existing)) arm_deferred(p, ctx, *obj);
         }
@@ -532,6 +506,21 @@ struct entity_ops_for {
 };
 
 template <class E, std::size_t I>
+struct holder_ops_for {
+    using R = typename entity_meta<E>::template relationship_t<I>;
+    using H = typename R::holder;
+    static H& holder(void* owner) noexcept { return static_cast<E*>(owner)->*(R::member); }
+    static constexpr holder_ops table = [] {
+        holder_ops o;
+        o.link = [](void* owner) noexcept -> holder_link& { return holder_access<H>::link(holder(owner)); };
+        o.clear = [](void* owner) noexcept { holder_access<H>::clear(holder(owner)); };
+        if constexpr (weak_target<E, I>())
+            o.weaken = [](void* owner) { holder_access<H>::make_weak(holder(owner)); };
+        return o;
+    }();
+};
+
+template <class E, std::size_t I>
 struct rel_ops_for {
     using K = rel_keys<E, I>;
     using R = typename K::R;
@@ -565,8 +554,8 @@ struct rel_ops_for {
             out = to_value(k);
             return true;
         };
-        o.link = [](void* owner) noexcept -> holder_link& { return holder_access<H>::link(holder(owner)); };
-        o.clear = [](void* owner) noexcept { holder_access<H>::clear(holder(owner)); };
+        o.link = holder_ops_for<E, I>::table.link;
+        o.clear = holder_ops_for<E, I>::table.clear;
         o.attach = [](void* owner, const void* child, bool may_repeat) {
             attach<R>(holder(owner), *static_cast<const ptr<T>*>(child), may_repeat);
         };
@@ -604,6 +593,7 @@ struct rel_spec {
     load_kind kind = load_kind::lazy;
     std::size_t batch = default_batch_size;
     const rel_vtable* vt = nullptr;
+    const holder_ops* hold = nullptr;
     // Eager kinds: the child plan's description, and the relationship's erased table (its
     // names: whether its children can repeat, the selectin statement).
     const plan_desc& (*child)() = nullptr;
@@ -639,6 +629,7 @@ constexpr rel_spec rel_spec_of() {
     r.kind = RP::kind;
     r.batch = RP::batch;
     r.vt = &lazy_loader<E, I, typename RP::lazy_plan>::vt;
+    r.hold = &holder_ops_for<E, I>::table;
     if constexpr (is_eager(RP::kind)) {
         r.child = &desc_of<typename RP::child_plan>;
         r.ops = &rel_ops_for<E, I>::table;
