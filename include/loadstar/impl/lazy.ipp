@@ -61,8 +61,11 @@ void lazy_load_keyed(session_core& s, void* owner, const std::source_location& w
     link.state = holder_state::loaded;
 }
 
-LOADSTAR_DECL void lazy_load_one(session_core& s, void* owner, const std::source_location& where, bool note,
-                                 const lazy_plan_info& info) {
+/// Loads one unloaded holder with the plan of `info`. `note`: count it for N+1 detection (an
+/// implicit load on touch, not an explicit session::load).
+template <class = void>
+void lazy_load_one(session_core& s, void* owner, const std::source_location& where, bool note,
+                   const lazy_plan_info& info) {
     if (info.rel->int_keys) lazy_load_keyed<std::int64_t>(s, owner, where, note, info);
     else lazy_load_keyed<value>(s, owner, where, note, info);
 }
@@ -72,12 +75,14 @@ LOADSTAR_DECL const lazy_plan_info& lazy_slot_info(lazy_slot& slot) {
     return *slot.info;
 }
 
-LOADSTAR_DECL void lazy_touch(session_core& s, const rel_vtable& vt, void* owner, const std::source_location& where) {
+template <class>
+void lazy_touch(session_core& s, const rel_vtable& vt, void* owner, const std::source_location& where) {
     lazy_load_one(s, owner, where, true, lazy_slot_info(*static_cast<lazy_slot*>(vt.data)));
 }
 
-LOADSTAR_DECL void lazy_touch_many(session_core& s, const rel_vtable& vt, std::span<void* const> owners,
-                                   const std::source_location& where) {
+template <class>
+void lazy_touch_many(session_core& s, const rel_vtable& vt, std::span<void* const> owners,
+                     const std::source_location& where) {
     const lazy_plan_info& info = lazy_slot_info(*static_cast<lazy_slot*>(vt.data));
     const rel_ops& r = *info.rel;
     std::vector<value> keys;  // one statement per distinct key not already mapped
@@ -100,5 +105,10 @@ LOADSTAR_DECL void lazy_touch_many(session_core& s, const rel_vtable& vt, std::s
     for (void* owner : owners)
         if (r.link(owner).state == holder_state::unloaded) lazy_load_one(s, owner, where, false, info);
 }
+
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+template void lazy_touch<>(session_core&, const rel_vtable&, void*, const std::source_location&);
+template void lazy_touch_many<>(session_core&, const rel_vtable&, std::span<void* const>, const std::source_location&);
+#endif
 
 }  // namespace loadstar::detail

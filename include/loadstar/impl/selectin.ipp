@@ -174,10 +174,13 @@ LOADSTAR_DECL tail selectin_tail(const rel_names& r, const batch& b) {
     return ct;
 }
 
-LOADSTAR_DECL std::unique_ptr<followup_job> selectin_begin(load_context& ctx, const rel_desc& rd, const void* objs,
-                                                           const tail*) {
+template <class>
+std::unique_ptr<followup_job> selectin_begin(load_context& ctx, const rel_desc& rd, const void* objs, const tail*) {
     if (rd.ops->int_keys) return selectin_start<std::int64_t>(ctx, rd, objs);
     return selectin_start<value>(ctx, rd, objs);
 }
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+template std::unique_ptr<followup_job> selectin_begin<>(load_context&, const rel_desc&, const void*, const tail*);
+#endif
 
 }  // namespace loadstar::detail

@@ -9,7 +9,9 @@
 
 namespace loadstar::detail {
 
-/// A subquery load between claiming its holders and running its statement.
+/// A subquery load between claiming its holders and running its statement; Key: the kind of
+/// the relationship's keys (64-bit integer, or value).
+template <class Key>
 struct subquery_job final : followup_job {
     const rel_desc* rd = nullptr;
     std::vector<void*> owners;
@@ -20,14 +22,9 @@ struct subquery_job final : followup_job {
     void requests(std::vector<prefetch_request>& out) const override {
         if (!owners.empty()) out.push_back({sql, ct.params});
     }
+    /// Runs the statement; each row's child goes straight into its owners' holders.
     void end(load_context& ctx) override {
         if (owners.empty()) return;
-        if (rd->ops->int_keys) run<std::int64_t>(ctx);
-        else run<value>(ctx);
-    }
-    /// Runs the statement; each row's child goes straight into its owners' holders.
-    template <class Key>
-    void run(load_context& ctx) {
         const rel_ops& r = *rd->ops;
         const plan_desc& cp = *rd->child;
         // The owners by key (a many-to-one's owners share keys).
@@ -55,9 +52,9 @@ LOADSTAR_DECL void subquery_prefetch(const rel_desc& rd, const tail& t, tail& ct
     sql = "SELECT anon_" + std::to_string(ct.depth) + ".k, " + rd.child->cols + " " + ct.sql + rd.child->joins;
 }
 
-LOADSTAR_DECL std::unique_ptr<followup_job> subquery_begin(load_context&, const rel_desc& rd, const void* objs,
-                                                           const tail* t) {
-    auto j = std::make_unique<subquery_job>();
+template <class Key>
+std::unique_ptr<followup_job> subquery_start(const rel_desc& rd, const void* objs, const tail* t) {
+    auto j = std::make_unique<subquery_job<Key>>();
     j->rd = &rd;
     j->owners = rd.ops->claim(objs);
     if (j->owners.empty()) return j;
@@ -65,5 +62,14 @@ LOADSTAR_DECL std::unique_ptr<followup_job> subquery_begin(load_context&, const 
     j->may_repeat = t->may_repeat || rd.may_repeat;
     return j;
 }
+
+template <class>
+std::unique_ptr<followup_job> subquery_begin(load_context&, const rel_desc& rd, const void* objs, const tail* t) {
+    if (rd.ops->int_keys) return subquery_start<std::int64_t>(rd, objs, t);
+    return subquery_start<value>(rd, objs, t);
+}
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+template std::unique_ptr<followup_job> subquery_begin<>(load_context&, const rel_desc&, const void*, const tail*);
+#endif
 
 }  // namespace loadstar::detail

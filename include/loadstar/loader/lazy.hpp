@@ -41,19 +41,24 @@ struct lazy_slot {
 };
 /// The statements of slot's load, built at its first use (thread-safe).
 LOADSTAR_DECL const lazy_plan_info& lazy_slot_info(lazy_slot& slot);
-/// Loads one unloaded holder on first touch (the lazy strategy), with the plan of `info`
-/// applied to the statement. `note`: count it for N+1 detection (an implicit load on touch,
-/// not an explicit session::load). Ordinary code over the relationship's rel_ops.
-LOADSTAR_DECL void lazy_load_one(session_core& s, void* owner, const std::source_location& where, bool note,
-                                 const lazy_plan_info& info);
-/// rel_vtable::lazy_load of every lazily loaded relationship: its data is a lazy_slot.
-LOADSTAR_DECL void lazy_touch(session_core& s, const rel_vtable& vt, void* owner, const std::source_location& where);
+/// rel_vtable::lazy_load of every lazily loaded relationship: its data is a lazy_slot. Loads
+/// one unloaded holder on first touch, with the slot's plan applied to the statement. A
+/// template only so that a header-only translation unit compiles it only where some plan arms a
+/// holder (see selectin_begin); compiled separately, it is compiled once, in src.hpp.
+template <class = void>
+void lazy_touch(session_core& s, const rel_vtable& vt, void* owner, const std::source_location& where);
 /// Explicit loading of many holders (session::load, rel_vtable::lazy_load_many): the
 /// statements each lazy load would issue, sent together where the driver pipelines (one round
 /// trip for all of them), then hydrated one holder at a time exactly as on touch. Elsewhere,
 /// one after another.
-LOADSTAR_DECL void lazy_touch_many(session_core& s, const rel_vtable& vt, std::span<void* const> owners,
-                                   const std::source_location& where);
+template <class = void>
+void lazy_touch_many(session_core& s, const rel_vtable& vt, std::span<void* const> owners,
+                     const std::source_location& where);
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+extern template void lazy_touch<>(session_core&, const rel_vtable&, void*, const std::source_location&);
+extern template void lazy_touch_many<>(session_core&, const rel_vtable&, std::span<void* const>,
+                                       const std::source_location&);
+#endif
 
 /// The relationship's erased table (loader.hpp).
 template <class E, std::size_t I>
@@ -65,10 +70,10 @@ template <class E, std::size_t I, class LazyPlan>
 struct lazy_loader {
     static inline constinit lazy_slot slot{&rel_ops_for<E, I>::table, &desc_of<LazyPlan>};
     static constexpr rel_vtable vt{&member_name<entity_meta<E>::template relationship_t<I>::member>,
-                                   &lazy_touch,
+                                   &lazy_touch<>,
                                    &cascade_changed<E, I>,
                                    &back_link<E, I>,
-                                   &lazy_touch_many,
+                                   &lazy_touch_many<>,
                                    &record_holder_change,
                                    &slot};
 };

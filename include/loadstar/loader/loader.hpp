@@ -637,9 +637,9 @@ constexpr rel_spec rel_spec_of() {
     if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains) {
         r.make_node = &make_node<T>;
     } else if constexpr (RP::kind == load_kind::selectin) {
-        r.begin = &selectin_begin;
+        r.begin = &selectin_begin<>;
     } else if constexpr (RP::kind == load_kind::subquery) {
-        r.begin = &subquery_begin;
+        r.begin = &subquery_begin<>;
         r.prefetch = &subquery_prefetch;
     }
     return r;

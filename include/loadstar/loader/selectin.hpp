@@ -50,8 +50,14 @@ void selectin_batches(load_context& ctx, const std::vector<Key>& keys, const std
 /// The selectin load of a relationship (rd.ops) of a node's objects (`objs`): claims the
 /// holders it fills and computes its statements; the job runs them and fills the holders.
 /// Ordinary code over the relationship's rel_ops (one path for integral keys, one for others).
-LOADSTAR_DECL std::unique_ptr<followup_job> selectin_begin(load_context& ctx, const rel_desc& rd, const void* objs,
-                                                           const tail*);
+/// A template only so that a header-only translation unit compiles it (and its key maps) only
+/// where a plan names the strategy; compiled separately, it is compiled once, in src.hpp.
+template <class = void>
+std::unique_ptr<followup_job> selectin_begin(load_context& ctx, const rel_desc& rd, const void* objs, const tail*);
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+extern template std::unique_ptr<followup_job> selectin_begin<>(load_context&, const rel_desc&, const void*,
+                                                                const tail*);
+#endif
 
 }  // namespace loadstar::detail
 

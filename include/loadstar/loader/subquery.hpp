@@ -14,8 +14,14 @@ namespace loadstar::detail {
 
 /// The subquery load of a relationship (rd.ops) of a node's objects (`objs`, whose rows `t`
 /// selects): claims the holders it fills; the job runs its statement and fills them.
-LOADSTAR_DECL std::unique_ptr<followup_job> subquery_begin(load_context& ctx, const rel_desc& rd, const void* objs,
-                                                           const tail* t);
+/// A template only so that a header-only translation unit compiles it only where a plan names
+/// the strategy (see selectin_begin).
+template <class = void>
+std::unique_ptr<followup_job> subquery_begin(load_context& ctx, const rel_desc& rd, const void* objs, const tail* t);
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+extern template std::unique_ptr<followup_job> subquery_begin<>(load_context&, const rel_desc&, const void*,
+                                                                const tail*);
+#endif
 /// Its key source and statement from the parents' tail (what subquery_begin computes, before
 /// the parents' rows are read; sent with the parents' statement where the driver pipelines):
 /// "SELECT anon_d.k, <child columns> FROM (SELECT <parent key> AS k FROM ...) AS anon_d JOIN
