@@ -26,10 +26,10 @@ void lazy_load_keyed(session_core& s, void* owner, const std::source_location& w
     const rel_ops& r = *info.rel;
     const plan_desc& lp = *info.plan;
     const relation kind = r.names->kind;
-    holder_link& link = r.link(owner);
+    holder_link& link = r.holder->link(owner);
     Key k{};
     if (!owner_key(r, owner, k)) {  // a NULL foreign key: nothing to load
-        r.clear(owner);
+        r.holder->clear(owner);
         link.state = holder_state::loaded;
         return;
     }
@@ -49,7 +49,7 @@ void lazy_load_keyed(session_core& s, void* owner, const std::source_location& w
         ct.may_repeat = kind == relation::many_to_many;
     }
     load_context ctx{s};
-    r.clear(owner);
+    r.holder->clear(owner);
     link.state = holder_state::loading;
     // Whether one key's statement can deliver the same child twice: a link table may list a
     // pair twice, and a child's own joined to-many repeats its row once per grandchild.
@@ -103,7 +103,7 @@ void lazy_touch_many(session_core& s, const rel_vtable& vt, std::span<void* cons
     std::optional<prefetch_scope> scope;
     if (requests.size() > 1) scope.emplace(*s.eng, s.connection(), requests);
     for (void* owner : owners)
-        if (r.link(owner).state == holder_state::unloaded) lazy_load_one(s, owner, where, false, info);
+        if (r.holder->link(owner).state == holder_state::unloaded) lazy_load_one(s, owner, where, false, info);
 }
 
 #if defined(LOADSTAR_SEPARATE_COMPILATION)

@@ -37,7 +37,7 @@ struct selectin_job final : followup_job {
             for (void* o : owners) {
                 Key k{};
                 if (!owner_key(r, o, k)) {
-                    r.clear(o);
+                    r.holder->clear(o);
                     continue;
                 }
                 if (auto* hit = find_key(*r.target, tmap, k); hit && ctx.dedupe && !ctx.populate_existing) {
@@ -109,9 +109,7 @@ template <class Key>
 std::unique_ptr<followup_job> selectin_start(load_context& ctx, const rel_desc& rd, const void* objs) {
     auto j = std::make_unique<selectin_job<Key>>();
     j->rd = &rd;
-    auto keys = j->claim_keys(ctx, objs);
-    if constexpr (int_key<Key>) selectin_batches(ctx, std::move(keys), rd.sql, rd.batch, j->batches);
-    else selectin_batches(ctx, keys, rd.sql, rd.batch, j->batches);
+    selectin_batches(ctx, j->claim_keys(ctx, objs), rd.sql, rd.batch, j->batches);
     return j;
 }
 

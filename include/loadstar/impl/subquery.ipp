@@ -33,7 +33,7 @@ struct subquery_job final : followup_job {
         for (void* o : owners) {
             Key k{};
             if (owner_key(r, o, k)) by_key.emplace(std::move(k), o);
-            else r.clear(o);
+            else r.holder->clear(o);
         }
         const tail* next = cp.uses_tail ? &ct : nullptr;
         auto on_row = [&](statement& st, const void* child) {

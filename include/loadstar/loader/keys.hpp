@@ -277,8 +277,8 @@ struct rel_ops {
     bool (*key_value)(const void* owner, value& out) = nullptr;
     /// Reads column c of a follow-up row, the relationship key, as a value (not int_keys).
     void (*read_key)(statement& st, int c, value& out) = nullptr;
-    holder_link& (*link)(void* owner) noexcept = nullptr;
-    void (*clear)(void* owner) noexcept = nullptr;
+    /// The owner's holder: its link and clearing (the table arm_holders uses too).
+    const holder_ops* holder = nullptr;
     /// Adds a row's object (`const ptr<T>*`) to the owner's holder (attach).
     void (*attach)(void* owner, const void* child, bool may_repeat) = nullptr;
     /// Sets the owner's to-one holder.
@@ -291,7 +291,7 @@ struct rel_ops {
 /// Marks the claimed holders of `owners` loaded.
 inline void mark_loaded(const rel_ops& r, const std::vector<void*>& owners) noexcept {
     for (void* o : owners) {
-        holder_link& link = r.link(o);
+        holder_link& link = r.holder->link(o);
         if (link.state == holder_state::claimed) link.state = holder_state::loaded;
     }
 }

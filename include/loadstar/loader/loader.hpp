@@ -554,8 +554,7 @@ struct rel_ops_for {
             out = to_value(k);
             return true;
         };
-        o.link = holder_ops_for<E, I>::table.link;
-        o.clear = holder_ops_for<E, I>::table.clear;
+        o.holder = &holder_ops_for<E, I>::table;
         o.attach = [](void* owner, const void* child, bool may_repeat) {
             attach<R>(holder(owner), *static_cast<const ptr<T>*>(child), may_repeat);
         };
