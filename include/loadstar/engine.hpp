@@ -236,7 +236,7 @@ public:
     cursor(engine_state& eng, pooled_connection& pc, std::string_view sql, std::span<const value> params);
     cursor(const cursor&) = delete;
     cursor& operator=(const cursor&) = delete;
-    ~cursor() { finish(); }
+    ~cursor();
 
     /// Steps to the next row; false when there is none. Throws usage_error once the session
     /// was closed under this cursor, connection_error once its connection was lost.

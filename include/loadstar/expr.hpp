@@ -67,11 +67,9 @@ struct comparison_check {
 template <auto Member>
 const std::string& qualified_column() {
     using E = member_class_t<Member>;
-    static const std::string s = [] {
-        using meta = entity_meta<E>;
-        constexpr std::size_t i = meta::template column_of<Member>();
-        return quote_ident(meta::table_name()) + "." + quote_ident(meta::template column_name<i>());
-    }();
+    using meta = entity_meta<E>;
+    static const std::string s =
+        qualified_name(meta::table_name(), meta::template column_name<meta::template column_of<Member>()>());
     return s;
 }
 
@@ -99,7 +97,7 @@ struct bound_value : detail::expr_tag {
     static constexpr bool static_text = true;
     value v;
     void render(std::string& out) const { out += '?'; }
-    void collect(std::vector<value>& p) const { p.push_back(v); }
+    void collect(std::vector<value>& p) const { detail::append_value(p, v); }
 };
 
 template <class Op, class L, class R>
@@ -205,8 +203,8 @@ struct between_expr : detail::expr_tag {
     }
     void collect(std::vector<value>& p) const {
         e.collect(p);
-        p.push_back(lo);
-        p.push_back(hi);
+        detail::append_value(p, lo);
+        detail::append_value(p, hi);
     }
 };
 

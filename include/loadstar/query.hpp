@@ -38,6 +38,15 @@ struct query_state {
     bool populate_existing = false;
     bool untracked = false;
 
+    // Out of line: a query's state is made, moved and destroyed in every query function, and
+    // its members' code is the same for all of them (compiled once in src.hpp).
+    LOADSTAR_DECL query_state() noexcept;
+    LOADSTAR_DECL query_state(const query_state&);
+    LOADSTAR_DECL query_state(query_state&&) noexcept;
+    LOADSTAR_DECL query_state& operator=(const query_state&);
+    LOADSTAR_DECL query_state& operator=(query_state&&) noexcept;
+    LOADSTAR_DECL ~query_state();
+
     const dialect& sql_dialect() const { return s->eng->sql_dialect(); }
 
     /// " LIMIT ? OFFSET ?" as the dialect wants it; appends the values to `params`.
@@ -111,7 +120,7 @@ const std::string& table_sql() {
 template <class E>
 const std::string& pk_sql() {
     using meta = entity_meta<E>;
-    static const std::string p = table_sql<E>() + "." + quote_ident(meta::template column_name<meta::pk_index>());
+    static const std::string p = qualified_name(meta::table_name(), meta::template column_name<meta::pk_index>());
     return p;
 }
 template <class E>

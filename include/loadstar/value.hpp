@@ -22,6 +22,12 @@ using value = std::variant<std::monostate, std::int64_t, double, std::string, bl
 /// A short, printable rendering of a value for echo and diagnostics (long text is shortened).
 LOADSTAR_DECL std::string to_display(const value& v);
 
+namespace detail {
+/// Appends a copy of v to a statement's values (out of line: the variant's copy and the
+/// vector's growth are compiled once, not in every expression that binds a value).
+LOADSTAR_DECL void append_value(std::vector<value>& out, const value& v);
+}  // namespace detail
+
 }  // namespace loadstar
 
 #if defined(LOADSTAR_HEADER_ONLY)

@@ -19,6 +19,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -289,8 +291,10 @@ private:
         }
     }
 
+    // Never inlined: one out-of-line insert per map type (compiled once in src.hpp for the
+    // common ones) rather than a copy in every caller.
     template <class... A>
-    std::pair<iterator, bool> place(const K& k, bool assign, A&&... a) {
+    [[gnu::noinline]] std::pair<iterator, bool> place(const K& k, bool assign, A&&... a) {
         if ((items_.size() + 1) * 2 > slots_.size()) rebuild(capacity_for(items_.size() + 1));
         const std::uint64_t h = mix(k);
         std::size_t i = home(h);
@@ -333,5 +337,18 @@ private:
         slots_[hole] = slot{};
     }
 };
+
+#if defined(LOADSTAR_SEPARATE_COMPILATION)
+// The sets of objects every load keeps (load_node::seen) and the sweep's index: one type each
+// for every program, compiled once in src.hpp (session_core.ipp).
+extern template class chunked_vector<std::pair<const void*, char>>;
+extern template class dense_map<const void*, char>;
+extern template std::pair<dense_map<const void*, char>::iterator, bool>
+dense_map<const void*, char>::place<int>(const void* const&, bool, int&&);
+extern template class chunked_vector<std::pair<const void*, std::size_t>>;
+extern template class dense_map<const void*, std::size_t>;
+extern template std::pair<dense_map<const void*, std::size_t>::iterator, bool>
+dense_map<const void*, std::size_t>::place<std::size_t>(const void* const&, bool, std::size_t&&);
+#endif
 
 }  // namespace loadstar::detail

@@ -25,17 +25,13 @@ constexpr std::string_view raw_member_name() {
     return s;
 }
 
-/// "Author.books" for `&Author::books` (namespaces dropped).
+/// "Author.books" from a raw member name "ns::Author::books" (namespaces dropped).
+LOADSTAR_DECL std::string dotted_member_name(std::string_view raw);
+
+/// "Author.books" for `&Author::books` (namespaces dropped). Built once, by ordinary code.
 template <auto M>
 const std::string& member_name() {
-    static const std::string name = [] {
-        std::string_view s = raw_member_name<M>();
-        const auto last = s.rfind("::");
-        if (last == std::string_view::npos) return std::string(s);
-        const auto prev = s.rfind("::", last == 0 ? 0 : last - 1);
-        std::string_view cls = prev == std::string_view::npos || prev >= last ? s.substr(0, last) : s.substr(prev + 2, last - prev - 2);
-        return std::string(cls) + "." + std::string(s.substr(last + 2));
-    }();
+    static const std::string name = dotted_member_name(raw_member_name<M>());
     return name;
 }
 
@@ -49,13 +45,12 @@ constexpr std::string_view raw_type_name() {
     return f.substr(start, end - start);
 }
 
+/// "Author" from a raw type name "ns::Author".
+LOADSTAR_DECL std::string short_type_name(std::string_view raw);
+
 template <class T>
 const std::string& type_name() {
-    static const std::string name = [] {
-        std::string_view s = raw_type_name<T>();
-        const auto last = s.rfind("::");
-        return std::string(last == std::string_view::npos ? s : s.substr(last + 2));
-    }();
+    static const std::string name = short_type_name(raw_type_name<T>());
     return name;
 }
 
@@ -109,6 +104,10 @@ inline bool is_sql_keyword(std::string_view id) noexcept {
 /// ([a-z_][a-z0-9_]*: what both databases keep as written), or when it is a keyword of either
 /// database. Everything else is written as is, so ordinary SQL stays readable.
 LOADSTAR_DECL std::string quote_ident(std::string_view id);
+/// "a.b" (a column's label in messages).
+LOADSTAR_DECL std::string dotted_name(std::string_view a, std::string_view b);
+/// quote_ident(table) + "." + quote_ident(column).
+LOADSTAR_DECL std::string qualified_name(std::string_view table, std::string_view column);
 
 }  // namespace loadstar::detail
 

@@ -379,6 +379,7 @@ struct keyed_map : identity_map_base {
 
     keyed_map(const K& (*key_of)(const void*) noexcept, std::size_t (*snap_length)(const std::byte*) noexcept) noexcept
         : key_of_(key_of), snap_length_(snap_length) {}
+    ~keyed_map() override;  // out of line: compiled once per key type, not per entity
 
     map_entry* find_entry(const K& k) {
         auto it = objects.find(k);
@@ -454,10 +455,15 @@ protected:
     std::size_t (*snap_length_)(const std::byte*) noexcept;
 };
 
+template <class K>
+keyed_map<K>::~keyed_map() = default;
+
 #if defined(LOADSTAR_SEPARATE_COMPILATION)
 // The maps of 64-bit keys (most entities' keys) are compiled once, in src.hpp.
 extern template class chunked_vector<std::pair<std::int64_t, map_entry>>;
 extern template class dense_map<std::int64_t, map_entry>;
+extern template std::pair<dense_map<std::int64_t, map_entry>::iterator, bool>
+dense_map<std::int64_t, map_entry>::place<>(const std::int64_t&, bool);
 extern template struct keyed_map<std::int64_t>;
 #endif
 

@@ -278,6 +278,8 @@ LOADSTAR_DECL void cursor::report_unread(engine_state& eng, pooled_connection::p
     }
 }
 
+LOADSTAR_DECL cursor::~cursor() { finish(); }
+
 LOADSTAR_DECL void cursor::finish() noexcept {
     if (!st_) return;
     try { st_->reset(); } catch (...) {}

@@ -11,6 +11,42 @@
 
 namespace loadstar::detail {
 
+LOADSTAR_DECL plan_desc::plan_desc() = default;
+LOADSTAR_DECL plan_desc::plan_desc(plan_desc&&) noexcept = default;
+LOADSTAR_DECL plan_desc::~plan_desc() = default;
+
+LOADSTAR_DECL node_base::~node_base() = default;
+
+LOADSTAR_DECL void node_base::make_children(const plan_desc& p) {
+    if (!p.any_joined) return;
+    children.resize(p.rels.size());
+    for (std::size_t i = 0; i < p.rels.size(); ++i)
+        if (p.rels[i].make_node) children[i] = p.rels[i].make_node(*p.rels[i].child);
+}
+
+LOADSTAR_DECL untracked_maps::~untracked_maps() {
+    sweep_graph g;
+    bool targets = false;
+    for (auto& m : *this)
+        if (m && m->any_weak_target()) {
+            targets = true;
+            break;
+        }
+    if (targets) {
+        try {
+            for (auto& m : *this)
+                if (m) m->sweep_nodes(g);
+            for (auto& m : *this)
+                if (m) m->sweep_edges(g);
+            g.mark();
+        } catch (...) {
+            g = sweep_graph{};  // out of memory: every weak holder owns its target again
+        }
+    }
+    for (auto& m : *this)
+        if (m) m->settle_untracked(g);
+}
+
 // ---- keys as the strategies hold them: 64-bit integers (rel_ops::int_keys), else values -------
 
 template <class Key>

@@ -8,6 +8,13 @@
 
 namespace loadstar::detail {
 
+LOADSTAR_DECL query_state::query_state() noexcept = default;
+LOADSTAR_DECL query_state::query_state(const query_state&) = default;
+LOADSTAR_DECL query_state::query_state(query_state&&) noexcept = default;
+LOADSTAR_DECL query_state& query_state::operator=(const query_state&) = default;
+LOADSTAR_DECL query_state& query_state::operator=(query_state&&) noexcept = default;
+LOADSTAR_DECL query_state::~query_state() = default;
+
 LOADSTAR_DECL void query_state::render_paging(std::string& sql, std::vector<value>& params) const {
     if (limit) {
         sql += " LIMIT ?";

@@ -12,7 +12,17 @@ namespace loadstar::detail {
 #if defined(LOADSTAR_SEPARATE_COMPILATION)
 template class chunked_vector<std::pair<std::int64_t, map_entry>>;
 template class dense_map<std::int64_t, map_entry>;
+template std::pair<dense_map<std::int64_t, map_entry>::iterator, bool>
+dense_map<std::int64_t, map_entry>::place<>(const std::int64_t&, bool);
 template struct keyed_map<std::int64_t>;
+template class chunked_vector<std::pair<const void*, char>>;
+template class dense_map<const void*, char>;
+template std::pair<dense_map<const void*, char>::iterator, bool>
+dense_map<const void*, char>::place<int>(const void* const&, bool, int&&);
+template class chunked_vector<std::pair<const void*, std::size_t>>;
+template class dense_map<const void*, std::size_t>;
+template std::pair<dense_map<const void*, std::size_t>::iterator, bool>
+dense_map<const void*, std::size_t>::place<std::size_t>(const void* const&, bool, std::size_t&&);
 #endif
 
 LOADSTAR_DECL std::size_t next_entity_index() {

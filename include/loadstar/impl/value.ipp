@@ -8,6 +8,8 @@
 
 namespace loadstar {
 
+LOADSTAR_DECL void detail::append_value(std::vector<value>& out, const value& v) { out.push_back(v); }
+
 LOADSTAR_DECL std::string to_display(const value& v) {
     struct visitor {
         std::string operator()(std::monostate) const { return "NULL"; }

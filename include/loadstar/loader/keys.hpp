@@ -131,8 +131,7 @@ struct rel_keys {
 
 template <class E, std::size_t I>
 const std::string& column_label() {
-    static const std::string s = std::string(entity_meta<E>::table_name()) + "." +
-                                 std::string(entity_meta<E>::template column_name<I>());
+    static const std::string s = dotted_name(entity_meta<E>::table_name(), entity_meta<E>::template column_name<I>());
     return s;
 }
 
@@ -144,28 +143,7 @@ struct untracked_maps : std::vector<std::unique_ptr<identity_map_base>> {
     untracked_maps() = default;
     untracked_maps(untracked_maps&&) noexcept = default;
     untracked_maps& operator=(untracked_maps&&) noexcept = default;
-    ~untracked_maps() {
-        sweep_graph g;
-        bool targets = false;
-        for (auto& m : *this)
-            if (m && m->any_weak_target()) {
-                targets = true;
-                break;
-            }
-        if (targets) {
-            try {
-                for (auto& m : *this)
-                    if (m) m->sweep_nodes(g);
-                for (auto& m : *this)
-                    if (m) m->sweep_edges(g);
-                g.mark();
-            } catch (...) {
-                g = sweep_graph{};  // out of memory: every weak holder owns its target again
-            }
-        }
-        for (auto& m : *this)
-            if (m) m->settle_untracked(g);
-    }
+    ~untracked_maps();
 };
 
 /// Per-load state: the session, and what the statements of this load are filling.
@@ -312,10 +290,12 @@ struct node_base {
     node_base() = default;
     node_base(const node_base&) = delete;
     node_base& operator=(const node_base&) = delete;
-    virtual ~node_base() = default;
+    LOADSTAR_DECL virtual ~node_base();
     virtual bool empty() const noexcept = 0;
     /// The node's std::vector<ptr<E>>.
     virtual const void* objects() const noexcept = 0;
+    /// The nodes of plan `p`'s joined children (load_node's constructor).
+    LOADSTAR_DECL void make_children(const plan_desc& p);
 };
 
 /// One follow-up load (selectin, subquery) of a node's objects, between claiming its holders
@@ -383,6 +363,12 @@ struct plan_desc {
     /// returned scope lives while the statement's rows are read.
     std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> (*prefetch_fn)(
         load_context&, std::string_view sql, std::span<const value> params, const plan_desc&, const tail&) = nullptr;
+
+    // Out of line (src.hpp): each plan's description is a function-local static, destroyed at
+    // exit; its members' teardown is the same code for every plan.
+    LOADSTAR_DECL plan_desc();
+    LOADSTAR_DECL plan_desc(plan_desc&&) noexcept;
+    LOADSTAR_DECL ~plan_desc();
 };
 
 /// The description of plan P, built once (loader.hpp).

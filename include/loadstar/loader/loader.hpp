@@ -228,10 +228,7 @@ struct load_node final : node_base {
     /// A node for plan `p`; `keep`: collect the objects (a joined child's, a follow-up's and a
     /// lazy load's list feeds only their own follow-up loads: kept only where there are some).
     explicit load_node(const plan_desc& p, bool keep = true) : use_seen(p.eager && keep), keep_objs(keep) {
-        if (!p.any_joined) return;
-        children.resize(p.rels.size());
-        for (std::size_t i = 0; i < p.rels.size(); ++i)
-            if (p.rels[i].make_node) children[i] = p.rels[i].make_node(*p.rels[i].child);
+        make_children(p);
     }
     bool empty() const noexcept override { return objs.empty(); }
     const void* objects() const noexcept override { return &objs; }
