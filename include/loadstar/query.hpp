@@ -150,20 +150,23 @@ LOADSTAR_DECL std::string render_select(const query_state& st, const select_part
 /// paging (ordered when paged, so the subquery pages the same parents).
 LOADSTAR_DECL tail render_tail(const query_state& st, const std::string& table);
 
-/// Every object of an entity query (query::all): its statement rendered, then run and
-/// hydrated by the loader. Per entity, not per plan: a plan passes its description and what
-/// its type decides.
+/// Runs an entity query's statement into node `n` (query::all): renders it, then hands it to
+/// `run` (entity_loader<E>::run_node), which hydrates the rows. Ordinary code, the same for
+/// every entity and plan.
+LOADSTAR_DECL void select_into(const query_state& st, const plan_desc& p, const std::string& table,
+                               const std::string* paged_columns, bool repeats, bool with_tail, node_base& n,
+                               void (*run)(load_context&, std::string_view, std::span<const value>, const plan_desc&,
+                                           node_base&, const tail*));
+
+/// Every object of an entity query (query::all), each once. Per entity, not per plan: a plan
+/// passes its description and what its type decides.
 template <class E>
 std::vector<ptr<E>> select_all(const query_state& st, const plan_desc& p, const std::string* paged_columns,
                                bool repeats, bool with_tail) {
-    std::vector<value> params;
-    const std::string text = render_select(st, {p.cols, table_sql<E>(), p.joins, paged_columns}, params);
-    // FOR UPDATE says the transaction will write: begin it as a write transaction (on SQLite,
-    // which has no row locks, that is where the write lock is taken).
-    if (st.for_update) st.s->connection(true);
-    tail t;
-    if (with_tail) t = render_tail(st, table_sql<E>());
-    return entity_loader<E>::all(*st.s, !st.untracked, st.populate_existing, text, params, p, repeats, t);
+    load_node<E> n(p);
+    n.use_seen = repeats;
+    select_into(st, p, table_sql<E>(), paged_columns, repeats, with_tail, n, &entity_loader<E>::run_node);
+    return std::move(n.objs);
 }
 
 /// SELECT count(*) of the rows a query matches (of its page, when paged or joined).

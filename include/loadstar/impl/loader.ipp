@@ -25,6 +25,20 @@ LOADSTAR_DECL std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetc
     return {new prefetch_scope(*ctx.s.eng, ctx.s.connection(), requests), [](prefetch_scope* ps) { delete ps; }};
 }
 
+LOADSTAR_DECL void run_statement(load_context& ctx, std::string_view sql, std::span<const value> params,
+                                 const plan_desc& p, node_base& n, const tail* t, void* self,
+                                 void (*row)(void* self, statement& row)) {
+    std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> scope{nullptr, nullptr};
+    if (p.prefetch_fn && t && ctx.s.eng->sql_dialect().pipelining) scope = p.prefetch_fn(ctx, sql, params, p, *t);
+    {
+        auto& pc = ctx.s.connection();
+        cursor c(*ctx.s.eng, pc, sql, params);
+        while (c.next()) row(self, c.row());
+    }
+    ctx.finish_joined();
+    post_load(ctx, p, n, t);
+}
+
 LOADSTAR_DECL void followups_serial(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
     for (std::size_t i = 0; i < p.rels.size(); ++i) {
         const rel_desc& r = p.rels[i];

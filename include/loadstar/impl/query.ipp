@@ -66,6 +66,24 @@ LOADSTAR_DECL std::string render_select(const query_state& st, const select_part
     return sql;
 }
 
+LOADSTAR_DECL void select_into(const query_state& st, const plan_desc& p, const std::string& table,
+                               const std::string* paged_columns, bool repeats, bool with_tail, node_base& n,
+                               void (*run)(load_context&, std::string_view, std::span<const value>, const plan_desc&,
+                                           node_base&, const tail*)) {
+    std::vector<value> params;
+    const std::string text = render_select(st, {p.cols, table, p.joins, paged_columns}, params);
+    // FOR UPDATE says the transaction will write: begin it as a write transaction (on SQLite,
+    // which has no row locks, that is where the write lock is taken).
+    if (st.for_update) st.s->connection(true);
+    tail t;
+    if (with_tail) t = render_tail(st, table);
+    load_context ctx{*st.s};
+    ctx.tracked = !st.untracked;
+    ctx.dedupe = ctx.tracked || p.eager || repeats;
+    ctx.populate_existing = st.populate_existing;
+    run(ctx, text, params, p, n, &t);
+}
+
 LOADSTAR_DECL tail render_tail(const query_state& st, const std::string& table) {
     tail t;
     t.sql = "FROM " + table + st.joins;

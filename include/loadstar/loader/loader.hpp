@@ -268,6 +268,14 @@ LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj,
 LOADSTAR_DECL std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetch_subqueries(
     load_context& ctx, std::string_view sql, std::span<const value> params, const plan_desc& p, const tail& t);
 
+/// Runs one statement of plan `p` into node `n`: `row(self, row)` for each of its rows (the
+/// entity's hydration), then the follow-up loads of what they hydrated. Where the driver
+/// pipelines, the subquery loads hanging off this node go to the server with this statement,
+/// in its round trip (their SQL needs nothing from its rows). Ordinary code, for every entity.
+LOADSTAR_DECL void run_statement(load_context& ctx, std::string_view sql, std::span<const value> params,
+                                 const plan_desc& p, node_base& n, const tail* t, void* self,
+                                 void (*row)(void* self, statement& row));
+
 template <class E>
 struct entity_loader {
     using meta = entity_meta<E>;
@@ -398,39 +406,29 @@ struct entity_loader {
     }
 
     // ---- statements ------------------------------------------------------------------------------
-    /// Runs one statement of plan `p`: hydrates each row (after `key_columns` leading key
-    /// columns, handed to `on_row`), then the follow-up loads of what it hydrated. Where the
-    /// driver pipelines, the subquery loads hanging off this node go to the server with this
-    /// statement, in its round trip (their SQL needs nothing from its rows).
+    /// Runs one statement of plan `p` (run_statement): hydrates each row after `key_columns`
+    /// leading key columns and hands it to `on_row`.
     static void run(load_context& ctx, std::string_view sql, std::span<const value> params, int key_columns,
                     const plan_desc& p, load_node<E>& n, const tail* t, row_sink<E> on_row = {}) {
-        std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> scope{nullptr, nullptr};
-        if (p.prefetch_fn && t && ctx.s.eng->sql_dialect().pipelining) scope = p.prefetch_fn(ctx, sql, params, p, *t);
-        {
-            auto& pc = ctx.s.connection();
-            cursor c(*ctx.s.eng, pc, sql, params);
-            while (c.next()) {
-                int col = key_columns;
-                auto obj = hydrate(ctx, c.row(), col, p, n);
-                on_row(c.row(), obj);
-            }
-        }
-        ctx.finish_joined();
-        post_load(ctx, p, n, t);
+        struct step {
+            load_context& ctx;
+            const plan_desc& p;
+            load_node<E>& n;
+            int key_columns;
+            row_sink<E> on_row;
+        } self{ctx, p, n, key_columns, on_row};
+        run_statement(ctx, sql, params, p, n, t, &self, [](void* v, statement& st) {
+            auto& s = *static_cast<step*>(v);
+            int col = s.key_columns;
+            auto obj = hydrate(s.ctx, st, col, s.p, s.n);
+            s.on_row(st, obj);
+        });
     }
 
-    /// Every object of a query's statement, each once (query::all): per entity, so that each
-    /// query shape compiles only the building of its statement.
-    static std::vector<ptr<E>> all(session_core& s, bool tracked, bool populate_existing, std::string_view sql,
-                                   std::span<const value> params, const plan_desc& p, bool repeats, const tail& t) {
-        load_context ctx{s};
-        ctx.tracked = tracked;
-        ctx.dedupe = tracked || p.eager || repeats;
-        ctx.populate_existing = populate_existing;
-        load_node<E> n(p);
-        n.use_seen = repeats;
-        run(ctx, sql, params, 0, p, n, &t);
-        return std::move(n.objs);
+    /// Runs a query's statement into node `n` (a load_node<E>): select_into's runner.
+    static void run_node(load_context& ctx, std::string_view sql, std::span<const value> params, const plan_desc& p,
+                         node_base& n, const tail* t) {
+        run(ctx, sql, params, 0, p, static_cast<load_node<E>&>(n), t);
     }
 };
 
