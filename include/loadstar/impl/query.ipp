@@ -81,6 +81,13 @@ LOADSTAR_DECL void select_into(const query_state& st, const plan_desc& p, const 
     ctx.tracked = !st.untracked;
     ctx.dedupe = ctx.tracked || p.eager || repeats;
     ctx.populate_existing = st.populate_existing;
+    // The joined children's nodes let go of their objects before the load context settles an
+    // untracked load's weak holders (its destructor counts who else holds each object: only
+    // the results may).
+    struct release_children {
+        node_base& n;
+        ~release_children() { n.children.clear(); }
+    } release{n};
     run(ctx, text, params, p, n, &t);
 }
 
