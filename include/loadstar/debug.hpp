@@ -57,12 +57,12 @@ struct cycle_scan {
     template <class E, class T>
     void found(const ptr<E>& owner, const ptr<T>& target, const std::string& owner_rel,
                const std::string& target_rel) {
-        const std::size_t a = add(owner), b = add(target);
-        if (a == b) pairs.push_back({a, b, owner_rel + " (an object holding itself)"});
-        else
-            pairs.push_back({a, b, owner_rel < target_rel ? owner_rel + " <-> " + target_rel
-                                                          : target_rel + " <-> " + owner_rel});
+        const std::size_t a = add(owner);
+        found_pair(a, add(target), owner_rel, target_rel);
     }
+    /// Nodes a and b (a == b: an object holding itself) are such a pair.
+    LOADSTAR_DECL void found_pair(std::size_t a, std::size_t b, const std::string& owner_rel,
+                                  const std::string& target_rel);
     void edge(const void* from, const void* to) { graph.add_edge(from, to); }
     /// Adds every candidate's strong holder references, then marks what the program reaches.
     void mark();
@@ -72,24 +72,17 @@ struct cycle_scan {
 };
 
 template <class E>
+void strong_edges(const E& obj, sweep_graph& g);  // loader.hpp
+template <class E>
+void clear_holders(E& obj);  // loader.hpp
+/// A candidate's strong holder references (the session's sweep counts them the same way).
+template <class E>
 void cycle_edges(const void* obj, cycle_scan& scan) {
-    const E& o = *static_cast<const E*>(obj);
-    using meta = entity_meta<E>;
-    for_each_index<meta::relationship_count>([&](auto i) {
-        using R = typename meta::template relationship_t<i>;
-        holder_access<typename R::holder>::each_strong(o.*(R::member), [&](const auto& p) {
-            if (p) scan.edge(obj, p.get());
-        });
-    });
+    strong_edges(*static_cast<const E*>(obj), scan.graph);
 }
 template <class E>
 void cycle_clear(const void* obj) {
-    E& o = *const_cast<E*>(static_cast<const E*>(obj));
-    using meta = entity_meta<E>;
-    for_each_index<meta::relationship_count>([&](auto i) {
-        using R = typename meta::template relationship_t<i>;
-        holder_access<typename R::holder>::drop_all(o.*(R::member));
-    });
+    clear_holders(*const_cast<E*>(static_cast<const E*>(obj)));
 }
 template <class E>
 std::size_t cycle_scan::add(const ptr<E>& p) {

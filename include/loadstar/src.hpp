@@ -33,4 +33,5 @@
 #include <loadstar/impl/rows.ipp>
 #include <loadstar/impl/refresh.ipp>
 #include <loadstar/impl/session.ipp>
+#include <loadstar/impl/cycle_registry.ipp>
 #include <loadstar/impl/debug.ipp>

@@ -17,6 +17,8 @@
 #endif
 #endif
 
+#include <loadstar/detail/config.hpp>
+
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -50,37 +52,13 @@ template <class = void>
 void report_cycles_at_exit() noexcept;
 /// False if it could not register (out of memory): a cycle missed by the report, nothing else.
 /// The first registration arms the report at exit.
-inline bool cycle_register(const void* holder, cycle_probe_fn probe) noexcept {
-    try {
-        auto& r = cycle_registry::get();
-        std::lock_guard<std::mutex> lock(r.mutex);
-        r.holders.insert_or_assign(holder, probe);
-        if (!r.report_armed) r.report_armed = std::atexit(&report_cycles_at_exit<>) == 0;
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
+LOADSTAR_DECL bool cycle_register(const void* holder, cycle_probe_fn probe) noexcept;
 /// A registered holder moved to `to`: the registration moves with it, without allocating (the
 /// map's node is reused; holder moves never allocate). False if `from` was not registered.
-inline bool cycle_rekey(const void* from, const void* to) noexcept {
-    auto& r = cycle_registry::get();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    auto node = r.holders.extract(from);
-    if (node.empty()) return false;
-    node.key() = to;
-    r.holders.insert(std::move(node));  // the size it had: no rehash
-    return true;
-}
+LOADSTAR_DECL bool cycle_rekey(const void* from, const void* to) noexcept;
 /// Called by holders that registered (whatever LOADSTAR_CHECK_CYCLES says here: a holder
 /// registered in a translation unit with checks may be destroyed in one without).
-/// (std::mutex::lock throws only on a broken system; an entry left behind would dangle, so
-/// that ends the program, as noexcept does.)
-inline void cycle_unregister(const void* holder) noexcept {
-    auto& r = cycle_registry::get();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    r.holders.erase(holder);
-}
+LOADSTAR_DECL void cycle_unregister(const void* holder) noexcept;
 
 }  // namespace loadstar::detail
 
@@ -116,3 +94,7 @@ private:
 };
 
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/cycle_registry.ipp>
+#endif

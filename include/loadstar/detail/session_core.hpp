@@ -117,7 +117,7 @@ struct identity_map_base {
 template <class E>
 void detach_holders(E& obj);  // loader.hpp
 template <class E>
-bool strong_cycle();  // loader.hpp
+constexpr bool strong_cycle();  // loader.hpp
 template <class E>
 void strong_edges(const E& obj, sweep_graph& g);  // loader.hpp
 template <class E>
@@ -366,6 +366,18 @@ struct map_entry {
     std::byte* snap = nullptr;
 };
 
+/// What a map does with its objects' relationship holders, per entity, as constant data
+/// (holder_hooks_of<E>::table): the loops over a map's entries are then compiled once per key
+/// type (keyed_map), not once per entity.
+struct holder_hooks {
+    void (*detach)(void* obj) noexcept = nullptr;                     // detach_holders
+    void (*edges)(const void* obj, sweep_graph& g) = nullptr;         // strong_edges
+    void (*clear)(void* obj) = nullptr;                               // clear_holders
+    void (*settle)(void* obj, const sweep_graph& g) noexcept = nullptr;  // settle_untracked
+    bool (*holds_weak)(void* obj) noexcept = nullptr;  // holds_weak_target; null: E maps no weak holder
+    bool may_cycle = false;                             // strong_cycle
+};
+
 /// The part of an identity map that depends only on its key type: the entries, the snapshot
 /// arena, and what is done with them without knowing the entity (compaction, the sweep's
 /// nodes, the undo steps of writes). `key_of` and `snap_length` are the entity's.
@@ -377,8 +389,9 @@ struct keyed_map : identity_map_base {
     dense_map<K, map_entry> objects;
     snapshot_arena arena;
 
-    keyed_map(const K& (*key_of)(const void*) noexcept, std::size_t (*snap_length)(const std::byte*) noexcept) noexcept
-        : key_of_(key_of), snap_length_(snap_length) {}
+    keyed_map(const K& (*key_of)(const void*) noexcept, std::size_t (*snap_length)(const std::byte*) noexcept,
+              const holder_hooks& hooks) noexcept
+        : key_of_(key_of), snap_length_(snap_length), hooks_(&hooks) {}
     ~keyed_map() override;  // out of line: compiled once per key type, not per entity
 
     map_entry* find_entry(const K& k) {
@@ -450,9 +463,53 @@ struct keyed_map : identity_map_base {
     void put_back(const std::shared_ptr<void>& obj, std::byte* snap) override {
         objects.insert_or_assign(key_of_(obj.get()), map_entry{obj, snap});
     }
+    void detach_all() override {
+        for (auto& [k, e] : objects) {
+            // An object only the map holds dies with it: nothing outlives the session to
+            // find its holders bound, so unbinding them would only touch its memory twice.
+            if (e.obj && e.obj.use_count() > 1) hooks_->detach(e.obj.get());
+        }
+    }
+    bool may_cycle() const override { return hooks_->may_cycle; }
+    void sweep_edges(sweep_graph& g) const override {
+        for (auto& [k, e] : objects)
+            if (e.obj) hooks_->edges(e.obj.get(), g);
+    }
+    void sweep_clear(const sweep_graph& g) override {
+        for (auto& [k, e] : objects)
+            if (e.obj && !g.reached(e.obj.get())) hooks_->clear(e.obj.get());
+    }
+    void settle_untracked(const sweep_graph& g) noexcept override {
+        for (auto& [k, e] : objects)
+            if (e.obj) hooks_->settle(e.obj.get(), g);
+    }
+    bool any_weak_target() const noexcept override {
+        if (!hooks_->holds_weak) return false;
+        for (auto& [k, e] : objects)
+            if (e.obj && hooks_->holds_weak(e.obj.get())) return true;
+        return false;
+    }
+    void detach(void* obj) noexcept override { hooks_->detach(obj); }
 protected:
     const K& (*key_of_)(const void*) noexcept;
     std::size_t (*snap_length_)(const std::byte*) noexcept;
+    const holder_hooks* hooks_;
+};
+
+/// E's holder_hooks.
+template <class E>
+struct holder_hooks_of {
+    static constexpr holder_hooks table = [] {
+        holder_hooks h;
+        h.detach = [](void* obj) noexcept { detach_holders(*static_cast<E*>(obj)); };
+        h.edges = [](const void* obj, sweep_graph& g) { strong_edges(*static_cast<const E*>(obj), g); };
+        h.clear = [](void* obj) { clear_holders(*static_cast<E*>(obj)); };
+        h.settle = [](void* obj, const sweep_graph& g) noexcept { detail::settle_untracked(*static_cast<E*>(obj), g); };
+        if constexpr (has_weak_targets<E>())
+            h.holds_weak = [](void* obj) noexcept { return holds_weak_target(*static_cast<E*>(obj)); };
+        h.may_cycle = strong_cycle<E>();
+        return h;
+    }();
 };
 
 template <class K>
@@ -485,7 +542,7 @@ struct identity_map final : keyed_map<typename entity_meta<E>::pk_type> {
     using base::find_entry;
     using base::replace_snapshot;
 
-    identity_map() noexcept : base(&key_of<E>, &snap::length) {}
+    identity_map() noexcept : base(&key_of<E>, &snap::length, holder_hooks_of<E>::table) {}
 
     static E& object(const entry& e) noexcept { return *static_cast<E*>(e.obj.get()); }
     static ptr<E> shared(const entry& e) noexcept { return std::static_pointer_cast<E>(e.obj); }
@@ -581,37 +638,8 @@ struct identity_map final : keyed_map<typename entity_meta<E>::pk_type> {
             (void)e, (void)v;
         }
     }
-    void detach_all() override {
-        for (auto& [k, e] : objects) {
-            // An object only the map holds dies with it: nothing outlives the session to
-            // find its holders bound, so unbinding them would only touch its memory twice.
-            if (e.obj && e.obj.use_count() > 1) detach_holders(object(e));
-        }
-    }
     void flush_dirty(session_core& s) override { updater<E>::flush_dirty(s, *this); }
     void refresh_all(session_core& s) override { refresher<E>::refresh_all(s, *this); }
-    bool may_cycle() const override { return strong_cycle<E>(); }
-    void sweep_edges(sweep_graph& g) const override {
-        for (auto& [k, e] : objects)
-            if (e.obj) strong_edges(object(e), g);
-    }
-    void sweep_clear(const sweep_graph& g) override {
-        for (auto& [k, e] : objects)
-            if (e.obj && !g.reached(e.obj.get())) clear_holders(object(e));
-    }
-    void settle_untracked(const sweep_graph& g) noexcept override {
-        for (auto& [k, e] : objects)
-            if (e.obj) detail::settle_untracked(object(e), g);
-    }
-    bool any_weak_target() const noexcept override {
-        if constexpr (!has_weak_targets<E>()) {
-            return false;
-        } else {
-            for (auto& [k, e] : objects)
-                if (e.obj && holds_weak_target(object(e))) return true;
-            return false;
-        }
-    }
     void forget(const void* obj, bool reset_key) noexcept override {
         std::byte* snap = nullptr;
         this->take_out(obj, snap);
@@ -627,8 +655,13 @@ struct identity_map final : keyed_map<typename entity_meta<E>::pk_type> {
         auto o = std::static_pointer_cast<E>(obj);
         insert((*o).*(entity_meta<E>::pk_member), o);
     }
-    void detach(void* obj) noexcept override { detach_holders(*static_cast<E*>(obj)); }
 };
+
+/// A new, empty identity map of E (session_core::add_map_at, load_context::local_map).
+template <class E>
+identity_map_base* new_map() {
+    return new identity_map<E>();
+}
 
 /// A new object waiting for flush, or an object to delete: type-erased entry points.
 struct object_ref {
@@ -729,10 +762,10 @@ struct session_core {
     }
     template <class E>
     [[gnu::noinline]] identity_map<E>& add_map(std::size_t i) {
-        if (i >= maps.size()) maps.resize(i + 1);
-        if (!maps[i]) maps[i] = std::make_unique<identity_map<E>>();
-        return static_cast<identity_map<E>&>(*maps[i]);
+        return static_cast<identity_map<E>&>(add_map_at(i, &new_map<E>));
     }
+    /// The map at index i, made by `make` if there is none yet (ordinary code for every entity).
+    LOADSTAR_DECL identity_map_base& add_map_at(std::size_t i, identity_map_base* (*make)());
 
     std::string savepoint_name(std::size_t n) const { return options.savepoint_prefix + std::to_string(n); }
 

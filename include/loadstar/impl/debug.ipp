@@ -16,6 +16,14 @@ LOADSTAR_DECL void cycle_scan::mark() {
     graph.mark();
 }
 
+LOADSTAR_DECL void cycle_scan::found_pair(std::size_t a, std::size_t b, const std::string& owner_rel,
+                                          const std::string& target_rel) {
+    if (a == b) pairs.push_back({a, b, owner_rel + " (an object holding itself)"});
+    else
+        pairs.push_back({a, b, owner_rel < target_rel ? owner_rel + " <-> " + target_rel
+                                                      : target_rel + " <-> " + owner_rel});
+}
+
 LOADSTAR_DECL std::vector<std::string> cycle_scan::unreachable() const {
     std::vector<std::string> out;
     for (const auto& p : pairs)

@@ -47,6 +47,12 @@ LOADSTAR_DECL untracked_maps::~untracked_maps() {
         if (m) m->settle_untracked(g);
 }
 
+LOADSTAR_DECL identity_map_base& load_context::local_map(std::size_t i, identity_map_base* (*make)()) {
+    if (i >= local_maps.size()) local_maps.resize(i + 1);
+    if (!local_maps[i]) local_maps[i].reset(make());
+    return *local_maps[i];
+}
+
 // ---- keys as the strategies hold them: 64-bit integers (rel_ops::int_keys), else values -------
 
 template <class Key>

@@ -44,6 +44,12 @@ LOADSTAR_DECL session_core::session_core(std::shared_ptr<engine_state> e, sessio
 
 LOADSTAR_DECL session_core::~session_core() { close(); }
 
+LOADSTAR_DECL identity_map_base& session_core::add_map_at(std::size_t i, identity_map_base* (*make)()) {
+    if (i >= maps.size()) maps.resize(i + 1);
+    if (!maps[i]) maps[i].reset(make());
+    return *maps[i];
+}
+
 LOADSTAR_DECL pooled_connection& session_core::connection(bool write) {
     if (closed) throw detached_error("loadstar: the session is closed");
     if (write && options.transaction == transaction_mode::read_only)

@@ -158,11 +158,10 @@ struct load_context {
     template <class E>
     identity_map<E>& map() {
         if (tracked) return s.map<E>();
-        const std::size_t i = entity_index<E>;
-        if (i >= local_maps.size()) local_maps.resize(i + 1);
-        if (!local_maps[i]) local_maps[i] = std::make_unique<identity_map<E>>();
-        return static_cast<identity_map<E>&>(*local_maps[i]);
+        return static_cast<identity_map<E>&>(local_map(entity_index<E>, &new_map<E>));
     }
+    /// The untracked load's map at index i, made by `make` if there is none yet.
+    LOADSTAR_DECL identity_map_base& local_map(std::size_t i, identity_map_base* (*make)());
     void finish_joined() {
         for (auto* l : joined_loading)
             if (l->state == holder_state::loading) l->state = holder_state::loaded;

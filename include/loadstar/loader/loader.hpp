@@ -86,9 +86,8 @@ constexpr bool strong_reach() {
 /// sides, a self-referential collection, ...): the sweep at close must look at them. The
 /// common Author.books / Book.author (weak) mapping answers false and costs nothing.
 template <class E>
-bool strong_cycle() {
-    static constexpr bool v = strong_reach<E, E, 6>();
-    return v;
+constexpr bool strong_cycle() {
+    return strong_reach<E, E, 6>();
 }
 template <class E>
 void strong_edges(const E& obj, sweep_graph& g) {
