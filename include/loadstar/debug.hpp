@@ -38,9 +38,8 @@ namespace loadstar::detail {
 /// (sweep_graph.hpp): the scan's own reference to each candidate is the one a node starts with.
 struct cycle_scan {
     struct node {
-        std::shared_ptr<const void> obj;         // keeps it alive while the scan runs
-        void (*edges)(const void*, cycle_scan&);  // adds its strong holder references
-        void (*clear)(const void*);               // empties its holders (collect)
+        std::shared_ptr<const void> obj;  // keeps it alive while the scan runs
+        const holder_hooks* hooks;        // its strong holder references (edges), emptying them (clear)
     };
     struct pair {
         std::size_t a, b;
@@ -63,7 +62,6 @@ struct cycle_scan {
     /// Nodes a and b (a == b: an object holding itself) are such a pair.
     LOADSTAR_DECL void found_pair(std::size_t a, std::size_t b, const std::string& owner_rel,
                                   const std::string& target_rel);
-    void edge(const void* from, const void* to) { graph.add_edge(from, to); }
     /// Adds every candidate's strong holder references, then marks what the program reaches.
     void mark();
     bool reached(std::size_t i) const { return graph.nodes[i].reached; }
@@ -72,23 +70,10 @@ struct cycle_scan {
 };
 
 template <class E>
-void strong_edges(const E& obj, sweep_graph& g);  // loader.hpp
-template <class E>
-void clear_holders(E& obj);  // loader.hpp
-/// A candidate's strong holder references (the session's sweep counts them the same way).
-template <class E>
-void cycle_edges(const void* obj, cycle_scan& scan) {
-    strong_edges(*static_cast<const E*>(obj), scan.graph);
-}
-template <class E>
-void cycle_clear(const void* obj) {
-    clear_holders(*const_cast<E*>(static_cast<const E*>(obj)));
-}
-template <class E>
 std::size_t cycle_scan::add(const ptr<E>& p) {
     // Its use_count() is read in mark(), when the probes' temporaries are gone.
     const auto [i, fresh] = graph.add_node(p.get(), 0);
-    if (fresh) nodes.push_back({std::shared_ptr<const void>(p), &cycle_edges<E>, &cycle_clear<E>});
+    if (fresh) nodes.push_back({std::shared_ptr<const void>(p), &holder_hooks_of<E>::table});
     return i;
 }
 

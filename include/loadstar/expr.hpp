@@ -73,15 +73,17 @@ const std::string& qualified_column() {
     return s;
 }
 
+/// The text of expression e: a reference to text rendered once per expression type where the
+/// text does not depend on the values (static_text), else the text rendered now.
 template <class E>
-std::string cached_render(const E& e) {
+decltype(auto) expr_text(const E& e) {
     if constexpr (std::remove_cvref_t<E>::static_text) {
         static const std::string text = [&] {
             std::string s;
             e.render(s);
             return s;
         }();
-        return text;
+        return (text);
     } else {
         std::string s;
         e.render(s);

@@ -55,14 +55,18 @@ struct query_state {
     void render_where(std::string& sql, std::vector<value>& params) const;
 };
 
+/// `clause` AND `text`: "(a) AND b" once there is a condition (WHERE, HAVING).
+LOADSTAR_DECL void add_condition(std::string& clause, const std::string& text);
+/// `list`, `text`: "a, b" (ORDER BY, GROUP BY, a projection's columns).
+LOADSTAR_DECL void add_list_item(std::string& list, const std::string& text);
+
 template <class O>
 void render_order_item(std::string& out, const O& o) {
-    if (!out.empty()) out += ", ";
-    if constexpr (expression<O>) out += cached_render(o);
+    if constexpr (expression<O>) add_list_item(out, expr_text(o));
     else {
         std::string s;
         o.render(s);
-        out += s;
+        add_list_item(out, s);
     }
 }
 
@@ -73,8 +77,7 @@ public:
     /// Adds a filter (several calls are joined with AND). Values are bound, never spliced.
     template <predicate P>
     Derived& where(const P& p) {
-        if (!st_.where.empty()) st_.where = "(" + st_.where + ") AND ";
-        st_.where += cached_render(p);
+        add_condition(st_.where, expr_text(p));
         p.collect(st_.where_params);
         return self();
     }
@@ -353,7 +356,7 @@ public:
         static_assert((detail::expression<X> && ...), "loadstar: columns() takes columns or aggregates");
         using row = std::tuple<typename X::value_type...>;
         std::string list;
-        ((list += (list.empty() ? "" : ", ") + detail::cached_render(xs)), ...);
+        (detail::add_list_item(list, detail::expr_text(xs)), ...);
         return projection<row>(this->st_, list, table());
     }
 
@@ -487,14 +490,13 @@ public:
     /// GROUP BY the given columns.
     template <class... C>
     projection& group_by(const C&... cols) {
-        ((this->st_.group_by += (this->st_.group_by.empty() ? "" : ", ") + detail::cached_render(cols)), ...);
+        (detail::add_list_item(this->st_.group_by, detail::expr_text(cols)), ...);
         return *this;
     }
     /// HAVING, e.g. `having(ls::count() > 2)`.
     template <detail::predicate P>
     projection& having(const P& p) {
-        if (!this->st_.having.empty()) this->st_.having = "(" + this->st_.having + ") AND ";
-        this->st_.having += detail::cached_render(p);
+        detail::add_condition(this->st_.having, detail::expr_text(p));
         p.collect(this->st_.having_params);
         return *this;
     }

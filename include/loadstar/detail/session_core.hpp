@@ -115,20 +115,6 @@ struct identity_map_base {
 };
 
 template <class E>
-void detach_holders(E& obj);  // loader.hpp
-template <class E>
-constexpr bool strong_cycle();  // loader.hpp
-template <class E>
-void strong_edges(const E& obj, sweep_graph& g);  // loader.hpp
-template <class E>
-void clear_holders(E& obj);  // loader.hpp
-template <class E>
-void settle_untracked(E& obj, const sweep_graph& g) noexcept;  // loader.hpp
-template <class E>
-bool holds_weak_target(E& obj) noexcept;  // loader.hpp
-template <class E>
-constexpr bool has_weak_targets() noexcept;  // loader.hpp
-template <class E>
 struct updater;  // unit/update.hpp
 template <class E>
 struct refresher;  // unit/refresh.hpp
@@ -366,18 +352,6 @@ struct map_entry {
     std::byte* snap = nullptr;
 };
 
-/// What a map does with its objects' relationship holders, per entity, as constant data
-/// (holder_hooks_of<E>::table): the loops over a map's entries are then compiled once per key
-/// type (keyed_map), not once per entity.
-struct holder_hooks {
-    void (*detach)(void* obj) noexcept = nullptr;                     // detach_holders
-    void (*edges)(const void* obj, sweep_graph& g) = nullptr;         // strong_edges
-    void (*clear)(void* obj) = nullptr;                               // clear_holders
-    void (*settle)(void* obj, const sweep_graph& g) noexcept = nullptr;  // settle_untracked
-    bool (*holds_weak)(void* obj) noexcept = nullptr;  // holds_weak_target; null: E maps no weak holder
-    bool may_cycle = false;                             // strong_cycle
-};
-
 /// The part of an identity map that depends only on its key type: the entries, the snapshot
 /// arena, and what is done with them without knowing the entity (compaction, the sweep's
 /// nodes, the undo steps of writes). `key_of` and `snap_length` are the entity's.
@@ -496,21 +470,6 @@ protected:
     const holder_hooks* hooks_;
 };
 
-/// E's holder_hooks.
-template <class E>
-struct holder_hooks_of {
-    static constexpr holder_hooks table = [] {
-        holder_hooks h;
-        h.detach = [](void* obj) noexcept { detach_holders(*static_cast<E*>(obj)); };
-        h.edges = [](const void* obj, sweep_graph& g) { strong_edges(*static_cast<const E*>(obj), g); };
-        h.clear = [](void* obj) { clear_holders(*static_cast<E*>(obj)); };
-        h.settle = [](void* obj, const sweep_graph& g) noexcept { detail::settle_untracked(*static_cast<E*>(obj), g); };
-        if constexpr (has_weak_targets<E>())
-            h.holds_weak = [](void* obj) noexcept { return holds_weak_target(*static_cast<E*>(obj)); };
-        h.may_cycle = strong_cycle<E>();
-        return h;
-    }();
-};
 
 template <class K>
 keyed_map<K>::~keyed_map() = default;

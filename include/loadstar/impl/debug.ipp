@@ -10,7 +10,7 @@ namespace loadstar::detail {
 
 LOADSTAR_DECL void cycle_scan::mark() {
     for (std::size_t i = 0; i < nodes.size(); ++i) {
-        nodes[i].edges(nodes[i].obj.get(), *this);
+        nodes[i].hooks->edges(nodes[i].obj.get(), graph);
         graph.nodes[i].uses = nodes[i].obj.use_count();  // the scan's own copy included
     }
     graph.mark();
@@ -60,7 +60,7 @@ LOADSTAR_DECL std::size_t collect_cycles() {
     std::size_t n = 0;
     for (std::size_t i = 0; i < scan.nodes.size(); ++i)
         if (!scan.reached(i)) {
-            scan.nodes[i].clear(scan.nodes[i].obj.get());
+            scan.nodes[i].hooks->clear(const_cast<void*>(scan.nodes[i].obj.get()));
             ++n;
         }
     return n;

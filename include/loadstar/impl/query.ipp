@@ -15,6 +15,16 @@ LOADSTAR_DECL query_state& query_state::operator=(const query_state&) = default;
 LOADSTAR_DECL query_state& query_state::operator=(query_state&&) noexcept = default;
 LOADSTAR_DECL query_state::~query_state() = default;
 
+LOADSTAR_DECL void add_condition(std::string& clause, const std::string& text) {
+    if (!clause.empty()) clause = "(" + clause + ") AND ";
+    clause += text;
+}
+
+LOADSTAR_DECL void add_list_item(std::string& list, const std::string& text) {
+    if (!list.empty()) list += ", ";
+    list += text;
+}
+
 LOADSTAR_DECL void query_state::render_paging(std::string& sql, std::vector<value>& params) const {
     if (limit) {
         sql += " LIMIT ?";
