@@ -27,13 +27,13 @@ LOADSTAR_DECL std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetc
 
 LOADSTAR_DECL void run_statement(load_context& ctx, std::string_view sql, std::span<const value> params,
                                  const plan_desc& p, node_base& n, const tail* t, void* self,
-                                 void (*row)(void* self, statement& row)) {
+                                 void (*rows)(void* self, cursor& c)) {
     std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> scope{nullptr, nullptr};
     if (p.prefetch_fn && t && ctx.s.eng->sql_dialect().pipelining) scope = p.prefetch_fn(ctx, sql, params, p, *t);
     {
         auto& pc = ctx.s.connection();
         cursor c(*ctx.s.eng, pc, sql, params);
-        while (c.next()) row(self, c.row());
+        rows(self, c);
     }
     ctx.finish_joined();
     post_load(ctx, p, n, t);

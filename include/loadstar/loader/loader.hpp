@@ -267,13 +267,14 @@ LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj,
 LOADSTAR_DECL std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetch_subqueries(
     load_context& ctx, std::string_view sql, std::span<const value> params, const plan_desc& p, const tail& t);
 
-/// Runs one statement of plan `p` into node `n`: `row(self, row)` for each of its rows (the
-/// entity's hydration), then the follow-up loads of what they hydrated. Where the driver
-/// pipelines, the subquery loads hanging off this node go to the server with this statement,
-/// in its round trip (their SQL needs nothing from its rows). Ordinary code, for every entity.
+/// Runs one statement of plan `p` into node `n`: `rows(self, c)` reads its rows (the entity's
+/// hydration loop: one call per statement, not per row), then the follow-up loads of what
+/// they hydrated. Where the driver pipelines, the subquery loads hanging off this node go to
+/// the server with this statement, in its round trip (their SQL needs nothing from its rows).
+/// Ordinary code, for every entity.
 LOADSTAR_DECL void run_statement(load_context& ctx, std::string_view sql, std::span<const value> params,
                                  const plan_desc& p, node_base& n, const tail* t, void* self,
-                                 void (*row)(void* self, statement& row));
+                                 void (*rows)(void* self, cursor& c));
 
 template <class E>
 struct entity_loader {
@@ -416,11 +417,13 @@ struct entity_loader {
             int key_columns;
             row_sink<E> on_row;
         } self{ctx, p, n, key_columns, on_row};
-        run_statement(ctx, sql, params, p, n, t, &self, [](void* v, statement& st) {
+        run_statement(ctx, sql, params, p, n, t, &self, [](void* v, cursor& c) {
             auto& s = *static_cast<step*>(v);
-            int col = s.key_columns;
-            auto obj = hydrate(s.ctx, st, col, s.p, s.n);
-            s.on_row(st, obj);
+            while (c.next()) {
+                int col = s.key_columns;
+                auto obj = hydrate(s.ctx, c.row(), col, s.p, s.n);
+                s.on_row(c.row(), obj);
+            }
         });
     }
 
