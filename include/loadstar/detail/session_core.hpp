@@ -354,7 +354,8 @@ struct map_entry {
 
 /// The part of an identity map that depends only on its key type: the entries, the snapshot
 /// arena, and what is done with them without knowing the entity (compaction, the sweep's
-/// nodes, the undo steps of writes). `key_of` and `snap_length` are the entity's.
+/// nodes, the undo steps of writes, and the loops over the objects' holders, through the
+/// entity's holder_hooks). `key_of`, `snap_length` and `hooks` are the entity's.
 template <class K>
 struct keyed_map : identity_map_base {
     using key_type = K;
@@ -469,7 +470,6 @@ protected:
     std::size_t (*snap_length_)(const std::byte*) noexcept;
     const holder_hooks* hooks_;
 };
-
 
 template <class K>
 keyed_map<K>::~keyed_map() = default;
