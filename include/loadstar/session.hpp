@@ -139,7 +139,7 @@ public:
         }
         if (detail::entity_state<E>::is_persistent(*core_, *obj)) return;
         if (core_->pending_set.insert(obj.get()).second)
-            core_->pending.push_back({obj, &detail::inserter<E>::save_erased});
+            core_->pending.push_back({obj, &detail::save_erased<E>});
     }
     /// add() for each object.
     template <class E>

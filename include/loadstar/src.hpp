@@ -31,6 +31,7 @@
 #include <loadstar/impl/query.ipp>
 #include <loadstar/impl/schema.ipp>
 #include <loadstar/impl/rows.ipp>
+#include <loadstar/impl/insert.ipp>
 #include <loadstar/impl/refresh.ipp>
 #include <loadstar/impl/session.ipp>
 #include <loadstar/impl/cycle_registry.ipp>

@@ -665,9 +665,9 @@ struct session_core {
     std::unordered_set<const void*> flush_seen;
     std::unordered_set<const void*> flush_in_progress;  // saving parents first: a cycle shows here
     // Parents that hold a new child in a loaded one-to-many / one-to-one holder, by child:
-    // each entry saves the parent first (as inserter::save's `defer` says) and gives the
-    // child its key, however the child is reached. Built at the start of a flush
-    // (inserter::index_parents, while flush_indexing), emptied by its end.
+    // each entry saves the parent first (as save_object's `defer` says, impl/insert.ipp) and
+    // gives the child its key, however the child is reached. Built at the start of a flush
+    // (index_parents, while flush_indexing), emptied by its end.
     using defer_list = std::vector<std::function<void()>>;
     std::unordered_map<const void*, std::vector<std::function<void(defer_list*)>>> flush_parents;
     std::unordered_set<const void*> flush_indexed;

@@ -16,86 +16,11 @@
 
 namespace loadstar::detail {
 
-/// At flush, for an owner whose relationship I was modified: write the adds and removes.
+/// At flush, for an owner whose relationship I was modified: write the adds and removes
+/// (write_changes, impl/insert.ipp).
 template <class E, std::size_t I>
 void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& original) {
-    using meta = entity_meta<E>;
-    using R = typename meta::template relationship_t<I>;
-    using T = typename R::target;
-    using K = rel_keys<E, I>;
-    ptr<E> obj = entity_state<E>::persistent_ptr(s, static_cast<E*>(owner));
-    if (!obj) return;  // pending (its save writes its holders) or no longer in this session
-    auto& h = (*obj).*(R::member);
-    if constexpr (R::to_many) {
-        const auto& before = *std::static_pointer_cast<std::vector<ptr<T>>>(original);
-        const auto now = holder_access<typename R::holder>::items(h);
-        auto in = [](const std::vector<ptr<T>>& v, const ptr<T>& x) { return std::find(v.begin(), v.end(), x) != v.end(); };
-        for (const auto& c : now) {
-            if (!c || in(before, c)) continue;
-            if constexpr (R::kind == relation::many_to_many) {
-                if (!inserter<E>::template saved_with_link<I>(s, *obj, c)) associate<E, I>(s, *obj, *c, true);
-            } else {
-                inserter<E>::template adopt<I>(s, obj, *c);
-                inserter<T>::save(s, c);
-            }
-        }
-        for (const auto& c : before) {
-            if (!c || in(now, c)) continue;
-            if constexpr (R::kind == relation::many_to_many) {
-                if (entity_state<T>::is_persistent(s, *c)) associate<E, I>(s, *obj, *c, false);
-            } else if constexpr (R::delete_orphan) {
-                deleter<T>::remove(s, c);
-            } else {
-                auto& fk = (*c).*(K::key);
-                using F = std::remove_cvref_t<decltype(fk)>;
-                if constexpr (is_optional_v<F>) {
-                    if (fk && *fk == (*obj).*(meta::pk_member)) set_undoable(s, fk, F{});
-                } else {
-                    // Decided once every change was seen: the child may have moved to another
-                    // parent in the same flush.
-                    const auto parent_key = (*obj).*(meta::pk_member);
-                    s.after_changes.push_back([&s, c, parent_key] {
-                        if ((*c).*(K::key) == parent_key && entity_state<T>::is_persistent(s, *c) &&
-                            !s.flush_deleted.count(c.get()))
-                            updater<T>::template write_null_key<K::fk_col>(s, *c);
-                    });
-                }
-            }
-        }
-    } else if constexpr (R::kind == relation::belongs_to) {
-        const auto& target = holder_access<typename R::holder>::items(h);
-        auto& fk = (*obj).*(K::key);
-        using F = std::remove_cvref_t<decltype(fk)>;
-        if (target) {
-            inserter<T>::save(s, target);
-            set_undoable(s, fk, F((*target).*(entity_meta<T>::pk_member)));
-        } else if constexpr (is_optional_v<F>) {
-            set_undoable(s, fk, F{});
-        }
-    } else {  // has_one
-        const auto& before = *std::static_pointer_cast<ptr<T>>(original);
-        const auto& now = holder_access<typename R::holder>::items(h);
-        if (now && now != before) {
-            inserter<E>::template adopt<I>(s, obj, *now);
-            inserter<T>::save(s, now);
-        }
-        if (before && before != now) {
-            if constexpr (R::delete_orphan) deleter<T>::remove(s, before);
-            else {
-                auto& fk = (*before).*(K::key);
-                using F = std::remove_cvref_t<decltype(fk)>;
-                if constexpr (is_optional_v<F>) set_undoable(s, fk, F{});
-                else {
-                    const auto parent_key = (*obj).*(meta::pk_member);
-                    s.after_changes.push_back([&s, c = before, parent_key] {
-                        if ((*c).*(K::key) == parent_key && entity_state<T>::is_persistent(s, *c) &&
-                            !s.flush_deleted.count(c.get()))
-                            updater<T>::template write_null_key<K::fk_col>(s, *c);
-                    });
-                }
-            }
-        }
-    }
+    write_changes(s, write_table<E>(), write_rel_for<E, I>::table, owner, original);
 }
 
 /// Makes a transient object pending (session::add without its checks): see back_link.
@@ -104,7 +29,7 @@ void adopt_pending(session_core& s, const ptr<T>& obj) {
     if (entity_state<T>::is_persistent(s, *obj) || s.deleted_set.count(obj.get())) return;
     if (s.pending_set.insert(obj.get()).second) {
         try {
-            s.pending.push_back({obj, &inserter<T>::save_erased});
+            s.pending.push_back({obj, &save_erased<T>});
         } catch (...) {
             s.pending_set.erase(obj.get());
             throw;

@@ -6,8 +6,11 @@
 
 #include <loadstar/unit/associate.hpp>
 #include <loadstar/unit/common.hpp>
+#include <loadstar/unit/delete.hpp>
 #include <loadstar/unit/rows.hpp>
+#include <loadstar/unit/update.hpp>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,250 +18,275 @@
 
 namespace loadstar::detail {
 
-/// Inserts new objects of E, parents first, and cascades the save along their relationships.
+// The walk of the graph at flush (which object goes first, whose key a child copies, which
+// association rows follow) is ordinary code (impl/insert.ipp) over two constant tables: per
+// entity a write_entity, per relationship a write_rel. Per entity and relationship only the
+// typed steps remain (a key copied, a row inserted, a holder set), so a program that reads an
+// entity compiles its few table functions, not a walk of its own (issue 10).
+
+struct write_rel;
+
+/// An entity's part in the writes of a flush, erased (write_table<E>).
+struct write_entity {
+    const std::string& (*type_name)() = nullptr;
+    /// Whether the object at `obj` is the one the session's identity map holds for its key.
+    bool (*is_persistent)(session_core& s, const void* obj) = nullptr;
+    /// The identity map's pointer to the object at `obj` if it is persistent, else null.
+    std::shared_ptr<void> (*persistent_ptr)(session_core& s, const void* obj) = nullptr;
+    /// Inserts the row of a new object (its parents' keys already copied) and makes it
+    /// persistent.
+    void (*insert_row)(session_core& s, const std::shared_ptr<void>& obj) = nullptr;
+    const write_rel* rels = nullptr;  // one per relationship, in mapping order
+    std::size_t rel_count = 0;
+};
+
+/// A relationship's part in the writes of a flush, erased (write_rel_for<E, I>). `owner` is an E*.
+struct write_rel {
+    relation kind = relation::belongs_to;
+    bool back_present = false;  // back_populates names the inverse side
+    const write_entity& (*target)() = nullptr;
+    const std::string& (*name)() = nullptr;  // "Book.author"
+    bool (*loaded)(const void* owner) = nullptr;
+    /// The targets the owner's holder holds (not null), strongly: a copy (the walk may change
+    /// the holder).
+    void (*items)(const void* owner, std::vector<std::shared_ptr<void>>& out) = nullptr;
+    /// One-to-many / one-to-one: the child at `child` now belongs to `parent` (its foreign key
+    /// and its to-one back_populates holder).
+    void (*adopt)(session_core& s, const std::shared_ptr<void>& parent, void* child) = nullptr;
+    /// Many-to-one: the owner's foreign key takes the target's primary key.
+    void (*set_fk)(session_core& s, void* owner, const void* target) = nullptr;
+    /// Many-to-many: whether the target's back_populates collection holds the owner strongly;
+    /// writes or deletes one association row.
+    bool (*back_holds)(const void* target, const void* owner) = nullptr;
+    void (*associate)(session_core& s, const void* owner, const void* target, bool add) = nullptr;
+    // ---- what cascade_changed needs (unit/cascade.hpp): a holder's contents before a change,
+    // and what becomes of a target that left it.
+    /// change_record::original (a std::vector<ptr<T>> or a ptr<T>) as the items it holds.
+    void (*original_items)(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out) = nullptr;
+    /// Delete-orphan: deletes a child that left the owner's holder (null without delete-orphan).
+    void (*remove_orphan)(session_core& s, const std::shared_ptr<void>& child) = nullptr;
+    /// One-to-many / one-to-one without delete-orphan: `child` left `parent`'s holder. A
+    /// nullable foreign key that still names the parent goes NULL; a NOT NULL one is written
+    /// NULL once every change of the flush was seen (the child may have moved to another
+    /// parent), and the database refuses it.
+    void (*release)(session_core& s, const std::shared_ptr<void>& child, const void* parent) = nullptr;
+    /// Many-to-one set to null: a nullable foreign key goes NULL (a NOT NULL one stays).
+    void (*clear_fk)(session_core& s, void* owner) = nullptr;
+};
+
+/// Saves `obj` (a new object of `e`) and what its loaded holders reach, parents first; see
+/// impl/insert.ipp. `defer`: as in save_object.
+LOADSTAR_DECL void save_object(session_core& s, const write_entity& e, const std::shared_ptr<void>& obj,
+                               session_core::defer_list* defer = nullptr);
+/// Before a flush inserts anything: records, for each new child held in a loaded one-to-many
+/// / one-to-one holder of the graph around `obj`, how to save its parent first.
+LOADSTAR_DECL void index_parents(session_core& s, const write_entity& e, const std::shared_ptr<void>& obj);
+/// Saves the target of many-to-many `r` of `owner`; true if that save wrote the link row
+/// itself (a new target whose back_populates collection holds `owner` links it when it saves
+/// its children).
+LOADSTAR_DECL bool saved_with_link(session_core& s, const write_rel& r, const void* owner,
+                                   const std::shared_ptr<void>& target);
+/// At flush, for an owner (of entity `e`) whose relationship `r` was modified: writes the adds
+/// and removes against `original`, the holder's contents before the change (cascade_changed).
+LOADSTAR_DECL void write_changes(session_core& s, const write_entity& e, const write_rel& r, void* owner,
+                                 const std::shared_ptr<void>& original);
+
 template <class E>
-struct inserter {
+const write_entity& write_table();
+
+/// The typed steps of relationship I of E.
+template <class E, std::size_t I>
+struct write_rel_for {
     using meta = entity_meta<E>;
-    using pk_type = typename meta::pk_type;
-    using S = entity_state<E>;
-    static constexpr bool has_version = meta::version_index != npos;
-    static_assert(insert_cycle_check<E>::ok);
+    using R = typename meta::template relationship_t<I>;
+    using T = typename R::target;
+    using H = typename R::holder;
+    using K = rel_keys<E, I>;
 
-    static void save_erased(session_core& s, const std::shared_ptr<void>& p) {
-        if (s.flush_indexing) index_parents(s, std::static_pointer_cast<E>(p));
-        else save(s, std::static_pointer_cast<E>(p));
-    }
-
-    /// An entry of session_core::flush_parents: `parent`, which holds `child` in relationship I,
-    /// is saved first and gives it its key.
-    template <std::size_t I>
-    static void parent_first(session_core& s, const ptr<E>& parent, typename meta::template relationship_t<I>::target& child,
-                             session_core::defer_list* defer) {
-        using R = typename meta::template relationship_t<I>;
-        if (s.flush_in_progress.count(parent.get()))
-            throw usage_error("loadstar: flush cycle: " + member_name<R::member>() + " holds a new " +
-                              type_name<typename R::target>() + " that this " + type_name<E>() +
-                              " needs inserted first; flush one of them first, then link them");
-        save(s, parent, defer);
-        adopt<I>(s, parent, child);
-    }
-
-    /// Before a flush inserts anything: for each new child held in a loaded one-to-many /
-    /// one-to-one holder of the graph around the new objects, records how to save its parent
-    /// first (session_core::flush_parents). A child can be reached before its parent (it was
-    /// added first, or through another parent), and its own to-one holder may be empty: the
-    /// parent's collection alone says where it belongs. Persistent objects are walked only
-    /// down to their new children.
-    static void index_parents(session_core& s, const ptr<E>& obj) {
-        if (!obj || s.flush_deleted.count(obj.get()) || !s.flush_indexed.insert(obj.get()).second) return;
-        const bool is_new = !S::is_persistent(s, *obj);
-        for_each_index<meta::relationship_count>([&](auto i) {
-            constexpr std::size_t I = decltype(i)::value;
-            using R = typename meta::template relationship_t<I>;
-            using T = typename R::target;
-            auto& h = (*obj).*(R::member);
-            if (!h.loaded()) return;
-            if constexpr (R::kind == relation::belongs_to) {
-                if (is_new) inserter<T>::index_parents(s, holder_access<typename R::holder>::items(h));
-            } else if constexpr (R::kind == relation::has_many || R::kind == relation::has_one) {
-                auto note = [&](const ptr<T>& c) {
-                    if (!c || s.flush_deleted.count(c.get()) || entity_state<T>::is_persistent(s, *c)) return;
-                    auto* first = &parent_first<I>;
-                    s.flush_parents[c.get()].push_back(
-                        [&s, obj, c, first](session_core::defer_list* defer) { first(s, obj, *c, defer); });
-                    inserter<T>::index_parents(s, c);
-                };
-                if constexpr (R::to_many) {
-                    const auto items = holder_access<typename R::holder>::items(h);
-                    for (const auto& c : items) note(c);
-                } else {
-                    note(holder_access<typename R::holder>::items(h));
-                }
-            } else if constexpr (R::kind == relation::many_to_many) {
-                if (is_new) {
-                    const auto items = holder_access<typename R::holder>::items(h);
-                    for (const auto& t : items) inserter<T>::index_parents(s, t);
-                }
-            }
-        });
-    }
-
-    /// Inserts `obj` if it is new, after what it belongs to, before what belongs to it (the
-    /// save-update cascade along its loaded relationships).
-    ///
-    /// `defer` is given when `obj` is saved as the parent of an object still waiting for its
-    /// parents (flush_in_progress): its children then wait in `*defer` until that object is
-    /// inserted, because one of them may belong to it as well (a comment in the collections of
-    /// a new user and of the user's new post, reached from the post: the user, saved first as
-    /// the post's parent, must not insert the comment before the post is in).
-    static void save(session_core& s, const ptr<E>& obj, session_core::defer_list* defer = nullptr) {
-        if (!obj || s.flush_deleted.count(obj.get()) || !s.flush_seen.insert(obj.get()).second) return;
-        if (S::is_persistent(s, *obj)) return;  // persistent: its changes are recorded elsewhere
-        session_core::defer_list parents_children;  // the children deferred below
-        auto* later = defer ? defer : &parents_children;
-        s.flush_in_progress.insert(obj.get());
-        // Parents whose collections hold this object go first, and give it their keys.
-        if (auto it = s.flush_parents.find(obj.get()); it != s.flush_parents.end()) {
-            auto entries = std::move(it->second);
-            s.flush_parents.erase(it);
-            for (auto& parent_first : entries) parent_first(later);
-        }
-        for_each_index<meta::relationship_count>([&](auto i) {
-            using R = typename meta::template relationship_t<i>;
-            using T = typename R::target;
-            if constexpr (R::kind == relation::belongs_to) {
-                auto& h = (*obj).*(R::member);
-                if (!h.loaded()) return;
-                const auto target = holder_access<typename R::holder>::items(h);
-                if (!target) return;
-                if (s.flush_in_progress.count(target.get()))
-                    throw usage_error("loadstar: flush cycle: " + member_name<R::member>() + " refers to a new " +
-                                      type_name<T>() + " that can only be inserted after this " + type_name<E>() +
-                                      "; flush one of them first, then link them (a nullable foreign key set by a "
-                                      "later UPDATE)");
-                inserter<T>::save(s, target, later);
-                set_fk<i>(s, *obj, (*target).*(entity_meta<T>::pk_member));
-            }
-        });
-        insert_row(s, obj);
-        s.flush_in_progress.erase(obj.get());
-        // Every child of every relationship gets this key before any child is inserted: a
-        // child held by two new parents (u->posts[0]->comments and u->comments) is inserted
-        // when the first of them reaches it, and must carry the other's key by then.
-        for_each_index<meta::relationship_count>([&](auto i) { adopt_children<i>(s, obj); });
-        if (defer) {
-            defer->push_back([&s, obj] {
-                for_each_index<meta::relationship_count>([&](auto i) { save_children<i>(s, obj); });
-            });
-            return;
-        }
-        for_each_index<meta::relationship_count>([&](auto i) { save_children<i>(s, obj); });
-        // Now that this object is in, the children of the parents saved for it.
-        for (std::size_t k = 0; k < parents_children.size(); ++k) parents_children[k]();
-    }
-
-    template <std::size_t I>
-    static void adopt_children(session_core& s, const ptr<E>& obj) {
-        using R = typename meta::template relationship_t<I>;
-        if constexpr (R::kind == relation::has_many || R::kind == relation::has_one) {
-            auto& h = (*obj).*(R::member);
-            if (!h.loaded()) return;
-            if constexpr (R::to_many) {
-                const auto items = holder_access<typename R::holder>::items(h);
-                for (const auto& c : items)
-                    if (c && !s.flush_deleted.count(c.get())) adopt<I>(s, obj, *c);
-            } else {
-                const auto c = holder_access<typename R::holder>::items(h);
-                if (c && !s.flush_deleted.count(c.get())) adopt<I>(s, obj, *c);
-            }
-        }
-    }
-
-    template <std::size_t I>
-    static void set_fk(session_core& s, E& o, const typename rel_keys<E, I>::key_type& v) {
-        using K = rel_keys<E, I>;
-        auto& field = o.*(K::key);
-        using F = std::remove_cvref_t<decltype(field)>;
-        set_undoable(s, field, F(v));
-    }
-
-    template <std::size_t I>
-    static void save_children(session_core& s, const ptr<E>& obj) {
-        using R = typename meta::template relationship_t<I>;
-        using T = typename R::target;
-        auto& h = (*obj).*(R::member);
-        if (!h.loaded()) return;
-        if constexpr (R::kind == relation::has_many || R::kind == relation::has_one) {
-            auto each = [&](const ptr<T>& child) {
-                if (!child) return;
-                adopt<I>(s, obj, *child);
-                inserter<T>::save(s, child);
-            };
-            if constexpr (R::to_many) {
-                const auto items = holder_access<typename R::holder>::items(h);
-                for (const auto& c : items) each(c);
-            } else {
-                each(holder_access<typename R::holder>::items(h));
-            }
-        } else if constexpr (R::kind == relation::many_to_many) {
-            const auto items = holder_access<typename R::holder>::items(h);
-            for (const auto& target : items) {
-                if (!target) continue;
-                const bool written = saved_with_link<I>(s, *obj, target);
-                if (!written) associate<E, I>(s, *obj, *target, true);
-            }
-        }
-    }
-
-    /// Saves the target of many-to-many I; true if that save wrote the link row itself (a new
-    /// target whose back_populates collection holds `o` links it when it saves its children).
-    template <std::size_t I>
-    static bool saved_with_link(session_core& s, const E& o, const ptr<typename meta::template relationship_t<I>::target>& target) {
-        using R = typename meta::template relationship_t<I>;
-        using T = typename R::target;
-        const bool was_new = !entity_state<T>::is_persistent(s, *target);
-        inserter<T>::save(s, target);
-        if constexpr (R::back::present) {
-            if (!was_new || !entity_state<T>::is_persistent(s, *target)) return false;
-            bool holds = false;
-            const auto& back = (*target).*(R::back::member);
-            if (back.loaded())
-                holder_access<std::remove_cvref_t<decltype(back)>>::each_strong(back, [&](const auto& p) {
-                    if (p.get() == &o) holds = true;
-                });
-            return holds;
+    static void items(const void* owner, std::vector<std::shared_ptr<void>>& out) {
+        H& h = static_cast<E*>(const_cast<void*>(owner))->*(R::member);
+        if constexpr (R::to_many) {
+            const auto v = holder_access<H>::items(h);
+            out.reserve(v.size());
+            for (const auto& c : v)
+                if (c) out.push_back(c);
         } else {
-            return false;
+            auto c = holder_access<H>::items(h);
+            if (c) out.push_back(std::move(c));
         }
     }
-
-    /// A child of relationship I (one-to-many / one-to-one) now belongs to `parent`.
-    template <std::size_t I>
-    static void adopt(session_core& s, const ptr<E>& parent, typename meta::template relationship_t<I>::target& child) {
-        using R = typename meta::template relationship_t<I>;
-        using K = rel_keys<E, I>;
+    static void adopt(session_core& s, const std::shared_ptr<void>& parent_obj, void* child_obj) {
+        const E& parent = *static_cast<const E*>(parent_obj.get());
+        T& child = *static_cast<T*>(child_obj);
         auto& fk = child.*(K::key);
         using F = std::remove_cvref_t<decltype(fk)>;
-        set_undoable(s, fk, F((*parent).*(meta::pk_member)));
+        set_undoable(s, fk, F(parent.*(meta::pk_member)));
         if constexpr (R::back::present) {
             auto& back = child.*(R::back::member);
             using BH = std::remove_cvref_t<decltype(back)>;
             if constexpr (holder_traits<BH>::is_one) {
-                using T = typename R::target;
                 weaken<T, entity_meta<T>::template relationship_of<R::back::member>()>(back);
                 auto old = holder_access<BH>::items(back);
-                if (old != parent) {
+                auto p = std::static_pointer_cast<E>(parent_obj);
+                if (old != p) {
                     s.undo.push_back([&back, old] { holder_access<BH>::set(back, old); });
-                    holder_access<BH>::set(back, parent);
+                    holder_access<BH>::set(back, p);
                 }
                 holder_access<BH>::link(back).state = holder_state::loaded;
             }
         }
     }
-
-    static void read_generated_key(statement& row, void* key) {
-        read_column(row, 0, *static_cast<pk_type*>(key), "generated key");
+    static void set_fk(session_core& s, void* owner, const void* target) {
+        auto& field = static_cast<E*>(owner)->*(K::key);
+        using F = std::remove_cvref_t<decltype(field)>;
+        set_undoable(s, field, F(static_cast<const T*>(target)->*(entity_meta<T>::pk_member)));
     }
-
-    static void insert_row(session_core& s, const ptr<E>& obj) {
-        E& o = *obj;
-        const bool generate = !S::key_set(o);
-        if constexpr (has_version) {
-            using V = typename meta::template column_t<meta::version_index>::value_type;
-            auto& ver = o.*(meta::template column_t<meta::version_index>::member);
-            if (ver == 0) set_undoable(s, ver, V{1});
+    static bool back_holds(const void* target, const void* owner) {
+        if constexpr (R::back::present) {
+            bool holds = false;
+            const auto& back = static_cast<const T*>(target)->*(R::back::member);
+            if (back.loaded())
+                holder_access<std::remove_cvref_t<decltype(back)>>::each_strong(back, [&](const auto& p) {
+                    if (p.get() == owner) holds = true;
+                });
+            return holds;
+        } else {
+            (void)target, (void)owner;
+            return false;
         }
-        pk_type generated{};
-        detail::insert_row(s, table_of<E>(), &o, generate, &read_generated_key, &generated);
-        if (generate) set_undoable(s, o.*(meta::pk_member), generated);
-        const pk_type key = o.*(meta::pk_member);
-        auto& m = s.map<E>();
-        if (m.contains(key)) throw integrity_error("loadstar: another " + type_name<E>() + " with this key is already in the session");
-        note_inserted(s, entity_index<E>, obj);
-        m.insert(key, obj);
-        bind_holders(s, o);
     }
-
+    static void original_items(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out) {
+        if constexpr (R::to_many) {
+            const auto& v = *std::static_pointer_cast<std::vector<ptr<T>>>(original);
+            out.reserve(v.size());
+            for (const auto& c : v)
+                if (c) out.push_back(c);
+        } else {
+            const auto& c = *std::static_pointer_cast<ptr<T>>(original);
+            if (c) out.push_back(c);
+        }
+    }
+    static void release(session_core& s, const std::shared_ptr<void>& child, const void* parent) {
+        auto& fk = static_cast<T*>(child.get())->*(K::key);
+        using F = std::remove_cvref_t<decltype(fk)>;
+        const auto parent_key = static_cast<const E*>(parent)->*(meta::pk_member);
+        if constexpr (is_optional_v<F>) {
+            if (fk && *fk == parent_key) set_undoable(s, fk, F{});
+        } else {
+            s.after_changes.push_back([&s, c = std::static_pointer_cast<T>(child), parent_key] {
+                if ((*c).*(K::key) == parent_key && entity_state<T>::is_persistent(s, *c) && !s.flush_deleted.count(c.get()))
+                    updater<T>::template write_null_key<K::fk_col>(s, *c);
+            });
+        }
+    }
+    static constexpr write_rel table = [] {
+        write_rel r;
+        r.kind = R::kind;
+        r.back_present = R::back::present;
+        r.target = &write_table<T>;
+        r.name = &member_name<R::member>;
+        r.loaded = [](const void* owner) { return (static_cast<const E*>(owner)->*(R::member)).loaded(); };
+        r.items = &items;
+        r.original_items = &original_items;
+        if constexpr (R::kind == relation::has_many || R::kind == relation::has_one) {
+            r.adopt = &adopt;
+            if constexpr (R::delete_orphan)
+                r.remove_orphan = [](session_core& s, const std::shared_ptr<void>& child) {
+                    deleter<T>::remove(s, std::static_pointer_cast<T>(child));
+                };
+            else
+                r.release = &release;
+        }
+        if constexpr (R::kind == relation::belongs_to) {
+            r.set_fk = &set_fk;
+            r.clear_fk = [](session_core& s, void* owner) {
+                auto& fk = static_cast<E*>(owner)->*(K::key);
+                using F = std::remove_cvref_t<decltype(fk)>;
+                if constexpr (is_optional_v<F>) set_undoable(s, fk, F{});
+                else (void)s, (void)fk;
+            };
+        }
+        if constexpr (R::kind == relation::many_to_many) {
+            r.back_holds = &back_holds;
+            r.associate = [](session_core& s, const void* owner, const void* target, bool add) {
+                associate<E, I>(s, *static_cast<const E*>(owner), *static_cast<const T*>(target), add);
+            };
+        }
+        return r;
+    }();
 };
 
+/// Reads a generated key of type K (insert_row's read_key).
+template <class K>
+void read_generated_key(statement& row, void* key) {
+    read_column(row, 0, *static_cast<K*>(key), "generated key");
+}
+
+/// Inserts the row of a new object of E (its parents' keys already copied into it) and makes
+/// it persistent: the generated key, the version counter, the identity map, its holders bound.
+template <class E>
+void insert_entity_row(session_core& s, const std::shared_ptr<void>& p) {
+    using meta = entity_meta<E>;
+    using pk_type = typename meta::pk_type;
+    E& o = *static_cast<E*>(p.get());
+    const bool generate = !entity_state<E>::key_set(o);
+    if constexpr (meta::version_index != npos) {
+        using V = typename meta::template column_t<meta::version_index>::value_type;
+        auto& ver = o.*(meta::template column_t<meta::version_index>::member);
+        if (ver == 0) set_undoable(s, ver, V{1});
+    }
+    pk_type generated{};
+    detail::insert_row(s, table_of<E>(), &o, generate, &read_generated_key<pk_type>, &generated);
+    if (generate) set_undoable(s, o.*(meta::pk_member), generated);
+    const pk_type key = o.*(meta::pk_member);
+    auto& m = s.map<E>();
+    if (m.contains(key)) throw integrity_error("loadstar: another " + type_name<E>() + " with this key is already in the session");
+    auto obj = std::static_pointer_cast<E>(p);
+    note_inserted(s, entity_index<E>, obj);
+    m.insert(key, obj);
+    bind_holders(s, o);
+}
+
+template <class E, std::size_t... I>
+constexpr std::array<write_rel, sizeof...(I)> write_rels(std::index_sequence<I...>) {
+    return {write_rel_for<E, I>::table...};
+}
+template <class E>
+struct write_rels_of {
+    static constexpr auto table = write_rels<E>(std::make_index_sequence<entity_meta<E>::relationship_count>{});
+};
+
+/// E's write table (reached through a function, so that entities may refer to each other).
+template <class E>
+const write_entity& write_table() {
+    static_assert(insert_cycle_check<E>::ok);
+    static constexpr write_entity t = [] {
+        write_entity w;
+        w.type_name = &type_name<E>;
+        w.is_persistent = [](session_core& s, const void* obj) {
+            return entity_state<E>::is_persistent(s, *static_cast<const E*>(obj));
+        };
+        w.persistent_ptr = [](session_core& s, const void* obj) -> std::shared_ptr<void> {
+            return entity_state<E>::persistent_ptr(s, static_cast<const E*>(obj));
+        };
+        w.insert_row = &insert_entity_row<E>;
+        w.rels = write_rels_of<E>::table.data();
+        w.rel_count = write_rels_of<E>::table.size();
+        return w;
+    }();
+    return t;
+}
+
+/// session::add's entry for E (object_ref::run): indexes the graph around a new object before
+/// the flush inserts anything, then saves it.
+template <class E>
+void save_erased(session_core& s, const std::shared_ptr<void>& p) {
+    if (s.flush_indexing) index_parents(s, write_table<E>(), p);
+    else save_object(s, write_table<E>(), p);
+}
+
 }  // namespace loadstar::detail
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/insert.ipp>
+#endif

@@ -3,7 +3,7 @@
 // table_info: an entity's table and columns, derived once from its mapping. The statement
 // text, the parameters and the error naming are then compiled once for every entity, not once
 // per entity; what differs per entity (the key's type, the version counter, the identity map)
-// stays in inserter, updater and deleter.
+// stays in insert_entity_row, updater and deleter.
 // SPDX-License-Identifier: MIT
 #pragma once
 
