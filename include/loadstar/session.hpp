@@ -14,7 +14,6 @@
 #include <loadstar/relationship.hpp>
 #include <loadstar/unit/cascade.hpp>
 #include <loadstar/unit/common.hpp>
-#include <loadstar/unit/delete.hpp>
 #include <loadstar/unit/insert.hpp>
 #include <loadstar/unit/refresh.hpp>
 #include <loadstar/unit/update.hpp>
@@ -161,7 +160,7 @@ public:
         if (!detail::entity_state<E>::is_persistent(*core_, *obj))
             throw usage_error("loadstar: remove() of an object this session does not hold");
         if (core_->deleted_set.insert(obj.get()).second)
-            core_->deleted.push_back({obj, &detail::deleter<E>::remove_erased});
+            core_->deleted.push_back({obj, &detail::remove_erased<E>});
     }
 
     /// Writes everything pending, in an order the database accepts: INSERTs parents first

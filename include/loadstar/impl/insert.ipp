@@ -1,7 +1,8 @@
-// loadstar/impl/insert.ipp - the walk of the graph at flush that orders INSERTs: parents before
-// children (their keys copied into the children first), the save-update cascade along loaded
-// relationships, association rows after both ends. Ordinary code over write_entity /
-// write_rel (unit/insert.hpp); compiled once in src.hpp, or inline in header-only builds.
+// loadstar/impl/insert.ipp - the walks of the graph at flush: INSERTs in dependency order
+// (parents first, their keys copied into the children), the save-update cascade along loaded
+// relationships, association rows after both ends; the writes of a changed holder; DELETEs
+// after the cascaded children. Ordinary code over write_entity / write_rel (unit/insert.hpp);
+// compiled once in src.hpp, or inline in header-only builds.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -184,6 +185,43 @@ LOADSTAR_DECL void write_changes(session_core& s, const write_entity& e, const w
             r.release(s, c, owner);
         }
     }
+}
+
+LOADSTAR_DECL void remove_object(session_core& s, const delete_entity& d, const std::shared_ptr<void>& obj) {
+    if (!obj || !s.flush_deleted.insert(obj.get()).second) return;
+    const write_entity& e = d.writes();
+    if (!e.is_persistent(s, obj.get())) return;
+    std::vector<std::shared_ptr<void>> items;
+    for (std::size_t i = 0; i < e.rel_count; ++i) {
+        const write_rel& r = e.rels[i];
+        const delete_rel& dr = d.rels[i];
+        if (r.kind == relation::many_to_many) {
+            dr.unlink_all(s, obj.get());
+            continue;
+        }
+        if (!adopts(r)) continue;
+        if (dr.deletes == on_delete::cascade) {
+            dr.load(obj.get());  // the children, to delete them first
+        } else if (!r.loaded(obj.get())) {
+            continue;  // passive: the database deletes the rows; else its foreign key decides
+        }
+        items.clear();
+        r.items(obj.get(), items);
+        if (dr.deletes == on_delete::passive) {
+            for (const auto& c : items) dr.deleted_by_database(s, c);
+        } else if (dr.deletes == on_delete::cascade) {
+            for (const auto& c : items) remove_object(s, dr.target(), c);
+        } else {
+            for (const auto& c : items)
+                if (!s.flush_deleted.count(c.get())) dr.null_fk(s, c.get());
+            // The orphans' foreign keys go NULL through the UPDATEs of this flush: issue them
+            // now, before the parent row goes.
+            const write_entity& t = r.target();
+            for (const auto& c : items)
+                if (t.is_persistent(s, c.get())) t.update_now(s, c.get());
+        }
+    }
+    d.delete_row(s, obj);
 }
 
 }  // namespace loadstar::detail

@@ -6,7 +6,6 @@
 
 #include <loadstar/unit/associate.hpp>
 #include <loadstar/unit/common.hpp>
-#include <loadstar/unit/delete.hpp>
 #include <loadstar/unit/insert.hpp>
 #include <loadstar/unit/update.hpp>
 

@@ -6,7 +6,6 @@
 
 #include <loadstar/unit/associate.hpp>
 #include <loadstar/unit/common.hpp>
-#include <loadstar/unit/delete.hpp>
 #include <loadstar/unit/rows.hpp>
 #include <loadstar/unit/update.hpp>
 
@@ -36,8 +35,29 @@ struct write_entity {
     /// Inserts the row of a new object (its parents' keys already copied) and makes it
     /// persistent.
     void (*insert_row)(session_core& s, const std::shared_ptr<void>& obj) = nullptr;
+    /// Writes the UPDATE of a persistent object's changed columns now (before its parent's
+    /// row goes, for the NULL keys of orphans).
+    void (*update_now)(session_core& s, const void* obj) = nullptr;
     const write_rel* rels = nullptr;  // one per relationship, in mapping order
     std::size_t rel_count = 0;
+};
+
+struct delete_rel;
+/// What deleting an object of an entity needs beyond its write_entity (delete_table<E>): a
+/// table of its own, so that only the entities a program deletes, or that a delete cascades
+/// to, compile it.
+struct delete_entity {
+    const write_entity& (*writes)() = nullptr;
+    /// DELETE of a persistent object's row; it leaves the identity map (back if the flush fails).
+    void (*delete_row)(session_core& s, const std::shared_ptr<void>& obj) = nullptr;
+    const delete_rel* rels = nullptr;  // one per relationship, in mapping order
+};
+
+/// What deleting the owner does to the targets of a relationship.
+enum class on_delete : unsigned char {
+    none,     // the children lose their link (a nullable key goes NULL; the database decides)
+    cascade,  // the children are loaded and deleted first
+    passive,  // the database deletes them (ON DELETE CASCADE); loaded ones leave the map
 };
 
 /// A relationship's part in the writes of a flush, erased (write_rel_for<E, I>). `owner` is an E*.
@@ -74,6 +94,22 @@ struct write_rel {
     void (*clear_fk)(session_core& s, void* owner) = nullptr;
 };
 
+/// A relationship's part in deleting its owner (delete_rel_for<E, I>).
+struct delete_rel {
+    on_delete deletes = on_delete::none;  // one-to-many / one-to-one
+    /// on_delete::cascade: the target's delete table.
+    const delete_entity& (*target)() = nullptr;
+    /// on_delete::cascade: loads the owner's holder if it is not.
+    void (*load)(void* owner) = nullptr;
+    /// on_delete::passive: the database deletes the child's row by itself (ON DELETE
+    /// CASCADE); it leaves the map after the flush.
+    void (*deleted_by_database)(session_core& s, const std::shared_ptr<void>& child) = nullptr;
+    /// on_delete::none: a child's nullable foreign key goes NULL (a NOT NULL one stays).
+    void (*null_fk)(session_core& s, void* child) = nullptr;
+    /// Many-to-many: deletes every association row that names the owner.
+    void (*unlink_all)(session_core& s, const void* owner) = nullptr;
+};
+
 /// Saves `obj` (a new object of `e`) and what its loaded holders reach, parents first; see
 /// impl/insert.ipp. `defer`: as in save_object.
 LOADSTAR_DECL void save_object(session_core& s, const write_entity& e, const std::shared_ptr<void>& obj,
@@ -90,9 +126,14 @@ LOADSTAR_DECL bool saved_with_link(session_core& s, const write_rel& r, const vo
 /// and removes against `original`, the holder's contents before the change (cascade_changed).
 LOADSTAR_DECL void write_changes(session_core& s, const write_entity& e, const write_rel& r, void* owner,
                                  const std::shared_ptr<void>& original);
+/// Deletes `obj` (a persistent object of `d`) after its cascaded children; children it does
+/// not own lose their link.
+LOADSTAR_DECL void remove_object(session_core& s, const delete_entity& d, const std::shared_ptr<void>& obj);
 
 template <class E>
 const write_entity& write_table();
+template <class E>
+const delete_entity& delete_table();
 
 /// The typed steps of relationship I of E.
 template <class E, std::size_t I>
@@ -192,7 +233,7 @@ struct write_rel_for {
             r.adopt = &adopt;
             if constexpr (R::delete_orphan)
                 r.remove_orphan = [](session_core& s, const std::shared_ptr<void>& child) {
-                    deleter<T>::remove(s, std::static_pointer_cast<T>(child));
+                    remove_object(s, delete_table<T>(), child);
                 };
             else
                 r.release = &release;
@@ -211,6 +252,44 @@ struct write_rel_for {
             r.associate = [](session_core& s, const void* owner, const void* target, bool add) {
                 associate<E, I>(s, *static_cast<const E*>(owner), *static_cast<const T*>(target), add);
             };
+        }
+        return r;
+    }();
+};
+
+/// Relationship I of E in deleting an E.
+template <class E, std::size_t I>
+struct delete_rel_for {
+    using R = typename entity_meta<E>::template relationship_t<I>;
+    using T = typename R::target;
+    using K = rel_keys<E, I>;
+    static constexpr delete_rel table = [] {
+        delete_rel r;
+        if constexpr (R::kind == relation::has_many || R::kind == relation::has_one) {
+            if constexpr (R::cascade_delete && R::passive_deletes) {
+                r.deletes = on_delete::passive;
+                r.deleted_by_database = [](session_core& s, const std::shared_ptr<void>& child) {
+                    (void)s.map<T>();  // the map note_deleted_by_database reaches
+                    note_deleted_by_database(s, entity_index<T>, child, &bind_erased<T>);
+                };
+            } else if constexpr (R::cascade_delete) {
+                r.deletes = on_delete::cascade;
+                r.target = &delete_table<T>;
+                r.load = [](void* owner) {
+                    auto& h = static_cast<E*>(owner)->*(R::member);
+                    if constexpr (R::to_many) (void)h.size();
+                    else (void)h.get();
+                };
+            } else {
+                r.null_fk = [](session_core& s, void* child) {
+                    auto& fk = static_cast<T*>(child)->*(K::key);
+                    using F = std::remove_cvref_t<decltype(fk)>;
+                    if constexpr (is_optional_v<F>) set_undoable(s, fk, F{});
+                    else (void)s, (void)fk;
+                };
+            }
+        } else if constexpr (R::kind == relation::many_to_many) {
+            r.unlink_all = [](session_core& s, const void* owner) { unlink_all<E, I>(s, *static_cast<const E*>(owner)); };
         }
         return r;
     }();
@@ -255,6 +334,14 @@ template <class E>
 struct write_rels_of {
     static constexpr auto table = write_rels<E>(std::make_index_sequence<entity_meta<E>::relationship_count>{});
 };
+template <class E, std::size_t... I>
+constexpr std::array<delete_rel, sizeof...(I)> delete_rels(std::index_sequence<I...>) {
+    return {delete_rel_for<E, I>::table...};
+}
+template <class E>
+struct delete_rels_of {
+    static constexpr auto table = delete_rels<E>(std::make_index_sequence<entity_meta<E>::relationship_count>{});
+};
 
 /// E's write table (reached through a function, so that entities may refer to each other).
 template <class E>
@@ -270,11 +357,40 @@ const write_entity& write_table() {
             return entity_state<E>::persistent_ptr(s, static_cast<const E*>(obj));
         };
         w.insert_row = &insert_entity_row<E>;
+        w.update_now = [](session_core& s, const void* obj) {
+            const auto& key = static_cast<const E*>(obj)->*(entity_meta<E>::pk_member);
+            if (auto* e = s.map<E>().find_entry(key)) {
+                const auto mask = updater<E>::changed_columns(s, key, *e);
+                if (mask) updater<E>::update_row(s, *e, mask);
+            }
+        };
         w.rels = write_rels_of<E>::table.data();
         w.rel_count = write_rels_of<E>::table.size();
         return w;
     }();
     return t;
+}
+
+/// E's delete table.
+template <class E>
+const delete_entity& delete_table() {
+    static constexpr delete_entity t = [] {
+        delete_entity d;
+        d.writes = &write_table<E>;
+        d.delete_row = [](session_core& s, const std::shared_ptr<void>& obj) {
+            delete_row(s, table_of<E>(), obj.get());
+            note_deleted(s, entity_index<E>, obj, &bind_erased<E>);
+        };
+        d.rels = delete_rels_of<E>::table.data();
+        return d;
+    }();
+    return t;
+}
+
+/// session::remove's entry for E (object_ref::run).
+template <class E>
+void remove_erased(session_core& s, const std::shared_ptr<void>& p) {
+    remove_object(s, delete_table<E>(), p);
 }
 
 /// session::add's entry for E (object_ref::run): indexes the graph around a new object before
