@@ -63,14 +63,13 @@ struct comparison_check {
     static constexpr bool ok = true;
 };
 
+template <auto Member, class Meta = entity_meta<member_class_t<Member>>>
+inline constinit name_slot qualified_column_slot{
+    &qualified_name, Meta::table_name(), Meta::template column_name<Meta::template column_of<Member>()>()};
 /// Renders `table.column` for a mapped member.
 template <auto Member>
 const std::string& qualified_column() {
-    using E = member_class_t<Member>;
-    using meta = entity_meta<E>;
-    static const std::string s =
-        qualified_name(meta::table_name(), meta::template column_name<meta::template column_of<Member>()>());
-    return s;
+    return slot_name(qualified_column_slot<Member>);
 }
 
 /// The text of expression e: a reference to text rendered once per expression type where the

@@ -116,15 +116,17 @@ std::string root_columns(const std::string& alias) {
 
 /// The entity's table, quoted; its primary key column under it; every column under it.
 template <class E>
+inline constinit name_slot table_sql_slot{&quoted_name_of, entity_meta<E>::table_name()};
+template <class E>
+inline constinit name_slot pk_sql_slot{&qualified_name, entity_meta<E>::table_name(),
+                                       entity_meta<E>::template column_name<entity_meta<E>::pk_index>()};
+template <class E>
 const std::string& table_sql() {
-    static const std::string t = quote_ident(entity_meta<E>::table_name());
-    return t;
+    return slot_name(table_sql_slot<E>);
 }
 template <class E>
 const std::string& pk_sql() {
-    using meta = entity_meta<E>;
-    static const std::string p = qualified_name(meta::table_name(), meta::template column_name<meta::pk_index>());
-    return p;
+    return slot_name(pk_sql_slot<E>);
 }
 template <class E>
 const std::string& root_columns_sql() {

@@ -4,6 +4,7 @@
 
 #include <loadstar/detail/config.hpp>
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -28,11 +29,35 @@ constexpr std::string_view raw_member_name() {
 /// "Author.books" from a raw member name "ns::Author::books" (namespaces dropped).
 LOADSTAR_DECL std::string dotted_member_name(std::string_view raw);
 
+/// A name built once, at its first use, by ordinary code from two constant pieces: constant
+/// data per entity, member or column (constinit), where a function-local static would compile
+/// its guard, its construction and its destructor's registration once per template argument.
+/// Built names live as long as the program (reachable from the slot, so no leak).
+struct name_slot {
+    std::string (*build)(std::string_view a, std::string_view b) = nullptr;
+    std::string_view a{};
+    std::string_view b{};
+    std::atomic<const std::string*> value{nullptr};
+};
+/// The slot's name, built under a lock the first time.
+LOADSTAR_DECL const std::string& build_slot(name_slot& slot);
+inline const std::string& slot_name(name_slot& slot) {
+    if (const std::string* v = slot.value.load(std::memory_order_acquire)) return *v;
+    return build_slot(slot);
+}
+/// name_slot::build of member_name (dotted_member_name of a) and type_name (short_type_name).
+LOADSTAR_DECL std::string member_name_of(std::string_view raw, std::string_view);
+LOADSTAR_DECL std::string type_name_of(std::string_view raw, std::string_view);
+/// name_slot::build of a quoted identifier (quote_ident of a).
+LOADSTAR_DECL std::string quoted_name_of(std::string_view id, std::string_view);
+
+template <auto M>
+inline constinit name_slot member_name_slot{&member_name_of, raw_member_name<M>()};
+
 /// "Author.books" for `&Author::books` (namespaces dropped). Built once, by ordinary code.
 template <auto M>
 const std::string& member_name() {
-    static const std::string name = dotted_member_name(raw_member_name<M>());
-    return name;
+    return slot_name(member_name_slot<M>);
 }
 
 template <class T>
@@ -49,9 +74,12 @@ constexpr std::string_view raw_type_name() {
 LOADSTAR_DECL std::string short_type_name(std::string_view raw);
 
 template <class T>
+inline constinit name_slot type_name_slot{&type_name_of, raw_type_name<T>()};
+
+/// "Author" for `ns::Author`. Built once, by ordinary code.
+template <class T>
 const std::string& type_name() {
-    static const std::string name = short_type_name(raw_type_name<T>());
-    return name;
+    return slot_name(type_name_slot<T>);
 }
 
 /// Every keyword of either database, lower case and sorted: SQLite's (sqlite3_keyword_name,

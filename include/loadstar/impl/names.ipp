@@ -6,6 +6,8 @@
 
 #include <loadstar/detail/names.hpp>
 
+#include <mutex>
+
 namespace loadstar::detail {
 
 LOADSTAR_DECL std::string dotted_member_name(std::string_view s) {
@@ -19,6 +21,27 @@ LOADSTAR_DECL std::string dotted_member_name(std::string_view s) {
 LOADSTAR_DECL std::string short_type_name(std::string_view s) {
     const auto last = s.rfind("::");
     return std::string(last == std::string_view::npos ? s : s.substr(last + 2));
+}
+
+LOADSTAR_DECL const std::string& build_slot(name_slot& slot) {
+    static std::mutex lock;  // guards the first build of every slot
+    std::lock_guard<std::mutex> hold(lock);
+    if (const std::string* v = slot.value.load(std::memory_order_relaxed)) return *v;
+    const std::string* v = new std::string(slot.build(slot.a, slot.b));
+    slot.value.store(v, std::memory_order_release);
+    return *v;
+}
+
+LOADSTAR_DECL std::string member_name_of(std::string_view raw, std::string_view) {
+    return dotted_member_name(raw);
+}
+
+LOADSTAR_DECL std::string type_name_of(std::string_view raw, std::string_view) {
+    return short_type_name(raw);
+}
+
+LOADSTAR_DECL std::string quoted_name_of(std::string_view id, std::string_view) {
+    return quote_ident(id);
 }
 
 LOADSTAR_DECL std::string quote_ident(std::string_view id) {

@@ -130,9 +130,12 @@ struct rel_keys {
 };
 
 template <class E, std::size_t I>
+inline constinit name_slot column_label_slot{&dotted_name, entity_meta<E>::table_name(),
+                                             entity_meta<E>::template column_name<I>()};
+/// "authors.name": names a column in conversion errors.
+template <class E, std::size_t I>
 const std::string& column_label() {
-    static const std::string s = dotted_name(entity_meta<E>::table_name(), entity_meta<E>::template column_name<I>());
-    return s;
+    return slot_name(column_label_slot<E, I>);
 }
 
 /// The identity maps of an untracked load. When the load ends, each object's weak holders
