@@ -326,21 +326,12 @@ void insert_entity_row(session_core& s, const std::shared_ptr<void>& p) {
     bind_holders(s, o);
 }
 
-template <class E, std::size_t... I>
-constexpr std::array<write_rel, sizeof...(I)> write_rels(std::index_sequence<I...>) {
-    return {write_rel_for<E, I>::table...};
-}
-template <class E>
-struct write_rels_of {
-    static constexpr auto table = write_rels<E>(std::make_index_sequence<entity_meta<E>::relationship_count>{});
-};
-template <class E, std::size_t... I>
-constexpr std::array<delete_rel, sizeof...(I)> delete_rels(std::index_sequence<I...>) {
-    return {delete_rel_for<E, I>::table...};
-}
-template <class E>
-struct delete_rels_of {
-    static constexpr auto table = delete_rels<E>(std::make_index_sequence<entity_meta<E>::relationship_count>{});
+/// The tables of E's relationships, in mapping order (Of<E, I>::table of each).
+template <class E, class T, template <class, std::size_t> class Of>
+struct rel_tables {
+    static constexpr auto table = []<std::size_t... I>(std::index_sequence<I...>) {
+        return std::array<T, sizeof...(I)>{Of<E, I>::table...};
+    }(std::make_index_sequence<entity_meta<E>::relationship_count>{});
 };
 
 /// E's write table (reached through a function, so that entities may refer to each other).
@@ -364,8 +355,8 @@ const write_entity& write_table() {
                 if (mask) updater<E>::update_row(s, *e, mask);
             }
         };
-        w.rels = write_rels_of<E>::table.data();
-        w.rel_count = write_rels_of<E>::table.size();
+        w.rels = rel_tables<E, write_rel, write_rel_for>::table.data();
+        w.rel_count = entity_meta<E>::relationship_count;
         return w;
     }();
     return t;
@@ -381,7 +372,7 @@ const delete_entity& delete_table() {
             delete_row(s, table_of<E>(), obj.get());
             note_deleted(s, entity_index<E>, obj, &bind_erased<E>);
         };
-        d.rels = delete_rels_of<E>::table.data();
+        d.rels = rel_tables<E, delete_rel, delete_rel_for>::table.data();
         return d;
     }();
     return t;
