@@ -1,6 +1,7 @@
-// loadstar/unit/insert.hpp - INSERT in dependency order: parents before children (their keys
-// copied into the children first), the save-update cascade along loaded relationships, and the
-// undo of an insert when the flush or the transaction fails.
+// loadstar/unit/insert.hpp - the write tables of an entity and of its relationships
+// (write_entity, write_rel, delete_entity, delete_rel) that the flush's walks of the graph
+// (impl/insert.ipp: INSERT in dependency order, the writes of a changed holder, DELETE children
+// first) run over, and the typed steps they point at.
 // SPDX-License-Identifier: MIT
 #pragma once
 
