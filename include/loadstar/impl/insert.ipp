@@ -8,6 +8,7 @@
 
 #include <loadstar/unit/insert.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,10 +23,12 @@ LOADSTAR_DECL bool adopts(const write_rel& r) noexcept {
 /// An entry of session_core::flush_parents: `parent`, which holds `child` in relationship r,
 /// is saved first and gives it its key.
 LOADSTAR_DECL void save_parent_first(session_core& s, const write_entity& e, const write_rel& r,
-                         const std::shared_ptr<void>& parent, void* child, session_core::defer_list* defer) {
+                                    const std::shared_ptr<void>& parent, void* child,
+                                    session_core::defer_list* defer) {
     if (s.flush_in_progress.count(parent.get()))
         throw usage_error("loadstar: flush cycle: " + r.name() + " holds a new " + r.target().type_name() +
-                          " that this " + e.type_name() + " needs inserted first; flush one of them first, then link them");
+                          " that this " + e.type_name() +
+                          " needs inserted first; flush one of them first, then link them");
     save_object(s, e, parent, defer);
     r.adopt(s, parent, child);
 }
@@ -161,9 +164,7 @@ LOADSTAR_DECL void write_changes(session_core& s, const write_entity& e, const w
     std::vector<std::shared_ptr<void>> before;
     r.original_items(original, before);
     auto in = [](const std::vector<std::shared_ptr<void>>& v, const std::shared_ptr<void>& x) {
-        for (const auto& y : v)
-            if (y == x) return true;
-        return false;
+        return std::find(v.begin(), v.end(), x) != v.end();
     };
     const write_entity& t = r.target();
     for (const auto& c : now) {

@@ -216,7 +216,8 @@ struct write_rel_for {
             if (fk && *fk == parent_key) set_undoable(s, fk, F{});
         } else {
             s.after_changes.push_back([&s, c = std::static_pointer_cast<T>(child), parent_key] {
-                if ((*c).*(K::key) == parent_key && entity_state<T>::is_persistent(s, *c) && !s.flush_deleted.count(c.get()))
+                if ((*c).*(K::key) == parent_key && entity_state<T>::is_persistent(s, *c) &&
+                    !s.flush_deleted.count(c.get()))
                     updater<T>::template write_null_key<K::fk_col>(s, *c);
             });
         }
@@ -290,7 +291,9 @@ struct delete_rel_for {
                 };
             }
         } else if constexpr (R::kind == relation::many_to_many) {
-            r.unlink_all = [](session_core& s, const void* owner) { unlink_all<E, I>(s, *static_cast<const E*>(owner)); };
+            r.unlink_all = [](session_core& s, const void* owner) {
+                unlink_all<E, I>(s, *static_cast<const E*>(owner));
+            };
         }
         return r;
     }();
