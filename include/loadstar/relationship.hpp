@@ -29,9 +29,9 @@ struct rel_vtable {
     /// Loads one holder on touch; `self` is this table (its `data` says what to load).
     void (*lazy_load)(session_core&, const rel_vtable& self, void* owner, const std::source_location&);
     /// At flush: the holder was modified; `original` is its content before the first change.
-    void (*changed)(session_core&, void* owner, const std::shared_ptr<void>& original);
+    void (*changed)(session_core&, const rel_vtable& self, void* owner, const std::shared_ptr<void>& original);
     /// In memory, at once: keep the back_populates side in step (`item` is a const ptr<T>*).
-    void (*linked)(session_core&, void* owner, const void* item, bool added);
+    void (*linked)(session_core&, const rel_vtable& self, void* owner, const void* item, bool added);
     /// Loads the unloaded holders of several owners at once (session::load); null: one by one.
     void (*lazy_load_many)(session_core&, const rel_vtable& self, std::span<void* const> owners,
                            const std::source_location&) = nullptr;
@@ -90,7 +90,7 @@ inline void record_change(holder_link& link, const void* holder, std::shared_ptr
 /// After an item was added to / removed from a bound holder: back_populates, in memory
 /// (`linked` does nothing while its session flushes).
 inline void note_linked(holder_link& link, const void* item, bool added) {
-    if (link.core && link.vt && link.vt->linked) link.vt->linked(*link.core, link.owner, item, added);
+    if (link.core && link.vt && link.vt->linked) link.vt->linked(*link.core, *link.vt, link.owner, item, added);
 }
 
 template <class H>

@@ -12,11 +12,9 @@
 #include <loadstar/mapping.hpp>
 #include <loadstar/query.hpp>
 #include <loadstar/relationship.hpp>
-#include <loadstar/unit/cascade.hpp>
 #include <loadstar/unit/common.hpp>
 #include <loadstar/unit/insert.hpp>
 #include <loadstar/unit/refresh.hpp>
-#include <loadstar/unit/update.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -130,6 +128,7 @@ public:
     template <class E>
     void add(const ptr<E>& obj) {
         static_assert(detail::require_mapped<E>::ok);
+        static_assert(detail::insert_cycle_check<E>::ok);
         if (!obj) throw usage_error("loadstar: add() of a null pointer");
         check_open();
         if (core_->deleted_set.erase(obj.get())) {

@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
+#include <variant>
 
 namespace loadstar::detail {
 
@@ -138,6 +140,53 @@ constexpr std::string_view cpp_name() {
     else if constexpr (std::is_same_v<T, std::string>) return "std::string";
     else if constexpr (std::is_same_v<T, blob>) return "blob";
     else return "time_point";
+}
+
+// ---- bound value -> C++ value ----------------------------------------------------------------
+
+/// A value of another column (a key copied from a parent, a generated key, NULL) stored into
+/// a member: what the flush's ordinary code writes through table_info::set. Only what
+/// to_value gives back converts; anything else is a conversion_error naming the type.
+[[noreturn]] LOADSTAR_DECL void bad_assign(std::string_view into, const value& v);
+
+template <class T>
+void assign_value(T& out, const value& v) {
+    if constexpr (is_deferred_v<T>) {
+        assign_value(holder_access<T>::items(out), v);
+        holder_access<T>::link(out).state = holder_state::loaded;
+    } else if constexpr (is_optional_v<T>) {
+        if (v.index() == 0) {
+            out.reset();
+        } else {
+            typename T::value_type x{};
+            assign_value(x, v);
+            out = std::move(x);
+        }
+    } else if constexpr (std::is_integral_v<T>) {
+        const auto* i = std::get_if<std::int64_t>(&v);
+        if (!i) bad_assign(cpp_name<T>(), v);
+        if constexpr (std::is_same_v<T, bool>) {
+            out = *i != 0;
+        } else {
+            if (!std::in_range<T>(*i)) bad_assign(cpp_name<T>(), v);
+            out = static_cast<T>(*i);
+        }
+    } else if constexpr (std::is_floating_point_v<T>) {
+        if (const auto* d = std::get_if<double>(&v)) out = static_cast<T>(*d);
+        else if (const auto* i = std::get_if<std::int64_t>(&v)) out = static_cast<T>(*i);
+        else bad_assign(cpp_name<T>(), v);
+    } else if constexpr (std::is_same_v<T, time_point>) {
+        const auto* s = std::get_if<std::string>(&v);
+        if (!s || !parse_time(*s, out)) bad_assign("time_point", v);
+    } else if constexpr (std::is_same_v<T, blob>) {
+        const auto* b = std::get_if<blob>(&v);
+        if (!b) bad_assign("blob", v);
+        out = *b;
+    } else {
+        const auto* s = std::get_if<std::string>(&v);
+        if (!s) bad_assign("std::string", v);
+        out = *s;
+    }
 }
 
 template <class T>

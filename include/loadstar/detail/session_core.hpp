@@ -112,12 +112,23 @@ struct identity_map_base {
     virtual void bring_back(const std::shared_ptr<void>& obj) = 0;
     /// Unbinds `obj`'s holders from the session.
     virtual void detach(void* obj) noexcept = 0;
+    /// The columns of `obj` that differ from its snapshot (bit J for column J), 0 if the map
+    /// does not hold it.
+    virtual std::uint64_t changed_of(const void* obj) = 0;
+    /// A new snapshot of `obj` in the map's arena (see note_updated).
+    virtual std::byte* capture_of(const void* obj) = 0;
 };
 
 template <class E>
-struct updater;  // unit/update.hpp
-template <class E>
 struct refresher;  // unit/refresh.hpp
+
+// unit/rows.hpp: an entity's table, and the UPDATE of a changed object (identity_map::flush_dirty).
+class table_info;
+template <class E>
+const table_info& table_of();
+struct session_core;
+LOADSTAR_DECL void update_object(session_core& s, const table_info& t, identity_map_base& m, std::size_t map,
+                                 const std::shared_ptr<void>& obj, std::uint64_t mask);
 
 /// Bump storage for snapshots: blocks that never move (a snapshot's address stays valid while
 /// the map lives, so an entry moved out of the map and back, as a flush's undo does, keeps its
@@ -597,7 +608,13 @@ struct identity_map final : keyed_map<typename entity_meta<E>::pk_type> {
             (void)e, (void)v;
         }
     }
-    void flush_dirty(session_core& s) override { updater<E>::flush_dirty(s, *this); }
+    void flush_dirty(session_core& s) override;
+    std::uint64_t changed_of(const void* obj) override {
+        const key_type& k = key_of<E>(obj);
+        const entry* e = find_entry(k);
+        return e && e->obj.get() == obj ? changed_columns(k, *e) : 0;
+    }
+    std::byte* capture_of(const void* obj) override { return capture(*static_cast<const E*>(obj)); }
     void refresh_all(session_core& s) override { refresher<E>::refresh_all(s, *this); }
     void forget(const void* obj, bool reset_key) noexcept override {
         std::byte* snap = nullptr;
@@ -749,6 +766,18 @@ struct session_core {
     void note_lazy_load(const std::string& relationship, bool to_many, const std::source_location& where);
     static std::string relationship_cpp(const std::string& dotted);
 };
+
+/// The UPDATEs of the objects whose columns differ from their snapshots (update_object, the
+/// same ordinary code for every entity).
+template <class E>
+void identity_map<E>::flush_dirty(session_core& s) {
+    static_assert(entity_meta<E>::column_count <= 64, "loadstar: an entity may map at most 64 columns");
+    const table_info& t = table_of<E>();
+    for (auto& [key, e] : objects) {
+        if (s.flush_deleted.count(e.obj.get())) continue;
+        update_object(s, t, *this, entity_index<E>, e.obj, changed_columns(key, e));
+    }
+}
 
 // rel_vtable::record: the holder's content before its first change, kept for the flush.
 LOADSTAR_DECL void record_holder_change(session_core& s, holder_link& link, const void* holder, std::shared_ptr<void> original);

@@ -78,4 +78,12 @@ LOADSTAR_DECL void bad_read(std::string_view where, column_kind k, std::string_v
     throw conversion_error(msg);
 }
 
+LOADSTAR_DECL void bad_assign(std::string_view into, const value& v) {
+    std::string msg = "loadstar: cannot store ";
+    msg += to_display(v);
+    msg += " into ";
+    msg += into;
+    throw conversion_error(msg);
+}
+
 }  // namespace loadstar::detail

@@ -11,14 +11,18 @@
 #include <loadstar/errors.hpp>
 #include <loadstar/unit/common.hpp>
 
+#include <map>
 #include <mutex>
+#include <tuple>
 
 namespace loadstar::detail {
 
 LOADSTAR_DECL table_info::table_info(std::string_view entity, std::string_view table,
                                      std::initializer_list<std::string_view> columns,
-                                     std::initializer_list<getter> getters, std::size_t pk, std::size_t version)
-    : entity_(entity), table_(table), quoted_table_(quote_ident(table)), getters_(getters), pk_(pk), version_(version) {
+                                     std::initializer_list<getter> getters, std::initializer_list<setter> setters,
+                                     std::size_t pk, std::size_t version)
+    : entity_(entity), table_(table), quoted_table_(quote_ident(table)), getters_(getters), setters_(setters), pk_(pk),
+      version_(version) {
     columns_.reserve(columns.size());
     for (std::string_view c : columns) columns_.push_back(quote_ident(c));
     auto insert = [&](bool with_pk) {
@@ -67,8 +71,15 @@ LOADSTAR_DECL const std::string& table_info::update_sql(std::uint64_t mask) cons
     return updates_.emplace(mask, std::move(sql)).first->second;
 }
 
-LOADSTAR_DECL std::string table_info::null_key_sql(std::size_t column) const {
-    return "UPDATE " + quoted_table_ + " SET " + columns_[column] + " = NULL WHERE " + columns_[pk_] + " = ?";
+LOADSTAR_DECL const std::string& table_info::null_key_sql(std::size_t column) const {
+    {
+        std::shared_lock lock(mutex_);
+        auto it = null_keys_.find(column);
+        if (it != null_keys_.end()) return it->second;
+    }
+    std::string sql = "UPDATE " + quoted_table_ + " SET " + columns_[column] + " = NULL WHERE " + columns_[pk_] + " = ?";
+    std::unique_lock lock(mutex_);
+    return null_keys_.emplace(column, std::move(sql)).first->second;
 }
 
 LOADSTAR_DECL void insert_row(session_core& s, const table_info& t, const void* obj, bool generate,
@@ -108,6 +119,23 @@ LOADSTAR_DECL void update_row(session_core& s, const table_info& t, const void* 
         throw stale_data_error("loadstar: UPDATE of " + t.entity() + " matched no row: its version moved (" + sql + ")");
 }
 
+LOADSTAR_DECL void update_object(session_core& s, const table_info& t, identity_map_base& m, std::size_t map,
+                                 const std::shared_ptr<void>& obj, std::uint64_t mask) {
+    if (t.version() != npos) mask &= ~(std::uint64_t{1} << t.version());
+    if (!mask) return;
+    if (mask & (std::uint64_t{1} << t.pk()))
+        throw usage_error("loadstar: the primary key of a persistent " + t.entity() +
+                          " was changed; delete it and add a new object instead");
+    update_row(s, t, obj.get(), mask);
+    if (t.version() != npos) {
+        const value v = t.get(t.version(), obj.get());
+        set_undoable(s, t, t.version(), obj.get(), value{std::get<std::int64_t>(v) + 1});
+    }
+    // The new snapshot is taken now (allocating, in the map's arena, which never moves or
+    // frees it while the map lives), and only takes the old one's place after the flush.
+    note_updated(s, map, obj, m.capture_of(obj.get()));
+}
+
 LOADSTAR_DECL void delete_row(session_core& s, const table_info& t, const void* obj) {
     std::vector<value> params{t.get(t.pk(), obj)};
     if (t.version() != npos) params.push_back(t.get(t.version(), obj));
@@ -119,7 +147,8 @@ LOADSTAR_DECL void delete_row(session_core& s, const table_info& t, const void* 
         throw stale_data_error("loadstar: DELETE of " + t.entity() + " matched no row: its version moved");
 }
 
-LOADSTAR_DECL void null_key(session_core& s, const table_info& t, const std::string& sql, const void* obj) {
+LOADSTAR_DECL void null_key(session_core& s, const table_info& t, std::size_t column, const void* obj) {
+    const std::string& sql = t.null_key_sql(column);
     const value params[] = {t.get(t.pk(), obj)};
     naming_table(t.table(), [&] {
         cursor c(*s.eng, s.write_connection(), sql, params);
@@ -127,12 +156,33 @@ LOADSTAR_DECL void null_key(session_core& s, const table_info& t, const std::str
     });
 }
 
-LOADSTAR_DECL link_statements link_sql(const secondary_t& sec) {
-    const std::string t = quote_ident(sec.table), l = quote_ident(sec.local), r = quote_ident(sec.remote);
-    return {"INSERT INTO " + t + " (" + l + ", " + r + ") VALUES (?, ?)",
-            "DELETE FROM " + t + " WHERE " + l + " = ? AND " + r + " = ?", "DELETE FROM " + t + " WHERE " + l + " = ?"};
+LOADSTAR_DECL bool set_undoable(session_core& s, const table_info& t, std::size_t column, void* obj, const value& v) {
+    value old = t.get(column, obj);
+    if (old == v) return false;
+    s.undo.push_back([&t, column, obj, old = std::move(old)] { t.set(column, obj, old); });
+    t.set(column, obj, v);
+    return true;
 }
 
+LOADSTAR_DECL const link_statements& link_sql(std::string_view table, std::string_view local,
+                                             std::string_view remote) {
+    static std::mutex mutex;
+    static std::map<std::tuple<std::string_view, std::string_view, std::string_view>, link_statements> built;
+    std::lock_guard lock(mutex);
+    auto [it, fresh] = built.try_emplace({table, local, remote});
+    if (fresh) {
+        try {
+            const std::string t = quote_ident(table), l = quote_ident(local), r = quote_ident(remote);
+            it->second = {"INSERT INTO " + t + " (" + l + ", " + r + ") VALUES (?, ?)",
+                          "DELETE FROM " + t + " WHERE " + l + " = ? AND " + r + " = ?",
+                          "DELETE FROM " + t + " WHERE " + l + " = ?"};
+        } catch (...) {
+            built.erase(it);
+            throw;
+        }
+    }
+    return it->second;
+}
 LOADSTAR_DECL void link_row(session_core& s, std::string_view table, const std::string& sql, std::span<const value> params) {
     naming_table(table, [&] {
         cursor c(*s.eng, s.write_connection(), sql, params);

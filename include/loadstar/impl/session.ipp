@@ -66,7 +66,7 @@ LOADSTAR_DECL void session::flush() {
         s.flush_indexing = false;
         for (auto& p : pending) p.run(s, p.object);
         auto changes = s.changes;
-        for (auto& [holder, rec] : changes) rec.vt->changed(s, rec.owner, rec.original);
+        for (auto& [holder, rec] : changes) rec.vt->changed(s, *rec.vt, rec.owner, rec.original);
         for (std::size_t i = 0; i < s.after_changes.size(); ++i) s.after_changes[i]();
         for (auto& m : s.maps)
             if (m) m->flush_dirty(s);

@@ -218,9 +218,28 @@ struct holder_ops {
     /// Holds the target weakly: a many-to-one whose target maps the inverse collection (see
     /// weak_target in loader.hpp); null for every other relationship.
     void (*weaken)(void* owner) = nullptr;
+    // What the flush and back_populates do with a holder (impl/insert.ipp):
+    /// The targets it holds (not null), strongly, appended to `out`: a copy (the walk may change
+    /// the holder).
+    void (*items)(const void* owner, std::vector<std::shared_ptr<void>>& out) = nullptr;
+    /// change_record::original (a std::vector<ptr<T>> or a ptr<T>) as the items it holds.
+    void (*original_items)(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out) = nullptr;
+    /// Whether the holder keeps `item` (an object's address) by a strong reference.
+    bool (*holds)(const void* owner, const void* item) = nullptr;
+    /// back_populates: a to-many adds (or removes) `item` without invalidating a loop over it;
+    /// a to-one is set to `item` (or cleared if it holds `item`).
+    void (*relink)(void* owner, const std::shared_ptr<void>& item, bool added) = nullptr;
+    /// A to-one set to exactly `item` (null allowed).
+    void (*assign)(void* owner, const std::shared_ptr<void>& item) = nullptr;
 };
 
-/// An entity's part in the strategies, erased (entity_ops_for<E> in loader.hpp).
+class table_info;
+struct rel_ops;
+
+/// An entity's part in the strategies and in the flush, erased (entity_ops_for<E> in
+/// loader.hpp): the flush's walks (impl/insert.ipp) are ordinary code over these tables, so a
+/// program that only reads compiles no write code of its own, and one that writes compiles
+/// the same tables (issue 10).
 struct entity_ops {
     /// The identity map a load fills (ctx.map<E>()) and the session's (s.map<E>()).
     identity_map_base& (*ctx_map)(load_context&) = nullptr;
@@ -239,6 +258,20 @@ struct entity_ops {
     /// each row's object to `sink` after `key_columns` leading key columns.
     void (*run)(load_context&, std::string_view sql, std::span<const value> params, int key_columns,
                 const plan_desc& p, const tail* t, child_sink sink) = nullptr;
+    // ---- the flush's part ----
+    const std::string& (*type_name)() = nullptr;
+    /// The table and its columns' getters and setters (table_of<E>).
+    const table_info& (*table)() = nullptr;
+    /// The session's maps hold this entity's at this index (entity_index<E>).
+    const std::size_t* map_index = nullptr;
+    /// The database generates the key: an object whose key is 0 has none yet.
+    bool generated_key = false;
+    /// Binds a persistent object's holders to the session (bind_holders).
+    void (*bind)(session_core& s, void* obj) = nullptr;
+    /// session::add's entry (object_ref::run): save_erased<E>.
+    void (*save)(session_core& s, const std::shared_ptr<void>& obj) = nullptr;
+    /// The relationships, in mapping order (a function: the tables refer to each other).
+    std::span<const rel_ops* const> (*rels)() = nullptr;
 };
 
 /// A relationship's part in the strategies, erased (rel_ops_for<E, I> in loader.hpp). `owner`
@@ -266,6 +299,21 @@ struct rel_ops {
     /// Claims the holders of this relationship among a node's objects (its std::vector<ptr<E>>)
     /// that the current load fills (those still "loading"); returns their owners.
     std::vector<void*> (*claim)(const void* objs) = nullptr;
+    // ---- the flush's part (impl/insert.ipp), constant data ----
+    const entity_ops* owner = nullptr;
+    /// back_populates: the inverse relationship (null if none is named; a function: the two
+    /// tables refer to each other).
+    const rel_ops& (*back)() = nullptr;
+    bool delete_orphan = false;
+    bool cascade_delete = false;
+    bool passive_deletes = false;
+    /// A many-to-one held weakly (weak_target in loader.hpp): a new target assigned to it is
+    /// made pending at once, since nothing else owns it until the flush.
+    bool weak = false;
+    /// The foreign key column: the target's (one-to-many, one-to-one) or the owner's
+    /// (many-to-one), and whether it can hold NULL (a std::optional member).
+    std::size_t fk_col = 0;
+    bool fk_nullable = false;
 };
 
 /// Marks the claimed holders of `owners` loaded.

@@ -14,12 +14,13 @@
 
 namespace loadstar::detail {
 
-/// Called at flush for an owner whose relationship I was modified (defined in session.hpp).
-template <class E, std::size_t I>
-void cascade_changed(session_core& s, void* owner, const std::shared_ptr<void>& original);
-/// Keeps the back_populates side of relationship I in step in memory (defined in session.hpp).
-template <class E, std::size_t I>
-void back_link(session_core& s, void* owner, const void* item, bool added);
+/// rel_vtable::changed of every relationship: at flush, writes the adds and removes of an
+/// owner's modified holder against `original`, its content before the change (impl/insert.ipp).
+LOADSTAR_DECL void holder_changed(session_core& s, const rel_vtable& vt, void* owner,
+                                  const std::shared_ptr<void>& original);
+/// rel_vtable::linked: keeps the back_populates side in step in memory, and makes a new target
+/// of a weakly held many-to-one pending (impl/insert.ipp).
+LOADSTAR_DECL void holder_linked(session_core& s, const rel_vtable& vt, void* owner, const void* item, bool added);
 
 /// What a holder armed with a lazy plan loads with: the relationship, the plan, and the
 /// statements of one load.
@@ -71,8 +72,8 @@ struct lazy_loader {
     static inline constinit lazy_slot slot{&rel_ops_for<E, I>::table, &desc_of<LazyPlan>};
     static constexpr rel_vtable vt{&member_name<entity_meta<E>::template relationship_t<I>::member>,
                                    &lazy_touch<>,
-                                   &cascade_changed<E, I>,
-                                   &back_link<E, I>,
+                                   &holder_changed,
+                                   &holder_linked,
                                    &lazy_touch_many<>,
                                    &record_holder_change,
                                    &slot};

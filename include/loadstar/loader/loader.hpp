@@ -469,6 +469,15 @@ void read_key_value(statement& st, int c, value& out) {
     out = to_value(k);
 }
 
+/// Binds a persistent object's holders (unit/common.hpp), and session::add's entry for E
+/// (unit/insert.hpp); E's table_info (unit/rows.hpp).
+template <class E>
+void bind_erased(session_core& s, void* obj);
+template <class E>
+void save_erased(session_core& s, const std::shared_ptr<void>& p);
+template <class E>
+const table_info& table_of();
+
 template <class E>
 struct entity_ops_for {
     using meta = entity_meta<E>;
@@ -480,6 +489,7 @@ struct entity_ops_for {
         entity_loader<E>::run(ctx, sql, params, key_columns, p, n, t,
                               [&](statement& st, const ptr<E>& o) { sink(st, o ? &o : nullptr); });
     }
+    static std::span<const rel_ops* const> rels();
     static constexpr entity_ops table = [] {
         entity_ops o;
         o.ctx_map = [](load_context& ctx) -> identity_map_base& { return ctx.map<E>(); };
@@ -498,6 +508,13 @@ struct entity_ops_for {
         o.share = [](const void* obj) -> std::shared_ptr<void> { return *static_cast<const ptr<E>*>(obj); };
         o.address = [](const void* obj) noexcept -> const void* { return static_cast<const ptr<E>*>(obj)->get(); };
         o.run = &run;
+        o.type_name = &type_name<E>;
+        o.table = &table_of<E>;
+        o.map_index = &entity_index<E>;
+        o.generated_key = meta::pk_column::generated;
+        o.bind = &bind_erased<E>;
+        o.save = &save_erased<E>;
+        o.rels = &rels;
         return o;
     }();
 };
@@ -506,13 +523,59 @@ template <class E, std::size_t I>
 struct holder_ops_for {
     using R = typename entity_meta<E>::template relationship_t<I>;
     using H = typename R::holder;
+    using T = typename R::target;
     static H& holder(void* owner) noexcept { return static_cast<E*>(owner)->*(R::member); }
+    static const H& holder(const void* owner) noexcept { return static_cast<const E*>(owner)->*(R::member); }
+    static void items(const void* owner, std::vector<std::shared_ptr<void>>& out) {
+        if constexpr (R::to_many) {
+            const auto& v = holder_access<H>::items(const_cast<H&>(holder(owner)));
+            out.reserve(out.size() + v.size());
+            for (const auto& c : v)
+                if (c) out.push_back(c);
+        } else {
+            if (auto c = holder_access<H>::items(holder(owner))) out.push_back(std::move(c));
+        }
+    }
+    static void original_items(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out) {
+        if constexpr (R::to_many) {
+            const auto& v = *static_cast<const std::vector<ptr<T>>*>(original.get());
+            out.reserve(out.size() + v.size());
+            for (const auto& c : v)
+                if (c) out.push_back(c);
+        } else {
+            if (const auto& c = *static_cast<const ptr<T>*>(original.get())) out.push_back(c);
+        }
+    }
     static constexpr holder_ops table = [] {
         holder_ops o;
         o.link = [](void* owner) noexcept -> holder_link& { return holder_access<H>::link(holder(owner)); };
         o.clear = [](void* owner) noexcept { holder_access<H>::clear(holder(owner)); };
         if constexpr (weak_target<E, I>())
             o.weaken = [](void* owner) { holder_access<H>::make_weak(holder(owner)); };
+        o.items = &items;
+        o.original_items = &original_items;
+        o.holds = [](const void* owner, const void* item) {
+            bool holds = false;
+            holder_access<H>::each_strong(holder(owner), [&](const auto& p) {
+                if (p.get() == item) holds = true;
+            });
+            return holds;
+        };
+        o.relink = [](void* owner, const std::shared_ptr<void>& item, bool added) {
+            H& h = holder(owner);
+            const auto p = std::static_pointer_cast<T>(item);
+            if constexpr (R::to_many) {
+                holder_access<H>::relink(h, p, added);
+            } else if (added) {
+                holder_access<H>::set(h, p);
+            } else if (holder_access<H>::items(h) == p) {
+                holder_access<H>::clear(h);
+            }
+        };
+        if constexpr (!R::to_many)
+            o.assign = [](void* owner, const std::shared_ptr<void>& item) {
+                holder_access<H>::set(holder(owner), std::static_pointer_cast<T>(item));
+            };
         return o;
     }();
 };
@@ -570,9 +633,31 @@ struct rel_ops_for {
             }
             return out;
         };
+        o.owner = &entity_ops_for<E>::table;
+        if constexpr (R::back::present)
+            o.back = []() -> const rel_ops& {
+                return rel_ops_for<T, entity_meta<T>::template relationship_of<R::back::member>()>::table;
+            };
+        o.delete_orphan = R::delete_orphan;
+        o.cascade_delete = R::cascade_delete;
+        o.passive_deletes = R::passive_deletes;
+        o.weak = weak_target<E, I>();
+        if constexpr (K::kind != relation::many_to_many) {
+            o.fk_col = K::fk_col;
+            using F = std::remove_cvref_t<member_type_t<K::key>>;
+            o.fk_nullable = is_optional_v<F>;
+        }
         return o;
     }();
 };
+
+template <class E>
+std::span<const rel_ops* const> entity_ops_for<E>::rels() {
+    static constexpr auto table = []<std::size_t... I>(std::index_sequence<I...>) {
+        return std::array<const rel_ops*, sizeof...(I)>{&rel_ops_for<E, I>::table...};
+    }(std::make_index_sequence<entity_meta<E>::relationship_count>{});
+    return table;
+}
 
 /// The follow-up statements (selectin, subquery) for the objects of one node, recursively.
 /// Each load claims its holders (begin), then runs (end): each sibling is begun and run in

@@ -57,14 +57,6 @@ decltype(auto) naming_table(std::string_view table, F&& write) {
     }
 }
 
-template <class T>
-bool set_undoable(session_core& s, T& field, const T& v) {
-    if (field == v) return false;
-    s.undo.push_back([&field, old = field] { field = old; });
-    field = v;
-    return true;
-}
-
 // ---- foreign-key cycles that no order of INSERTs can satisfy ---------------------------------
 
 template <class E, std::size_t I>

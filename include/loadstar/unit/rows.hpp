@@ -1,9 +1,8 @@
 // loadstar/unit/rows.hpp - the rows a flush writes (INSERT, UPDATE, DELETE of one object, the
 // NULL written into a removed child's key), built and bound by ordinary code over a
-// table_info: an entity's table and columns, derived once from its mapping. The statement
-// text, the parameters and the error naming are then compiled once for every entity, not once
-// per entity; what differs per entity (the key's type, the version counter, the identity map)
-// stays in insert_entity_row, updater and deleter.
+// table_info: an entity's table and columns, derived once from its mapping, with a getter and
+// a setter per column. The statement text, the parameters, the keys copied and the version
+// counted up are then compiled once for every entity, not once per entity.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -33,6 +32,7 @@ class statement;
 namespace loadstar::detail {
 
 struct session_core;
+struct identity_map_base;
 
 /// An entity's table as the write statements need it: its names (quoted once), and per column
 /// a function giving an object's bind value. One per entity (table_of<E>()), for the
@@ -41,9 +41,13 @@ class table_info {
 public:
     /// Column J of the object at `obj` as a bind value.
     using getter = value (*)(const void* obj);
+    /// Stores a value into column J of the object at `obj` (assign_value: a key copied from
+    /// another object, a generated key, NULL, the version counted up).
+    using setter = void (*)(void* obj, const value& v);
 
     LOADSTAR_DECL table_info(std::string_view entity, std::string_view table, std::initializer_list<std::string_view> columns,
-                             std::initializer_list<getter> getters, std::size_t pk, std::size_t version);
+                             std::initializer_list<getter> getters, std::initializer_list<setter> setters,
+                             std::size_t pk, std::size_t version);
     LOADSTAR_DECL ~table_info();
     table_info(const table_info&) = delete;
     table_info& operator=(const table_info&) = delete;
@@ -60,6 +64,7 @@ public:
     /// The index of the version column, or npos.
     std::size_t version() const noexcept { return version_; }
     value get(std::size_t column, const void* obj) const { return getters_[column](obj); }
+    void set(std::size_t column, void* obj, const value& v) const { setters_[column](obj, v); }
     /// The bind values of an INSERT of the object at `obj` (every column, or all but the key).
     LOADSTAR_DECL void append_params(const void* obj, bool with_pk, std::vector<value>& out) const;
 
@@ -72,8 +77,8 @@ public:
     /// is counted up by the statement itself). Built once per set of columns.
     LOADSTAR_DECL const std::string& update_sql(std::uint64_t mask) const;
     const std::string& delete_sql() const noexcept { return delete_; }
-    /// "UPDATE t SET column = NULL WHERE key = ?".
-    LOADSTAR_DECL std::string null_key_sql(std::size_t column) const;
+    /// "UPDATE t SET column = NULL WHERE key = ?" (built once per column).
+    LOADSTAR_DECL const std::string& null_key_sql(std::size_t column) const;
 
 private:
     std::string entity_;
@@ -81,22 +86,29 @@ private:
     std::string quoted_table_;
     std::vector<std::string> columns_;  // quoted
     std::vector<getter> getters_;
+    std::vector<setter> setters_;
     std::size_t pk_;
     std::size_t version_;
     std::string insert_all_, insert_generated_, insert_returning_, delete_;
     mutable std::shared_mutex mutex_;
     mutable std::unordered_map<std::uint64_t, std::string> updates_;
+    mutable std::unordered_map<std::size_t, std::string> null_keys_;
 };
 
 template <class E, std::size_t J>
 value column_value(const void* obj) {
     return to_value(static_cast<const E*>(obj)->*(entity_meta<E>::template column_t<J>::member));
 }
+template <class E, std::size_t J>
+void set_column_value(void* obj, const value& v) {
+    assign_value(static_cast<E*>(obj)->*(entity_meta<E>::template column_t<J>::member), v);
+}
 template <class E, std::size_t... J>
 const table_info& make_table_info(std::index_sequence<J...>) {
     using meta = entity_meta<E>;
     static const table_info t(type_name<E>(), meta::table_name(), {meta::template column_name<J>()...},
-                              {&column_value<E, J>...}, meta::pk_index, meta::version_index);
+                              {&column_value<E, J>...}, {&set_column_value<E, J>...}, meta::pk_index,
+                              meta::version_index);
     return t;
 }
 /// The table_info of E, built at first use.
@@ -113,19 +125,27 @@ LOADSTAR_DECL void insert_row(session_core& s, const table_info& t, const void* 
 /// UPDATE of the columns in `mask` of the object at `obj`, where its key (and version)
 /// match; a version that moved raises stale_data_error.
 LOADSTAR_DECL void update_row(session_core& s, const table_info& t, const void* obj, std::uint64_t mask);
+/// The UPDATE of the columns in `mask` (bit J for column J: changed against its snapshot) of
+/// `obj`, a persistent object of map `m` (at index `map`): nothing if only the version column
+/// differs; a usage_error if the primary key does. The version is counted up, and after the
+/// flush the new snapshot takes the old one's place.
+LOADSTAR_DECL void update_object(session_core& s, const table_info& t, identity_map_base& m, std::size_t map,
+                                 const std::shared_ptr<void>& obj, std::uint64_t mask);
 /// DELETE of the object at `obj` (where its version matches: stale_data_error if not).
 LOADSTAR_DECL void delete_row(session_core& s, const table_info& t, const void* obj);
-/// `sql` (null_key_sql of a column, built once per column) for the object at `obj`: a removed
-/// child's foreign key written NULL.
-LOADSTAR_DECL void null_key(session_core& s, const table_info& t, const std::string& sql, const void* obj);
-/// The statements of a many-to-many association table's rows (built once per relationship:
-/// links_of in unit/associate.hpp).
+/// Column `column` of the object at `obj` written NULL (UPDATE): a removed child's foreign key.
+LOADSTAR_DECL void null_key(session_core& s, const table_info& t, std::size_t column, const void* obj);
+/// Column `column` of the object at `obj` set to `v` in memory; a failed flush sets it back.
+LOADSTAR_DECL bool set_undoable(session_core& s, const table_info& t, std::size_t column, void* obj, const value& v);
+/// The statements of a many-to-many association table's rows (built once per table: link_sql).
 struct link_statements {
     std::string insert;      // INSERT INTO secondary (local, remote) VALUES (?, ?)
     std::string remove;      // DELETE FROM secondary WHERE local = ? AND remote = ?
     std::string remove_all;  // DELETE FROM secondary WHERE local = ?
 };
-LOADSTAR_DECL link_statements link_sql(const secondary_t& sec);
+/// The link statements of the association table `table` (local, remote), built once per table
+/// and kept for the program's life (under a lock).
+LOADSTAR_DECL const link_statements& link_sql(std::string_view table, std::string_view local, std::string_view remote);
 /// Runs `sql` (one of link_statements) with `params` on the association table `table`.
 LOADSTAR_DECL void link_row(session_core& s, std::string_view table, const std::string& sql, std::span<const value> params);
 
@@ -139,8 +159,7 @@ LOADSTAR_DECL void note_inserted(session_core& s, std::size_t map, const std::sh
 /// `obj`'s UPDATE was written: after the flush, `snap` (taken now) is its snapshot.
 LOADSTAR_DECL void note_updated(session_core& s, std::size_t map, const std::shared_ptr<void>& obj, std::byte* snap);
 /// How a deleted object's holders are bound again when a rollback brings it back
-/// (bind_erased<E> in unit/common.hpp: a write path's, so that the identity map itself never
-/// instantiates the writes its holders can reach).
+/// (entity_ops::bind: bind_erased<E> in unit/common.hpp).
 using rebind_fn = void (*)(session_core& s, void* obj);
 /// `obj`'s DELETE was written: out of the map at once (the database may hand its key to a row
 /// inserted later in this flush), back if the flush fails; detached after it, persistent
