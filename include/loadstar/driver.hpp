@@ -107,11 +107,11 @@ public:
     void bind(int index, const value& v) {
         switch (v.index()) {
         case 0: bind_null(index); break;
-        case 1: bind_int(index, std::get<1>(v)); break;
-        case 2: bind_real(index, std::get<2>(v)); break;
-        case 3: bind_text(index, std::get<3>(v)); break;
-        case 4: bind_blob(index, std::get<4>(v)); break;
-        default: bind_int_array(index, std::get<5>(v)); break;
+        case 1: bind_int(index, get<1>(v)); break;
+        case 2: bind_real(index, get<2>(v)); break;
+        case 3: bind_text(index, get<3>(v)); break;
+        case 4: bind_blob(index, get<4>(v)); break;
+        default: bind_int_array(index, get<5>(v)); break;
         }
     }
 };

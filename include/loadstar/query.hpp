@@ -184,16 +184,16 @@ LOADSTAR_DECL std::string render_exists(const query_state& st, const std::string
 template <class T>
 T value_as(const value& v) {
     if constexpr (is_optional_v<T>) {
-        if (std::holds_alternative<std::monostate>(v)) return T{};
+        if (v.is_null()) return T{};
         return T{value_as<typename T::value_type>(v)};
-    } else if constexpr (std::is_same_v<T, bool>) return std::get<std::int64_t>(v) != 0;
-    else if constexpr (std::is_integral_v<T>) return static_cast<T>(std::get<std::int64_t>(v));
-    else if constexpr (std::is_floating_point_v<T>) return static_cast<T>(std::get<double>(v));
-    else if constexpr (std::is_same_v<T, std::string>) return std::get<std::string>(v);
-    else if constexpr (std::is_same_v<T, blob>) return std::get<blob>(v);
+    } else if constexpr (std::is_same_v<T, bool>) return get<std::int64_t>(v) != 0;
+    else if constexpr (std::is_integral_v<T>) return static_cast<T>(get<std::int64_t>(v));
+    else if constexpr (std::is_floating_point_v<T>) return static_cast<T>(get<double>(v));
+    else if constexpr (std::is_same_v<T, std::string>) return get<std::string>(v);
+    else if constexpr (std::is_same_v<T, blob>) return get<blob>(v);
     else {
         time_point tp{};
-        parse_time(std::get<std::string>(v), tp);
+        parse_time(get<std::string>(v), tp);
         return tp;
     }
 }

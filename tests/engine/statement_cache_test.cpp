@@ -67,7 +67,7 @@ TEST_CASE("statement cache: IN lists are written with a few lengths", "[engine][
     std::vector<ls::value> params;
     in.collect(params);
     REQUIRE(params.size() == 16);
-    CHECK(std::get<std::int64_t>(params.back()) == 9);
+    CHECK(get<std::int64_t>(params.back()) == 9);
 }
 
 TEST_CASE("statement cache: statement_cache_size must be positive, from options or a URL", "[engine][statement_cache][sqlite]") {

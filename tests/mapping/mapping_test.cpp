@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 using model::Author;
@@ -287,6 +288,42 @@ TEST_CASE("mapping: names for messages", "[mapping][names][nodb]") {
     CHECK(ls::detail::type_name<mapping_test::Order>() == "Order");
     // The names a loader statement reports conversion errors with.
     CHECK(ls::detail::column_label<Author, 1>() == "authors.name");
+}
+
+// ls::value: the alternatives and index() numbering of the variant it replaced, its copies and
+// moves across alternatives, equality and order (index first), and typed access.
+TEST_CASE("mapping: value holds one alternative, copies, compares and orders", "[mapping][value][nodb]") {
+    const std::vector<ls::value> all{ls::value{}, ls::value{std::int64_t{-3}}, ls::value{2.5},
+                                     ls::value{std::string(100, 'x')}, ls::value{ls::blob{std::byte{7}}},
+                                     ls::value{std::vector<std::int64_t>{1, 2, 3}}};
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        CHECK(all[i].index() == i);
+        CHECK(all[i].is_null() == (i == 0));
+        for (std::size_t j = 0; j < all.size(); ++j) {
+            CHECK((all[i] == all[j]) == (i == j));
+            CHECK((all[i] < all[j]) == (i < j));  // different alternatives order by index
+            ls::value v = all[j];  // every alternative assigned over every other
+            v = all[i];
+            CHECK(v == all[i]);
+            ls::value w = all[j];
+            w = std::move(v);
+            CHECK(w == all[i]);
+        }
+    }
+    CHECK(ls::value{5} == ls::value{std::int64_t{5}});  // any integer is an integer value
+    CHECK(ls::value{"text"}.index() == 3);
+    CHECK(ls::value{std::string("a")} < ls::value{std::string("b")});
+    CHECK(ls::value{std::int64_t{-1}} < ls::value{std::int64_t{0}});
+    CHECK(get<std::int64_t>(all[1]) == -3);
+    CHECK(get<2>(all[2]) == 2.5);
+    CHECK(get<3>(all[3]).size() == 100);
+    CHECK(get_if<double>(&all[1]) == nullptr);
+    REQUIRE(get_if<std::vector<std::int64_t>>(&all[5]) != nullptr);
+    CHECK(get_if<std::vector<std::int64_t>>(&all[5])->size() == 3);
+    CHECK_THROWS_WITH(get<std::string>(all[1]), Catch::Contains("holds an integer"));
+    CHECK(ls::to_display(all[0]) == "NULL");
+    CHECK(ls::to_display(ls::value{"it's"}) == "'it''s'");
+    CHECK(ls::to_display(all[5]) == "{1,2,3}");
 }
 
 // The flush copies keys, generated keys, NULL and the version counter through each column's

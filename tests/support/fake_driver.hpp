@@ -172,10 +172,10 @@ public:
         default: return loadstar::column_kind::blob;
         }
     }
-    std::int64_t get_int(int c) override { return std::get<std::int64_t>(cell(c)); }
-    double get_real(int c) override { return std::get<double>(cell(c)); }
-    std::string_view get_text(int c) override { return std::get<std::string>(cell(c)); }
-    std::span<const std::byte> get_blob(int c) override { return std::get<loadstar::blob>(cell(c)); }
+    std::int64_t get_int(int c) override { return get<std::int64_t>(cell(c)); }
+    double get_real(int c) override { return get<double>(cell(c)); }
+    std::string_view get_text(int c) override { return get<std::string>(cell(c)); }
+    std::span<const std::byte> get_blob(int c) override { return get<loadstar::blob>(cell(c)); }
     std::int64_t affected_rows() override { return affected_; }
 
 private:

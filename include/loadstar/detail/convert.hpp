@@ -18,7 +18,6 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 namespace loadstar::detail {
 
@@ -163,7 +162,7 @@ void assign_value(T& out, const value& v) {
             out = std::move(x);
         }
     } else if constexpr (std::is_integral_v<T>) {
-        const auto* i = std::get_if<std::int64_t>(&v);
+        const auto* i = get_if<std::int64_t>(&v);
         if (!i) bad_assign(cpp_name<T>(), v);
         if constexpr (std::is_same_v<T, bool>) {
             out = *i != 0;
@@ -172,18 +171,18 @@ void assign_value(T& out, const value& v) {
             out = static_cast<T>(*i);
         }
     } else if constexpr (std::is_floating_point_v<T>) {
-        if (const auto* d = std::get_if<double>(&v)) out = static_cast<T>(*d);
-        else if (const auto* i = std::get_if<std::int64_t>(&v)) out = static_cast<T>(*i);
+        if (const auto* d = get_if<double>(&v)) out = static_cast<T>(*d);
+        else if (const auto* i = get_if<std::int64_t>(&v)) out = static_cast<T>(*i);
         else bad_assign(cpp_name<T>(), v);
     } else if constexpr (std::is_same_v<T, time_point>) {
-        const auto* s = std::get_if<std::string>(&v);
+        const auto* s = get_if<std::string>(&v);
         if (!s || !parse_time(*s, out)) bad_assign("time_point", v);
     } else if constexpr (std::is_same_v<T, blob>) {
-        const auto* b = std::get_if<blob>(&v);
+        const auto* b = get_if<blob>(&v);
         if (!b) bad_assign("blob", v);
         out = *b;
     } else {
-        const auto* s = std::get_if<std::string>(&v);
+        const auto* s = get_if<std::string>(&v);
         if (!s) bad_assign("std::string", v);
         out = *s;
     }

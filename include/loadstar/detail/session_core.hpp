@@ -405,82 +405,111 @@ struct keyed_map : identity_map_base {
     /// Copies the live snapshots into a new arena once most of the old one is dead (replaced
     /// snapshots, erased entries). Only when no entry lives outside the map: at commit, after
     /// any flush's undo log is gone. Out of memory leaves everything as it was.
-    void compact() noexcept override {
-        if (arena.dead() < 64 * 1024 || arena.dead() < arena.live()) return;
-        try {
-            snapshot_arena fresh;
-            std::vector<std::byte*> moved;
-            moved.reserve(objects.size());
-            for (auto& [k, e] : objects) {
-                std::byte* p = nullptr;
-                if (e.snap) {
-                    const std::size_t n = snap_length_(e.snap);
-                    p = fresh.alloc(n);
-                    std::memcpy(p, e.snap, n);
-                }
-                moved.push_back(p);
-            }
-            std::size_t i = 0;
-            for (auto& [k, e] : objects) e.snap = moved[i++];
-            arena.swap(fresh);
-        } catch (...) {
-            // The old arena stays, dead space and all.
-        }
-    }
-    void release_unshared() override {
-        for (auto& [k, e] : objects)
-            if (e.obj.use_count() == 1) e.obj.reset();
-    }
-    std::size_t size() const override { return objects.size(); }
-    void sweep_nodes(sweep_graph& g) const override {
-        for (auto& [k, e] : objects)
-            if (e.obj) g.add_node(e.obj.get(), e.obj.use_count());
-    }
-    void adopt_snapshot(const void* obj, std::byte* snap) noexcept override {
-        if (auto* en = find_entry(key_of_(obj)); en && en->obj.get() == obj) replace_snapshot(*en, snap);
-    }
-    bool take_out(const void* obj, std::byte*& snap) noexcept override {
-        auto it = objects.find(key_of_(obj));
-        if (it == objects.end() || it->second.obj.get() != obj) return false;
-        snap = it->second.snap;
-        objects.erase(it);
-        return true;
-    }
-    void put_back(const std::shared_ptr<void>& obj, std::byte* snap) override {
-        objects.insert_or_assign(key_of_(obj.get()), map_entry{obj, snap});
-    }
-    void detach_all() override {
-        for (auto& [k, e] : objects) {
-            // An object only the map holds dies with it: nothing outlives the session to
-            // find its holders bound, so unbinding them would only touch its memory twice.
-            if (e.obj && e.obj.use_count() > 1) hooks_->detach(e.obj.get());
-        }
-    }
-    bool may_cycle() const override { return hooks_->may_cycle; }
-    void sweep_edges(sweep_graph& g) const override {
-        for (auto& [k, e] : objects)
-            if (e.obj) hooks_->edges(e.obj.get(), g);
-    }
-    void sweep_clear(const sweep_graph& g) override {
-        for (auto& [k, e] : objects)
-            if (e.obj && !g.reached(e.obj.get())) hooks_->clear(e.obj.get());
-    }
-    void settle_untracked(const sweep_graph& g) noexcept override {
-        for (auto& [k, e] : objects)
-            if (e.obj) hooks_->settle(e.obj.get(), g);
-    }
-    bool any_weak_target() const noexcept override {
-        if (!hooks_->holds_weak) return false;
-        for (auto& [k, e] : objects)
-            if (e.obj && hooks_->holds_weak(e.obj.get())) return true;
-        return false;
-    }
+    void compact() noexcept override;
+    void release_unshared() override;
+    std::size_t size() const override;
+    void sweep_nodes(sweep_graph& g) const override;
+    void adopt_snapshot(const void* obj, std::byte* snap) noexcept override;
+    bool take_out(const void* obj, std::byte*& snap) noexcept override;
+    void put_back(const std::shared_ptr<void>& obj, std::byte* snap) override;
+    void detach_all() override;
+    bool may_cycle() const override;
+    void sweep_edges(sweep_graph& g) const override;
+    void sweep_clear(const sweep_graph& g) override;
+    void settle_untracked(const sweep_graph& g) noexcept override;
+    bool any_weak_target() const noexcept override;
     void detach(void* obj) noexcept override { hooks_->detach(obj); }
 protected:
     const K& (*key_of_)(const void*) noexcept;
     std::size_t (*snap_length_)(const std::byte*) noexcept;
     const holder_hooks* hooks_;
 };
+
+// Out of the class, so not inline: a separately compiled program compiles them once, for the
+// 64-bit key, in src.hpp (the extern template below keeps them out of every other TU).
+template <class K>
+void keyed_map<K>::compact() noexcept {
+    if (arena.dead() < 64 * 1024 || arena.dead() < arena.live()) return;
+    try {
+        snapshot_arena fresh;
+        std::vector<std::byte*> moved;
+        moved.reserve(objects.size());
+        for (auto& [k, e] : objects) {
+            std::byte* p = nullptr;
+            if (e.snap) {
+                const std::size_t n = snap_length_(e.snap);
+                p = fresh.alloc(n);
+                std::memcpy(p, e.snap, n);
+            }
+            moved.push_back(p);
+        }
+        std::size_t i = 0;
+        for (auto& [k, e] : objects) e.snap = moved[i++];
+        arena.swap(fresh);
+    } catch (...) {
+        // The old arena stays, dead space and all.
+    }
+}
+template <class K>
+void keyed_map<K>::release_unshared() {
+    for (auto& [k, e] : objects)
+        if (e.obj.use_count() == 1) e.obj.reset();
+}
+template <class K>
+std::size_t keyed_map<K>::size() const { return objects.size(); }
+template <class K>
+void keyed_map<K>::sweep_nodes(sweep_graph& g) const {
+    for (auto& [k, e] : objects)
+        if (e.obj) g.add_node(e.obj.get(), e.obj.use_count());
+}
+template <class K>
+void keyed_map<K>::adopt_snapshot(const void* obj, std::byte* snap) noexcept {
+    if (auto* en = find_entry(key_of_(obj)); en && en->obj.get() == obj) replace_snapshot(*en, snap);
+}
+template <class K>
+bool keyed_map<K>::take_out(const void* obj, std::byte*& snap) noexcept {
+    auto it = objects.find(key_of_(obj));
+    if (it == objects.end() || it->second.obj.get() != obj) return false;
+    snap = it->second.snap;
+    objects.erase(it);
+    return true;
+}
+template <class K>
+void keyed_map<K>::put_back(const std::shared_ptr<void>& obj, std::byte* snap) {
+    objects.insert_or_assign(key_of_(obj.get()), map_entry{obj, snap});
+}
+template <class K>
+void keyed_map<K>::detach_all() {
+    for (auto& [k, e] : objects) {
+        // An object only the map holds dies with it: nothing outlives the session to
+        // find its holders bound, so unbinding them would only touch its memory twice.
+        if (e.obj && e.obj.use_count() > 1) hooks_->detach(e.obj.get());
+    }
+}
+template <class K>
+bool keyed_map<K>::may_cycle() const { return hooks_->may_cycle; }
+template <class K>
+void keyed_map<K>::sweep_edges(sweep_graph& g) const {
+    for (auto& [k, e] : objects)
+        if (e.obj) hooks_->edges(e.obj.get(), g);
+}
+template <class K>
+void keyed_map<K>::sweep_clear(const sweep_graph& g) {
+    for (auto& [k, e] : objects)
+        if (e.obj && !g.reached(e.obj.get())) hooks_->clear(e.obj.get());
+}
+template <class K>
+void keyed_map<K>::settle_untracked(const sweep_graph& g) noexcept {
+    for (auto& [k, e] : objects)
+        if (e.obj) hooks_->settle(e.obj.get(), g);
+}
+template <class K>
+bool keyed_map<K>::any_weak_target() const noexcept {
+    if (!hooks_->holds_weak) return false;
+    for (auto& [k, e] : objects)
+        if (e.obj && hooks_->holds_weak(e.obj.get())) return true;
+    return false;
+}
 
 template <class K>
 keyed_map<K>::~keyed_map() = default;

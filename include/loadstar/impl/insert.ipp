@@ -114,9 +114,9 @@ LOADSTAR_DECL void set_fk(session_core& s, const rel_ops& r, void* owner, const 
 /// Writes (add) or deletes one row of many-to-many r's association table.
 LOADSTAR_DECL void associate(session_core& s, const rel_ops& r, const void* owner, const void* target, bool add) {
     const rel_names& n = *r.names;
-    const link_statements& sql = link_sql(n.secondary, n.local, n.remote);
     const value params[] = {key_value_of(*r.owner, owner), key_value_of(*r.target, target)};
-    link_row(s, n.secondary, add ? sql.insert : sql.remove, params);
+    link_row(s, n.secondary,
+             link_sql(add ? link_statement::insert : link_statement::remove, n.secondary, n.local, n.remote), params);
 }
 
 /// A foreign key goes NULL in memory where it can hold NULL (a NOT NULL one stays: the
@@ -371,7 +371,7 @@ LOADSTAR_DECL void remove_object(session_core& s, const entity_ops& e, const std
             // Every association row that names the owner goes first.
             const rel_names& n = *r.names;
             const value params[] = {key_value_of(e, obj.get())};
-            link_row(s, n.secondary, link_sql(n.secondary, n.local, n.remote).remove_all, params);
+            link_row(s, n.secondary, link_sql(link_statement::remove_all, n.secondary, n.local, n.remote), params);
             continue;
         }
         if (!adopts(r)) continue;

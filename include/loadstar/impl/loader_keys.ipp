@@ -82,8 +82,8 @@ Key object_key(const entity_ops& t, const void* obj) {
     if constexpr (int_key<Key>) return t.key_int(obj);
     else return t.key_value(obj);
 }
-/// Maps from keys: hashed for integers, ordered for values (std::variant has no hash for
-/// blobs; non-integral keys are rare).
+/// Maps from keys: hashed for integers, ordered for values (value has no hash; non-integral
+/// keys are rare).
 template <class Key, class V>
 using key_map = std::conditional_t<int_key<Key>, std::unordered_map<std::int64_t, V>, std::map<value, V>>;
 template <class Key, class V>

@@ -11,9 +11,7 @@
 #include <loadstar/errors.hpp>
 #include <loadstar/unit/common.hpp>
 
-#include <map>
 #include <mutex>
-#include <tuple>
 
 namespace loadstar::detail {
 
@@ -129,7 +127,7 @@ LOADSTAR_DECL void update_object(session_core& s, const table_info& t, identity_
     update_row(s, t, obj.get(), mask);
     if (t.version() != npos) {
         const value v = t.get(t.version(), obj.get());
-        set_undoable(s, t, t.version(), obj.get(), value{std::get<std::int64_t>(v) + 1});
+        set_undoable(s, t, t.version(), obj.get(), value{get<std::int64_t>(v) + 1});
     }
     // The new snapshot is taken now (allocating, in the map's arena, which never moves or
     // frees it while the map lives), and only takes the old one's place after the flush.
@@ -164,25 +162,19 @@ LOADSTAR_DECL bool set_undoable(session_core& s, const table_info& t, std::size_
     return true;
 }
 
-LOADSTAR_DECL const link_statements& link_sql(std::string_view table, std::string_view local,
-                                             std::string_view remote) {
-    static std::mutex mutex;
-    static std::map<std::tuple<std::string_view, std::string_view, std::string_view>, link_statements> built;
-    std::lock_guard lock(mutex);
-    auto [it, fresh] = built.try_emplace({table, local, remote});
-    if (fresh) {
-        try {
-            const std::string t = quote_ident(table), l = quote_ident(local), r = quote_ident(remote);
-            it->second = {"INSERT INTO " + t + " (" + l + ", " + r + ") VALUES (?, ?)",
-                          "DELETE FROM " + t + " WHERE " + l + " = ? AND " + r + " = ?",
-                          "DELETE FROM " + t + " WHERE " + l + " = ?"};
-        } catch (...) {
-            built.erase(it);
-            throw;
-        }
+LOADSTAR_DECL std::string link_sql(link_statement which, std::string_view table, std::string_view local,
+                                   std::string_view remote) {
+    const std::string t = quote_ident(table), l = quote_ident(local);
+    switch (which) {
+    case link_statement::insert:
+        return "INSERT INTO " + t + " (" + l + ", " + quote_ident(remote) + ") VALUES (?, ?)";
+    case link_statement::remove:
+        return "DELETE FROM " + t + " WHERE " + l + " = ? AND " + quote_ident(remote) + " = ?";
+    default:
+        return "DELETE FROM " + t + " WHERE " + l + " = ?";
     }
-    return it->second;
 }
+
 LOADSTAR_DECL void link_row(session_core& s, std::string_view table, const std::string& sql, std::span<const value> params) {
     naming_table(table, [&] {
         cursor c(*s.eng, s.write_connection(), sql, params);

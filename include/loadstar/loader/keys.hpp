@@ -218,7 +218,8 @@ struct holder_ops {
     /// Holds the target weakly: a many-to-one whose target maps the inverse collection (see
     /// weak_target in loader.hpp); null for every other relationship.
     void (*weaken)(void* owner) = nullptr;
-    // What the flush and back_populates do with a holder (impl/insert.ipp):
+    // What the flush and back_populates do with a holder (impl/insert.ipp); holds, relink and
+    // assign only where some relationship names this one in back_populates (else null):
     /// The targets it holds (not null), strongly, appended to `out`: a copy (the walk may change
     /// the holder).
     void (*items)(const void* owner, std::vector<std::shared_ptr<void>>& out) = nullptr;

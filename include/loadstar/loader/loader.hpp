@@ -441,15 +441,15 @@ struct entity_loader {
 template <class K>
 bool key_from_value(const value& v, K& out) {
     if constexpr (std::is_integral_v<K>) {
-        const auto* i = std::get_if<std::int64_t>(&v);
+        const auto* i = get_if<std::int64_t>(&v);
         if (!i) return false;
         out = static_cast<K>(*i);
         return true;
     } else if constexpr (std::is_same_v<K, time_point>) {
-        const auto* t = std::get_if<std::string>(&v);
+        const auto* t = get_if<std::string>(&v);
         return t && parse_time(*t, out);
     } else {
-        const auto* p = std::get_if<K>(&v);
+        const auto* p = get_if<K>(&v);
         if (!p) return false;
         out = *p;
         return true;
@@ -519,6 +519,25 @@ struct entity_ops_for {
     }();
 };
 
+/// Whether some relationship of the target of relationship I of E names it in back_populates:
+/// only then does the flush or back_populates set, relink or search its holder.
+template <class E, std::size_t I, class T, std::size_t... J>
+constexpr bool named_back(std::index_sequence<J...>) {
+    using R = typename entity_meta<E>::template relationship_t<I>;
+    auto names_it = []<std::size_t K>(std::integral_constant<std::size_t, K>) {
+        using B = typename entity_meta<T>::template relationship_t<K>::back;
+        if constexpr (B::present) return same_member<B::member, R::member>();
+        else return false;
+    };
+    (void)names_it;  // T may have no relationships
+    return (names_it(std::integral_constant<std::size_t, J>{}) || ... || false);
+}
+template <class E, std::size_t I>
+constexpr bool is_back_of_some() {
+    using T = typename entity_meta<E>::template relationship_t<I>::target;
+    return named_back<E, I, T>(std::make_index_sequence<entity_meta<T>::relationship_count>{});
+}
+
 template <class E, std::size_t I>
 struct holder_ops_for {
     using R = typename entity_meta<E>::template relationship_t<I>;
@@ -554,28 +573,30 @@ struct holder_ops_for {
             o.weaken = [](void* owner) { holder_access<H>::make_weak(holder(owner)); };
         o.items = &items;
         o.original_items = &original_items;
-        o.holds = [](const void* owner, const void* item) {
-            bool holds = false;
-            holder_access<H>::each_strong(holder(owner), [&](const auto& p) {
-                if (p.get() == item) holds = true;
-            });
-            return holds;
-        };
-        o.relink = [](void* owner, const std::shared_ptr<void>& item, bool added) {
-            H& h = holder(owner);
-            const auto p = std::static_pointer_cast<T>(item);
-            if constexpr (R::to_many) {
-                holder_access<H>::relink(h, p, added);
-            } else if (added) {
-                holder_access<H>::set(h, p);
-            } else if (holder_access<H>::items(h) == p) {
-                holder_access<H>::clear(h);
-            }
-        };
-        if constexpr (!R::to_many)
-            o.assign = [](void* owner, const std::shared_ptr<void>& item) {
-                holder_access<H>::set(holder(owner), std::static_pointer_cast<T>(item));
+        if constexpr (is_back_of_some<E, I>()) {
+            o.holds = [](const void* owner, const void* item) {
+                bool holds = false;
+                holder_access<H>::each_strong(holder(owner), [&](const auto& p) {
+                    if (p.get() == item) holds = true;
+                });
+                return holds;
             };
+            o.relink = [](void* owner, const std::shared_ptr<void>& item, bool added) {
+                H& h = holder(owner);
+                const auto p = std::static_pointer_cast<T>(item);
+                if constexpr (R::to_many) {
+                    holder_access<H>::relink(h, p, added);
+                } else if (added) {
+                    holder_access<H>::set(h, p);
+                } else if (holder_access<H>::items(h) == p) {
+                    holder_access<H>::clear(h);
+                }
+            };
+            if constexpr (!R::to_many)
+                o.assign = [](void* owner, const std::shared_ptr<void>& item) {
+                    holder_access<H>::set(holder(owner), std::static_pointer_cast<T>(item));
+                };
+        }
         return o;
     }();
 };

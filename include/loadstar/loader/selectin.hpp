@@ -37,7 +37,7 @@ void selectin_batches(load_context& ctx, const std::vector<Key>& keys, const std
     if constexpr (std::is_integral_v<Key>) {
         std::vector<std::int64_t> ints;
         ints.reserve(keys.size());
-        for (const Key& k : keys) ints.push_back(std::get<std::int64_t>(to_value(k)));
+        for (const Key& k : keys) ints.push_back(get<std::int64_t>(to_value(k)));
         selectin_batches(ctx, std::move(ints), head, batch_size, out);
     } else {
         std::vector<value> values;

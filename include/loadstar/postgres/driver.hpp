@@ -440,12 +440,12 @@ public:
             switch (v.index()) {
             case 0: buf += "\\N"; break;
             case 1: {
-                const auto r = std::to_chars(num, num + sizeof num, std::get<1>(v));
+                const auto r = std::to_chars(num, num + sizeof num, get<1>(v));
                 buf.append(num, r.ptr);
                 break;
             }
             case 2: {
-                const double d = std::get<2>(v);
+                const double d = get<2>(v);
                 if (std::isnan(d)) buf += "NaN";
                 else if (std::isinf(d)) buf += d > 0 ? "Infinity" : "-Infinity";
                 else {
@@ -455,7 +455,7 @@ public:
                 break;
             }
             case 3:
-                for (char c : std::get<3>(v)) {
+                for (char c : get<3>(v)) {
                     switch (c) {
                     case '\\': buf += "\\\\"; break;
                     case '\t': buf += "\\t"; break;
@@ -469,7 +469,7 @@ public:
             case 4: {
                 static constexpr char hex[] = "0123456789abcdef";
                 buf += "\\\\x";
-                for (std::byte b : std::get<4>(v)) {
+                for (std::byte b : get<4>(v)) {
                     buf += hex[static_cast<unsigned>(b) >> 4];
                     buf += hex[static_cast<unsigned>(b) & 15u];
                 }

@@ -1,6 +1,6 @@
-// loadstar/unit/common.hpp - what every write shares: binding a persistent object's holders,
-// naming the table in an integrity error, undoable field writes, whether an object is
-// persistent in a session, and the compile-time check that some INSERT order exists.
+// loadstar/unit/common.hpp - what the writes share beside impl/insert.ipp: binding a persistent
+// object's holders, naming the table in an integrity error, whether an object is persistent in
+// a session (session::add and remove), and the compile-time check that some INSERT order exists.
 // SPDX-License-Identifier: MIT
 #pragma once
 
