@@ -247,7 +247,12 @@ private:
     mutable bool iterated_ = false;  // begin()/end() ran since the buffer last changed hands
     detail::cycle_registration registered_;  // in the debug cycle registry (see track())
     // Buffers a loop may still be walking: back_populates left them for a copy (see begin()).
-    std::unique_ptr<std::vector<container>> retired_;
+    // A list, newest first: pushing a node instantiates less than a growing vector of vectors.
+    struct retired_buffer {
+        container items;
+        std::unique_ptr<retired_buffer> next;
+    };
+    std::unique_ptr<retired_buffer> retired_;
 };
 
 /// A to-one relationship. `get()` returns the object (or nullptr), loading it if needed; a
@@ -385,9 +390,8 @@ struct holder_access<many<T>> {
     template <class F>
     static void each_strong(const many<T>& h, F&& f) {
         for (const auto& p : h.items_) f(p);
-        if (h.retired_)
-            for (const auto& v : *h.retired_)
-                for (const auto& p : v) f(p);
+        for (auto* r = h.retired_.get(); r; r = r->next.get())
+            for (const auto& p : r->items) f(p);
     }
     /// The cycle sweep: drops every reference (nothing reaches the owner any more).
     static void drop_all(many<T>& h) noexcept {
@@ -414,8 +418,8 @@ struct holder_access<many<T>> {
         for (const auto& x : items)
             if (added || x != item) next.push_back(x);
         if (added) next.push_back(item);
-        if (!h.retired_) h.retired_ = std::make_unique<std::vector<std::vector<ptr<T>>>>();
-        h.retired_->push_back(std::move(items));  // the buffer moves with it: iterators stay valid
+        // The buffer moves with it: iterators stay valid.
+        h.retired_.reset(new typename many<T>::retired_buffer{std::move(items), std::move(h.retired_)});
         items = std::move(next);
         h.iterated_ = false;
     }
