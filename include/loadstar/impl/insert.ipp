@@ -21,7 +21,8 @@ namespace loadstar::detail {
 
 /// Whether the object's key is set: a generated key of 0 is not (the database assigns it).
 LOADSTAR_DECL bool key_set(const entity_ops& e, const void* obj) {
-    return !e.generated_key || e.key_value(obj) != value{std::int64_t{0}};
+    if (!e.generated_key) return true;
+    return e.key_int ? e.key_int(obj) != 0 : e.key_value(obj) != value{std::int64_t{0}};
 }
 
 /// The entry the session's map holds under the object's key, or null.
@@ -96,9 +97,7 @@ LOADSTAR_DECL void adopt(session_core& s, const rel_ops& r, const std::shared_pt
     if (b.to_many) return;
     const holder_ops& h = *b.holder;
     if (h.weaken) h.weaken(child);
-    std::vector<std::shared_ptr<void>> now;
-    h.items(child, now);
-    std::shared_ptr<void> old = now.empty() ? nullptr : now.front();
+    std::shared_ptr<void> old = h.target(child);
     if (old != parent) {
         s.undo.push_back([&h, child, old] { h.assign(child, old); });
         h.assign(child, parent);
@@ -114,9 +113,9 @@ LOADSTAR_DECL void set_fk(session_core& s, const rel_ops& r, void* owner, const 
 /// Writes (add) or deletes one row of many-to-many r's association table.
 LOADSTAR_DECL void associate(session_core& s, const rel_ops& r, const void* owner, const void* target, bool add) {
     const rel_names& n = *r.names;
+    const link_statements& sql = link_sql(*r.links, n.secondary, n.local, n.remote);
     const value params[] = {key_value_of(*r.owner, owner), key_value_of(*r.target, target)};
-    link_row(s, n.secondary,
-             link_sql(add ? link_statement::insert : link_statement::remove, n.secondary, n.local, n.remote), params);
+    link_row(s, n.secondary, add ? sql.insert : sql.remove, params);
 }
 
 /// A foreign key goes NULL in memory where it can hold NULL (a NOT NULL one stays: the
@@ -371,7 +370,7 @@ LOADSTAR_DECL void remove_object(session_core& s, const entity_ops& e, const std
             // Every association row that names the owner goes first.
             const rel_names& n = *r.names;
             const value params[] = {key_value_of(e, obj.get())};
-            link_row(s, n.secondary, link_sql(link_statement::remove_all, n.secondary, n.local, n.remote), params);
+            link_row(s, n.secondary, link_sql(*r.links, n.secondary, n.local, n.remote).remove_all, params);
             continue;
         }
         if (!adopts(r)) continue;

@@ -162,17 +162,15 @@ LOADSTAR_DECL bool set_undoable(session_core& s, const table_info& t, std::size_
     return true;
 }
 
-LOADSTAR_DECL std::string link_sql(link_statement which, std::string_view table, std::string_view local,
-                                   std::string_view remote) {
-    const std::string t = quote_ident(table), l = quote_ident(local);
-    switch (which) {
-    case link_statement::insert:
-        return "INSERT INTO " + t + " (" + l + ", " + quote_ident(remote) + ") VALUES (?, ?)";
-    case link_statement::remove:
-        return "DELETE FROM " + t + " WHERE " + l + " = ? AND " + quote_ident(remote) + " = ?";
-    default:
-        return "DELETE FROM " + t + " WHERE " + l + " = ?";
-    }
+LOADSTAR_DECL const link_statements& link_sql(link_slot& slot, std::string_view table, std::string_view local,
+                                             std::string_view remote) {
+    std::call_once(slot.once, [&] {
+        const std::string t = quote_ident(table), l = quote_ident(local), r = quote_ident(remote);
+        slot.sql = new link_statements{"INSERT INTO " + t + " (" + l + ", " + r + ") VALUES (?, ?)",
+                                       "DELETE FROM " + t + " WHERE " + l + " = ? AND " + r + " = ?",
+                                       "DELETE FROM " + t + " WHERE " + l + " = ?"};
+    });
+    return *slot.sql;
 }
 
 LOADSTAR_DECL void link_row(session_core& s, std::string_view table, const std::string& sql, std::span<const value> params) {

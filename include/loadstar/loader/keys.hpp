@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -230,12 +231,24 @@ struct holder_ops {
     /// back_populates: a to-many adds (or removes) `item` without invalidating a loop over it;
     /// a to-one is set to `item` (or cleared if it holds `item`).
     void (*relink)(void* owner, const std::shared_ptr<void>& item, bool added) = nullptr;
-    /// A to-one set to exactly `item` (null allowed).
+    /// A to-one: its target (null if none), and set to exactly `item` (null allowed).
+    std::shared_ptr<void> (*target)(const void* owner) = nullptr;
     void (*assign)(void* owner, const std::shared_ptr<void>& item) = nullptr;
 };
 
 class table_info;
 struct rel_ops;
+struct link_statements;  // unit/rows.hpp
+
+/// Per many-to-many relationship (rel_ops::links): its link statements, built at first use
+/// under the once_flag and kept for the program's life (as lazy_slot's: reachable, no leak).
+/// Constant-initialised: data, no code of its own.
+struct link_slot {
+    std::once_flag once{};
+    const link_statements* sql = nullptr;
+};
+template <class E, std::size_t I>
+inline constinit link_slot link_slot_of{};
 
 /// An entity's part in the strategies and in the flush, erased (entity_ops_for<E> in
 /// loader.hpp): the flush's walks (impl/insert.ipp) are ordinary code over these tables, so a
@@ -315,6 +328,8 @@ struct rel_ops {
     /// (many-to-one), and whether it can hold NULL (a std::optional member).
     std::size_t fk_col = 0;
     bool fk_nullable = false;
+    /// Many-to-many: its link statements, built once (link_sql).
+    link_slot* links = nullptr;
 };
 
 /// Marks the claimed holders of `owners` loaded.

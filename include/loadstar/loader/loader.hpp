@@ -592,10 +592,12 @@ struct holder_ops_for {
                     holder_access<H>::clear(h);
                 }
             };
-            if constexpr (!R::to_many)
+            if constexpr (!R::to_many) {
+                o.target = [](const void* owner) -> std::shared_ptr<void> { return holder_access<H>::items(holder(owner)); };
                 o.assign = [](void* owner, const std::shared_ptr<void>& item) {
                     holder_access<H>::set(holder(owner), std::static_pointer_cast<T>(item));
                 };
+            }
         }
         return o;
     }();
@@ -667,6 +669,8 @@ struct rel_ops_for {
             o.fk_col = K::fk_col;
             using F = std::remove_cvref_t<member_type_t<K::key>>;
             o.fk_nullable = is_optional_v<F>;
+        } else {
+            o.links = &link_slot_of<E, I>;
         }
         return o;
     }();

@@ -33,6 +33,7 @@ namespace loadstar::detail {
 
 struct session_core;
 struct identity_map_base;
+struct link_slot;  // loader/keys.hpp
 
 /// An entity's table as the write statements need it: its names (quoted once), and per column
 /// a function giving an object's bind value. One per entity (table_of<E>()), for the
@@ -137,13 +138,15 @@ LOADSTAR_DECL void delete_row(session_core& s, const table_info& t, const void* 
 LOADSTAR_DECL void null_key(session_core& s, const table_info& t, std::size_t column, const void* obj);
 /// Column `column` of the object at `obj` set to `v` in memory; a failed flush sets it back.
 LOADSTAR_DECL bool set_undoable(session_core& s, const table_info& t, std::size_t column, void* obj, const value& v);
-/// A statement on a many-to-many association table `table` (local, remote): INSERT INTO
-/// table (local, remote) VALUES (?, ?), DELETE FROM table WHERE local = ? AND remote = ?, or
-/// DELETE FROM table WHERE local = ? (every link of an object deleted). Built at each use (the
-/// engine's statement cache keys on the text): a few dozen bytes next to a round trip.
-enum class link_statement { insert, remove, remove_all };
-LOADSTAR_DECL std::string link_sql(link_statement which, std::string_view table, std::string_view local,
-                                   std::string_view remote);
+/// The statements of a many-to-many association table's rows, built from its names.
+struct link_statements {
+    std::string insert;      // INSERT INTO secondary (local, remote) VALUES (?, ?)
+    std::string remove;      // DELETE FROM secondary WHERE local = ? AND remote = ?
+    std::string remove_all;  // DELETE FROM secondary WHERE local = ?
+};
+/// The statements of association table `table` (local, remote), built once per slot.
+LOADSTAR_DECL const link_statements& link_sql(link_slot& slot, std::string_view table, std::string_view local,
+                                             std::string_view remote);
 /// Runs `sql` (a link_sql) with `params` on the association table `table`.
 LOADSTAR_DECL void link_row(session_core& s, std::string_view table, const std::string& sql, std::span<const value> params);
 
