@@ -17,6 +17,7 @@
 
 #include <loadstar/detail/config.hpp>
 #include <loadstar/detail/cycle_registry.hpp>
+#include <loadstar/detail/holder_tables.hpp>
 #include <loadstar/detail/names.hpp>
 #include <loadstar/detail/sweep_graph.hpp>
 #include <loadstar/mapping.hpp>
@@ -49,16 +50,8 @@ struct cycle_scan {
     sweep_graph graph;
     std::vector<pair> pairs;
 
-    template <class E>
-    std::size_t add(const ptr<E>& p);
-    /// `owner`'s member `owner_rel` holds `target`, whose member `target_rel` holds `owner`
-    /// (the same object: `owner_rel` holds its own object).
-    template <class E, class T>
-    void found(const ptr<E>& owner, const ptr<T>& target, const std::string& owner_rel,
-               const std::string& target_rel) {
-        const std::size_t a = add(owner);
-        found_pair(a, add(target), owner_rel, target_rel);
-    }
+    /// The candidate `p` (an object of the entity `h` describes): its node.
+    LOADSTAR_DECL std::size_t add(const std::shared_ptr<void>& p, const holder_hooks& h);
     /// Nodes a and b (a == b: an object holding itself) are such a pair.
     LOADSTAR_DECL void found_pair(std::size_t a, std::size_t b, const std::string& owner_rel,
                                   const std::string& target_rel);
@@ -69,46 +62,18 @@ struct cycle_scan {
     std::vector<std::string> unreachable() const;
 };
 
-template <class E>
-std::size_t cycle_scan::add(const ptr<E>& p) {
-    // Its use_count() is read in mark(), when the probes' temporaries are gone.
-    const auto [i, fresh] = graph.add_node(p.get(), 0);
-    if (fresh) nodes.push_back({std::shared_ptr<const void>(p), &holder_hooks_of<E>::table});
-    return i;
-}
+/// Probes the holder at `holder` (of kind `kind`, whose targets `target` describes): each
+/// target's related objects whose member it is and that it holds back are a pair of the scan.
+LOADSTAR_DECL void probe_holder(const void* holder, const holder_kind& kind, const holder_hooks& target,
+                                cycle_scan& scan);
 
 /// (A translation unit that does not see T's mapping instantiates a probe that finds nothing;
 /// the report then misses that holder's cycles: include the mappings with the holders.)
 template <class H>
 void cycle_probe(const void* holder, cycle_scan& scan) {
     using T = typename H::element_type;
-    if constexpr (mapped_entity<T>) {
-        H& h = *const_cast<H*>(static_cast<const H*>(holder));
-        if (holder_access<H>::link(h).core) return;  // bound: the session owns and sweeps it
-        holder_access<H>::each_strong(h, [&](const ptr<T>& target) {
-            if (!target) return;
-            // Which of the target's related objects has `holder` as a member (of type H)?
-            using TM = entity_meta<T>;
-            for_each_index<TM::relationship_count>([&](auto j) {
-                using RJ = typename TM::template relationship_t<j>;
-                using E = typename RJ::target;
-                if constexpr (mapped_entity<E>) {
-                    const auto& back = (*target).*(RJ::member);
-                    holder_access<typename RJ::holder>::each_strong(back, [&](const ptr<E>& owner) {
-                        if (!owner) return;
-                        using EM = entity_meta<E>;
-                        for_each_index<EM::relationship_count>([&](auto i) {
-                            using RI = typename EM::template relationship_t<i>;
-                            if constexpr (std::is_same_v<typename RI::holder, H>) {
-                                if (static_cast<const void*>(&((*owner).*(RI::member))) == holder)
-                                    scan.found(owner, target, member_name<RI::member>(), member_name<RJ::member>());
-                            }
-                        });
-                    });
-                }
-            });
-        });
-    }
+    if constexpr (mapped_entity<T>) probe_holder(holder, holder_kind_of<H>::table, holder_hooks_of<T>::table, scan);
+    else (void)holder, (void)scan;
 }
 
 /// Probes every registered holder (under the registry's lock) and marks what the program

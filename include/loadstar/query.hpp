@@ -304,7 +304,7 @@ public:
         // An explicit join can repeat a row (Author joined to its books): each object is
         // still returned once, as SQLAlchemy's Query uniques single-entity results.
         const bool repeats = detail::has_joined_many<Plan>() || !this->st_.joins.empty();
-        return detail::select_all<E>(this->st_, detail::desc_of<Plan>(), paged_columns(), repeats,
+        return detail::select_all<E>(this->st_, detail::desc(detail::desc_slot_of<Plan>), paged_columns(), repeats,
                                      detail::needs_tail<Plan>());
     }
 
@@ -467,7 +467,7 @@ private:
         return nullptr;
     }
     std::string build(std::vector<value>& params) const {
-        const detail::plan_desc& p = detail::desc_of<Plan>();
+        const detail::plan_desc& p = detail::desc(detail::desc_slot_of<Plan>);
         return detail::render_select(this->st_, {p.cols, table(), p.joins, paged_columns()}, params);
     }
 
@@ -607,7 +607,7 @@ private:
     bool fill() {
         buffer_.clear();
         if (done_) return false;
-        const detail::plan_desc& p = detail::desc_of<Plan>();
+        const detail::plan_desc& p = detail::desc(detail::desc_slot_of<Plan>);
         detail::load_node<E> n(p);
         n.use_seen = false;
         while (n.objs.size() < batch_) {

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <loadstar/detail/config.hpp>
 #include <loadstar/detail/cycle_registry.hpp>
 #include <loadstar/errors.hpp>
 #include <loadstar/fwd.hpp>
@@ -65,21 +66,7 @@ struct holder_link {
 /// gives operator->, operator* and operator[] no way to receive their caller's location (an
 /// operator-> takes no parameters, and defaulted template or member-initializer locations
 /// name the header: verified with GCC 12), so the message says so and points at get()/at().
-inline void touch(holder_link& link, const std::source_location& where, const char* via = nullptr) {
-    if (link.mode == holder_mode::raise)
-        throw raise_load_error("loadstar: " + (link.vt ? link.vt->name() : std::string("relationship")) +
-                               " is not loaded and its loader strategy is raise (touched " +
-                               (via ? std::string("through ") + via +
-                                          ", which cannot report its caller's line: touch it with "
-                                          "get() or at() to have the line reported)"
-                                    : std::string("at ") + where.file_name() + ":" +
-                                          std::to_string(where.line()) + ")"));
-    if (!link.core || !link.vt) {
-        throw detached_error("loadstar: " + (link.vt ? link.vt->name() : std::string("a relationship")) +
-                             " is not loaded and its object is not attached to an open session");
-    }
-    link.vt->lazy_load(*link.core, *link.vt, link.owner, where);
-}
+LOADSTAR_DECL void touch(holder_link& link, const std::source_location& where, const char* via = nullptr);
 /// Before a bound holder is modified: the session keeps its original content (for the
 /// adds and removes a flush writes).
 inline void record_change(holder_link& link, const void* holder, std::shared_ptr<void> original) {
@@ -440,7 +427,7 @@ struct holder_access<one<T>> {
     /// Debug builds: registers an unbound holder that owns its target (see one<T>::track).
     static void track(one<T>& h) noexcept { h.track(); }
     static bool is_weak(const one<T>& h) noexcept { return h.weak_mode_; }
-    /// The holder owns its target again (see settle_untracked in loader.hpp).
+    /// The holder owns its target again (see settle_untracked in detail/holder_tables.hpp).
     static void make_strong(one<T>& h) noexcept {
         if (!h.weak_mode_) return;
         h.strong_ = h.weak_.lock();
@@ -459,3 +446,7 @@ struct holder_access<one<T>> {
 }  // namespace detail
 
 }  // namespace loadstar
+
+#if defined(LOADSTAR_HEADER_ONLY)
+#include <loadstar/impl/relationship.ipp>
+#endif

@@ -19,7 +19,9 @@
 #include <loadstar/impl/value.ipp>
 #include <loadstar/impl/names.ipp>
 #include <loadstar/impl/convert.ipp>
+#include <loadstar/impl/relationship.ipp>
 #include <loadstar/impl/sweep_graph.ipp>
+#include <loadstar/impl/holder_walk.ipp>
 #include <loadstar/impl/engine.ipp>
 #include <loadstar/impl/session_core.ipp>
 #include <loadstar/impl/loader_keys.ipp>

@@ -7,6 +7,7 @@
 #include <loadstar/detail/config.hpp>
 #include <loadstar/detail/dense_map.hpp>
 #include <loadstar/detail/names.hpp>
+#include <loadstar/detail/holder_walk.hpp>
 #include <loadstar/detail/sweep_graph.hpp>
 #include <loadstar/engine.hpp>
 #include <loadstar/errors.hpp>
@@ -88,7 +89,7 @@ struct identity_map_base {
     virtual void sweep_nodes(sweep_graph& g) const = 0;
     virtual void sweep_edges(sweep_graph& g) const = 0;
     virtual void sweep_clear(const sweep_graph& g) = 0;
-    /// The end of an untracked load (see settle_untracked in loader.hpp).
+    /// The end of an untracked load (see settle_untracked in detail/holder_tables.hpp).
     virtual void settle_untracked(const sweep_graph& g) noexcept = 0;
     /// Whether some object's weak many-to-one holds a target (only then does the end of an
     /// untracked load need the sweep graph: untracked_maps in keys.hpp).
@@ -418,7 +419,7 @@ struct keyed_map : identity_map_base {
     void sweep_clear(const sweep_graph& g) override;
     void settle_untracked(const sweep_graph& g) noexcept override;
     bool any_weak_target() const noexcept override;
-    void detach(void* obj) noexcept override { hooks_->detach(obj); }
+    void detach(void* obj) noexcept override { detach_holders(*hooks_, obj); }
 protected:
     const K& (*key_of_)(const void*) noexcept;
     std::size_t (*snap_length_)(const std::byte*) noexcept;
@@ -483,7 +484,7 @@ void keyed_map<K>::detach_all() {
     for (auto& [k, e] : objects) {
         // An object only the map holds dies with it: nothing outlives the session to
         // find its holders bound, so unbinding them would only touch its memory twice.
-        if (e.obj && e.obj.use_count() > 1) hooks_->detach(e.obj.get());
+        if (e.obj && e.obj.use_count() > 1) detach_holders(*hooks_, e.obj.get());
     }
 }
 template <class K>
@@ -491,23 +492,23 @@ bool keyed_map<K>::may_cycle() const { return hooks_->may_cycle; }
 template <class K>
 void keyed_map<K>::sweep_edges(sweep_graph& g) const {
     for (auto& [k, e] : objects)
-        if (e.obj) hooks_->edges(e.obj.get(), g);
+        if (e.obj) strong_edges(*hooks_, e.obj.get(), g);
 }
 template <class K>
 void keyed_map<K>::sweep_clear(const sweep_graph& g) {
     for (auto& [k, e] : objects)
-        if (e.obj && !g.reached(e.obj.get())) hooks_->clear(e.obj.get());
+        if (e.obj && !g.reached(e.obj.get())) clear_holders(*hooks_, e.obj.get());
 }
 template <class K>
 void keyed_map<K>::settle_untracked(const sweep_graph& g) noexcept {
     for (auto& [k, e] : objects)
-        if (e.obj) hooks_->settle(e.obj.get(), g);
+        if (e.obj) detail::settle_untracked(*hooks_, e.obj.get(), g);
 }
 template <class K>
 bool keyed_map<K>::any_weak_target() const noexcept {
-    if (!hooks_->holds_weak) return false;
+    if (!hooks_->any_weak) return false;
     for (auto& [k, e] : objects)
-        if (e.obj && hooks_->holds_weak(e.obj.get())) return true;
+        if (e.obj && holds_weak_target(*hooks_, e.obj.get())) return true;
     return false;
 }
 

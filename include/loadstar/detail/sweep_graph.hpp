@@ -57,52 +57,6 @@ struct sweep_graph {
     }
 };
 
-// ---- what a sweep does to an entity's holders ----------------------------------------------------
-
-template <class E>
-void detach_holders(E& obj);  // loader.hpp (unbinds from the session)
-template <class E>
-constexpr bool strong_cycle();  // loader.hpp
-template <class E>
-void strong_edges(const E& obj, sweep_graph& g);  // loader.hpp
-template <class E>
-void clear_holders(E& obj);  // loader.hpp
-template <class E>
-void settle_untracked(E& obj, const sweep_graph& g) noexcept;  // loader.hpp
-template <class E>
-bool holds_weak_target(E& obj) noexcept;  // loader.hpp
-template <class E>
-constexpr bool has_weak_targets() noexcept;  // loader.hpp
-
-/// What a map does with its objects' relationship holders, per entity, as constant data
-/// (holder_hooks_of<E>::table): the loops over an identity map's entries are compiled once per
-/// key type (keyed_map in session_core.hpp), not once per entity, and the debug cycle scan
-/// (debug.hpp) uses the same entries.
-struct holder_hooks {
-    void (*detach)(void* obj) noexcept = nullptr;                     // detach_holders
-    void (*edges)(const void* obj, sweep_graph& g) = nullptr;         // strong_edges
-    void (*clear)(void* obj) = nullptr;                               // clear_holders
-    void (*settle)(void* obj, const sweep_graph& g) noexcept = nullptr;  // settle_untracked
-    bool (*holds_weak)(void* obj) noexcept = nullptr;  // holds_weak_target; null: E maps no weak holder
-    bool may_cycle = false;                             // strong_cycle
-};
-
-/// E's holder_hooks.
-template <class E>
-struct holder_hooks_of {
-    static constexpr holder_hooks table = [] {
-        holder_hooks h;
-        h.detach = [](void* obj) noexcept { detach_holders(*static_cast<E*>(obj)); };
-        h.edges = [](const void* obj, sweep_graph& g) { strong_edges(*static_cast<const E*>(obj), g); };
-        h.clear = [](void* obj) { clear_holders(*static_cast<E*>(obj)); };
-        h.settle = [](void* obj, const sweep_graph& g) noexcept { detail::settle_untracked(*static_cast<E*>(obj), g); };
-        if constexpr (has_weak_targets<E>())
-            h.holds_weak = [](void* obj) noexcept { return holds_weak_target(*static_cast<E*>(obj)); };
-        h.may_cycle = strong_cycle<E>();
-        return h;
-    }();
-};
-
 }  // namespace loadstar::detail
 
 #if defined(LOADSTAR_HEADER_ONLY)

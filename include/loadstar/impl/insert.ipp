@@ -96,7 +96,7 @@ LOADSTAR_DECL void adopt(session_core& s, const rel_ops& r, const std::shared_pt
     const rel_ops& b = r.back();
     if (b.to_many) return;
     const holder_ops& h = *b.holder;
-    if (h.weaken) h.weaken(child);
+    if (h.weak) h.weaken(child);
     std::shared_ptr<void> old = h.target(child);
     if (old != parent) {
         s.undo.push_back([&h, child, old] { h.assign(child, old); });
@@ -351,7 +351,7 @@ LOADSTAR_DECL void holder_linked(session_core& s, const rel_vtable& vt, void* ow
     if (!b.to_many) {
         // The parent is persistent (the identity map owns it): hold it weakly at once where
         // that relationship is held weakly, so no cycle forms even if this is never flushed.
-        if (h.weaken) h.weaken(other.get());
+        if (h.weak) h.weaken(other.get());
         h.relink(other.get(), self, added);
         if (added) h.link(other.get()).state = holder_state::loaded;
     } else {

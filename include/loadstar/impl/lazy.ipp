@@ -71,7 +71,7 @@ void lazy_load_one(session_core& s, void* owner, const std::source_location& whe
 }
 
 LOADSTAR_DECL const lazy_plan_info& lazy_slot_info(lazy_slot& slot) {
-    std::call_once(slot.once, [&] { slot.info = new lazy_plan_info(lazy_info(*slot.rel, slot.plan())); });
+    std::call_once(slot.once, [&] { slot.info = new lazy_plan_info(lazy_info(*slot.rel, desc(*slot.plan))); });
     return *slot.info;
 }
 

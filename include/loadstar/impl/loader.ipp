@@ -81,7 +81,7 @@ LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj,
     for (const rel_desc& rd : p.rels) {
         const holder_ops& h = *rd.hold;
         holder_link& link = h.link(obj);
-        if (weaken && h.weaken) h.weaken(obj);
+        if (weaken && h.weak) h.weaken(obj);
         if (is_eager(rd.kind)) {
             if (reload || link.state == holder_state::unloaded) {
                 h.clear(obj);
@@ -95,6 +95,16 @@ LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj,
             bind(link, rd.vt, rd.kind == load_kind::raise ? holder_mode::raise : holder_mode::lazy);
         }
     }
+}
+
+LOADSTAR_DECL const plan_desc& build_slot_desc(desc_slot& slot) {
+    // Built outside any lock (a plan's children are built first, through their own slots):
+    // two threads may both build; the first to publish wins and the other's copy is dropped.
+    auto built = std::make_unique<plan_desc>(build_desc(slot.spec()));
+    const plan_desc* expected = nullptr;
+    if (slot.desc.compare_exchange_strong(expected, built.get(), std::memory_order_acq_rel, std::memory_order_acquire))
+        return *built.release();
+    return *expected;
 }
 
 LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec) {
@@ -118,7 +128,7 @@ LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec) {
         r.vt = s.vt;
         r.hold = s.hold;
         if (is_eager(s.kind)) {
-            r.child = &s.child();
+            r.child = &desc(*s.child);
             r.ops = s.ops;
             r.names = s.ops->names;
             r.may_repeat = r.names->kind == relation::many_to_many || r.child->joined_many;

@@ -11,6 +11,20 @@
 
 namespace loadstar::detail {
 
+LOADSTAR_DECL std::vector<void*> rel_ops::claim(const void* objs) const {
+    std::vector<void*> out;
+    owner->objects(objs, out);
+    std::size_t n = 0;
+    for (void* o : out) {
+        holder_link& link = holder->link(o);
+        if (link.state != holder_state::loading) continue;
+        link.state = holder_state::claimed;
+        out[n++] = o;
+    }
+    out.resize(n);
+    return out;
+}
+
 LOADSTAR_DECL plan_desc::plan_desc() = default;
 LOADSTAR_DECL plan_desc::plan_desc(plan_desc&&) noexcept = default;
 LOADSTAR_DECL plan_desc::~plan_desc() = default;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -211,30 +212,9 @@ private:
     void (*fn_)(void*, statement&, const void*);
 };
 
-/// A relationship's holder, erased (holder_ops_for<E, I> in loader.hpp): what arming it for a
-/// strategy needs. `owner` is an E*.
-struct holder_ops {
-    holder_link& (*link)(void* owner) noexcept = nullptr;
-    void (*clear)(void* owner) noexcept = nullptr;
-    /// Holds the target weakly: a many-to-one whose target maps the inverse collection (see
-    /// weak_target in loader.hpp); null for every other relationship.
-    void (*weaken)(void* owner) = nullptr;
-    // What the flush and back_populates do with a holder (impl/insert.ipp); holds, relink and
-    // assign only where some relationship names this one in back_populates (else null):
-    /// The targets it holds (not null), strongly, appended to `out`: a copy (the walk may change
-    /// the holder).
-    void (*items)(const void* owner, std::vector<std::shared_ptr<void>>& out) = nullptr;
-    /// change_record::original (a std::vector<ptr<T>> or a ptr<T>) as the items it holds.
-    void (*original_items)(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out) = nullptr;
-    /// Whether the holder keeps `item` (an object's address) by a strong reference.
-    bool (*holds)(const void* owner, const void* item) = nullptr;
-    /// back_populates: a to-many adds (or removes) `item` without invalidating a loop over it;
-    /// a to-one is set to `item` (or cleared if it holds `item`).
-    void (*relink)(void* owner, const std::shared_ptr<void>& item, bool added) = nullptr;
-    /// A to-one: its target (null if none), and set to exactly `item` (null allowed).
-    std::shared_ptr<void> (*target)(const void* owner) = nullptr;
-    void (*assign)(void* owner, const std::shared_ptr<void>& item) = nullptr;
-};
+/// A relationship's holder, erased: its place in the owner and its holder type's table
+/// (holder_walk in detail/holder_walk.hpp, per relationship holder_hooks_of<E>::walks[I]).
+using holder_ops = holder_walk;
 
 class table_info;
 struct rel_ops;
@@ -286,6 +266,8 @@ struct entity_ops {
     void (*save)(session_core& s, const std::shared_ptr<void>& obj) = nullptr;
     /// The relationships, in mapping order (a function: the tables refer to each other).
     std::span<const rel_ops* const> (*rels)() = nullptr;
+    /// The addresses of a node's objects (its std::vector<ptr<E>>), appended to `out`.
+    void (*objects)(const void* objs, std::vector<void*>& out) = nullptr;
 };
 
 /// A relationship's part in the strategies, erased (rel_ops_for<E, I> in loader.hpp). `owner`
@@ -307,12 +289,14 @@ struct rel_ops {
     /// The owner's holder: its link and clearing (the table arm_holders uses too).
     const holder_ops* holder = nullptr;
     /// Adds a row's object (`const ptr<T>*`) to the owner's holder (attach).
-    void (*attach)(void* owner, const void* child, bool may_repeat) = nullptr;
+    void attach(void* owner, const void* child, bool may_repeat) const {
+        holder->kind->attach(holder->at(owner), child, may_repeat);
+    }
     /// Sets the owner's to-one holder.
-    void (*set)(void* owner, const std::shared_ptr<void>& child) = nullptr;
+    void set(void* owner, const std::shared_ptr<void>& child) const { holder->kind->set(holder->at(owner), child); }
     /// Claims the holders of this relationship among a node's objects (its std::vector<ptr<E>>)
     /// that the current load fills (those still "loading"); returns their owners.
-    std::vector<void*> (*claim)(const void* objs) = nullptr;
+    LOADSTAR_DECL std::vector<void*> claim(const void* objs) const;
     // ---- the flush's part (impl/insert.ipp), constant data ----
     const entity_ops* owner = nullptr;
     /// back_populates: the inverse relationship (null if none is named; a function: the two
@@ -321,8 +305,8 @@ struct rel_ops {
     bool delete_orphan = false;
     bool cascade_delete = false;
     bool passive_deletes = false;
-    /// A many-to-one held weakly (weak_target in loader.hpp): a new target assigned to it is
-    /// made pending at once, since nothing else owns it until the flush.
+    /// A many-to-one held weakly (weak_target in detail/holder_walk.hpp): a new target
+    /// assigned to it is made pending at once, since nothing else owns it until the flush.
     bool weak = false;
     /// The foreign key column: the target's (one-to-many, one-to-one) or the owner's
     /// (many-to-one), and whether it can hold NULL (a std::optional member).
@@ -430,16 +414,34 @@ struct plan_desc {
     std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> (*prefetch_fn)(
         load_context&, std::string_view sql, std::span<const value> params, const plan_desc&, const tail&) = nullptr;
 
-    // Out of line (src.hpp): each plan's description is a function-local static, destroyed at
-    // exit; its members' teardown is the same code for every plan.
+    // Out of line (src.hpp): the same code for every plan.
     LOADSTAR_DECL plan_desc();
     LOADSTAR_DECL plan_desc(plan_desc&&) noexcept;
     LOADSTAR_DECL ~plan_desc();
 };
 
-/// The description of plan P, built once (loader.hpp).
+struct plan_spec;  // loader.hpp
+/// Where plan P's description lives (desc_slot_of<P>): constant data per plan, no code of its
+/// own. The description is built from the plan's constant data (plan_spec) at its first use,
+/// by ordinary code, and kept for the program's life (reachable from the slot: no leak).
+struct desc_slot {
+    const plan_spec& (*spec)() noexcept = nullptr;
+    /// build_slot_desc (loader.hpp), through the slot: this header does not define it.
+    const plan_desc& (*build)(desc_slot&) = nullptr;
+    std::atomic<const plan_desc*> desc{nullptr};
+};
+/// The description of slot's plan.
+inline const plan_desc& desc(desc_slot& slot) {
+    if (const plan_desc* d = slot.desc.load(std::memory_order_acquire)) return *d;
+    return slot.build(slot);
+}
+/// Builds slot's description (children first); thread-safe: a racing build is discarded.
+LOADSTAR_DECL const plan_desc& build_slot_desc(desc_slot& slot);
+/// Plan P's constant data (loader.hpp) and its slot.
 template <class P>
-const plan_desc& desc_of();
+const plan_spec& spec_of() noexcept;
+template <class P>
+inline constinit desc_slot desc_slot_of{&spec_of<P>, &build_slot_desc};
 
 template <class E>
 struct entity_loader;
@@ -457,16 +459,7 @@ LOADSTAR_DECL void post_load(load_context& ctx, const plan_desc& p, node_base& n
 /// scan; statements that cannot repeat a pair skip it).
 template <class R>
 void attach(typename R::holder& holder, ptr<typename R::target> child, bool may_repeat = true) {
-    if constexpr (R::to_many) {
-        auto& items = holder_access<typename R::holder>::items(holder);
-        if (may_repeat) {
-            if (!items.empty() && items.back() == child) return;
-            if (std::find(items.begin(), items.end(), child) != items.end()) return;
-        }
-        items.push_back(std::move(child));
-    } else {
-        holder_access<typename R::holder>::set(holder, std::move(child));
-    }
+    attach_child(holder, std::move(child), may_repeat);
 }
 
 /// A statement a follow-up load will run: its SQL and values.

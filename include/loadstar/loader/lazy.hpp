@@ -36,7 +36,7 @@ struct lazy_plan_info {
 /// of a function-local static (and, being reachable, are no leak).
 struct lazy_slot {
     const rel_ops* rel;
-    const plan_desc& (*plan)();
+    desc_slot* plan;
     std::once_flag once{};
     const lazy_plan_info* info = nullptr;
 };
@@ -69,7 +69,7 @@ struct rel_ops_for;
 /// (the loading code is lazy_touch, the same for every relationship and plan).
 template <class E, std::size_t I, class LazyPlan>
 struct lazy_loader {
-    static inline constinit lazy_slot slot{&rel_ops_for<E, I>::table, &desc_of<LazyPlan>};
+    static inline constinit lazy_slot slot{&rel_ops_for<E, I>::table, &desc_slot_of<LazyPlan>};
     static constexpr rel_vtable vt{&member_name<entity_meta<E>::template relationship_t<I>::member>,
                                    &lazy_touch<>,
                                    &holder_changed,

@@ -1,5 +1,5 @@
 // loadstar/loader/loader.hpp - the plan walk: a plan type described once at run time (its
-// constant data, plan_data, turned into a plan_desc by build_desc at its first use: desc_of),
+// constant data, plan_data, turned into a plan_desc by build_desc at its first use: desc_slot_of),
 // then, per entity, the columns and eager joins of a plan's statement, hydration of its rows
 // through the identity map, arming each relationship's holder for its strategy, and the
 // follow-up loads after the statement. Each strategy is a unit of its own, compiled per
@@ -32,179 +32,9 @@
 
 namespace loadstar::detail {
 
-// ---- which many-to-one holders hold their target weakly ---------------------------------------
-
-template <class E, std::size_t I, class T, std::size_t J>
-constexpr bool is_inverse_of() {
-    using RT = typename entity_meta<T>::template relationship_t<J>;
-    if constexpr ((RT::kind == relation::has_many || RT::kind == relation::has_one) &&
-                  std::is_same_v<typename RT::target, E>)
-        return same_member<entity_meta<T>::template relationship<J>().key, entity_meta<E>::template relationship<I>().key>();
-    else
-        return false;
-}
-template <class E, std::size_t I, class T, std::size_t... J>
-constexpr bool has_inverse(std::index_sequence<J...>) {
-    return (is_inverse_of<E, I, T, J>() || ... || false);
-}
-/// A many-to-one whose target maps the inverse one-to-many / one-to-one (Book.author with
-/// Author.books): holding it strongly would make a shared_ptr cycle, so it is held weakly.
-template <class E, std::size_t I>
-constexpr bool weak_target() {
-    using R = typename entity_meta<E>::template relationship_t<I>;
-    if constexpr (R::kind != relation::belongs_to) return false;
-    else {
-        using T = typename R::target;
-        return has_inverse<E, I, T>(std::make_index_sequence<entity_meta<T>::relationship_count>{});
-    }
-}
 template <class E, std::size_t I>
 void weaken(typename entity_meta<E>::template relationship_t<I>::holder& h) {
     if constexpr (weak_target<E, I>()) holder_access<std::remove_cvref_t<decltype(h)>>::make_weak(h);
-}
-
-// ---- strong cycles: the type graph (compile time) and the close-time sweep ---------------------
-
-template <class From, class To, int Depth>
-constexpr bool strong_reach();
-template <class From, class To, int Depth, std::size_t... I>
-constexpr bool strong_reach_any(std::index_sequence<I...>) {
-    return ((!weak_target<From, I>() &&
-             (std::is_same_v<typename entity_meta<From>::template relationship_t<I>::target, To> ||
-              strong_reach<typename entity_meta<From>::template relationship_t<I>::target, To, Depth - 1>())) ||
-            ... || false);
-}
-/// Whether `To` is reachable from `From` through strong holders (every relationship but the
-/// weak many-to-ones) in at most Depth steps; past Depth it answers true (a sweep too many
-/// costs time, a sweep too few leaks).
-template <class From, class To, int Depth>
-constexpr bool strong_reach() {
-    if constexpr (Depth == 0) return true;
-    else return strong_reach_any<From, To, Depth>(std::make_index_sequence<entity_meta<From>::relationship_count>{});
-}
-/// Objects of E can keep themselves alive through strong holders (many-to-many mapped on both
-/// sides, a self-referential collection, ...): the sweep at close must look at them. The
-/// common Author.books / Book.author (weak) mapping answers false and costs nothing.
-template <class E>
-constexpr bool strong_cycle() {
-    return strong_reach<E, E, 6>();
-}
-template <class E>
-void strong_edges(const E& obj, sweep_graph& g) {
-    using meta = entity_meta<E>;
-    for_each_index<meta::relationship_count>([&](auto i) {
-        using R = typename meta::template relationship_t<i>;
-        holder_access<typename R::holder>::each_strong(obj.*(R::member), [&](const auto& p) {
-            if (p) g.add_edge(&obj, p.get());
-        });
-    });
-}
-template <class E>
-void clear_holders(E& obj) {
-    using meta = entity_meta<E>;
-    for_each_index<meta::relationship_count>([&](auto i) {
-        using R = typename meta::template relationship_t<i>;
-        holder_access<typename R::holder>::drop_all(obj.*(R::member));
-    });
-}
-/// Debug builds (LOADSTAR_CHECK_CYCLES): registers E's holders that own objects outside any
-/// session, so that a cycle among them that the program lets go of is reported (debug.hpp).
-template <class E>
-void track_holders([[maybe_unused]] E& obj) noexcept {
-#if LOADSTAR_CHECK_CYCLES
-    using meta = entity_meta<E>;
-    for_each_index<meta::relationship_count>([&](auto i) {
-        using R = typename meta::template relationship_t<i>;
-        holder_access<typename R::holder>::track(obj.*(R::member));
-    });
-#endif
-}
-/// Whether `target`'s collection inverse to E's relationship I holds `obj` strongly.
-template <class E, std::size_t I, class T>
-bool inverse_holds(const T& target, const E* obj) noexcept {
-    bool found = false;
-    for_each_index<entity_meta<T>::relationship_count>([&](auto j) {
-        if constexpr (is_inverse_of<E, I, T, j.value>()) {
-            using RJ = typename entity_meta<T>::template relationship_t<j>;
-            holder_access<typename RJ::holder>::each_strong(target.*(RJ::member), [&](const auto& p) {
-                if (p.get() == obj) found = true;
-            });
-        }
-    });
-    return found;
-}
-/// At the end of an untracked load (no session owns its objects): a weak many-to-one keeps
-/// its target weakly only where the target's inverse collection holds this object (the two
-/// would keep each other alive) and what the program holds (the load's results) reaches the
-/// target through owning holders (`g`); anywhere else it owns its target again.
-template <class E>
-void settle_untracked(E& obj, const sweep_graph& g) noexcept {
-    using meta = entity_meta<E>;
-    for_each_index<meta::relationship_count>([&](auto i) {
-        if constexpr (weak_target<E, i.value>()) {
-            using R = typename meta::template relationship_t<i>;
-            auto& h = obj.*(R::member);
-            using H = typename R::holder;
-            if (!holder_access<H>::is_weak(h)) return;
-            const auto target = holder_access<H>::items(h);
-            const bool back = target && inverse_holds<E, i.value>(*target, &obj);
-            if (!back || !g.reached_node(target.get())) {
-                holder_access<H>::make_strong(h);
-                // Reached only through this object (books loaded with their authors and the
-                // authors' books): a cycle no session will break. Debug builds report it if
-                // the program lets go without breaking it (see debug.hpp).
-                if (back) holder_access<H>::track(h);
-            }
-        }
-    });
-    // Debug builds: holders of a mapping that can cycle (a many-to-many mapped on both sides)
-    // own their objects outside any session from now on.
-    if (strong_cycle<E>()) track_holders(obj);
-}
-
-/// Whether E maps a weak many-to-one at all (compile time).
-template <class E>
-constexpr bool has_weak_targets() noexcept {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-        return (weak_target<E, I>() || ... || false);
-    }(std::make_index_sequence<entity_meta<E>::relationship_count>{});
-}
-/// Whether one of obj's weak many-to-ones holds a target (settle_untracked needs the sweep
-/// graph only for those: a weak holder without a target just owns its next one).
-template <class E>
-bool holds_weak_target(E& obj) noexcept {
-    bool any = false;
-    for_each_index<entity_meta<E>::relationship_count>([&](auto i) {
-        if constexpr (weak_target<E, i.value>()) {
-            using R = typename entity_meta<E>::template relationship_t<i>;
-            using H = typename R::holder;
-            const auto& h = obj.*(R::member);
-            if (!any && holder_access<H>::is_weak(h) && holder_access<H>::items(h)) any = true;
-        }
-    });
-    return any;
-}
-
-template <class E>
-void detach_holders(E& obj) {
-    using meta = entity_meta<E>;
-    for_each_index<meta::column_count>([&](auto i) {
-        using C = typename meta::template column_t<i>;
-        if constexpr (C::is_deferred) {
-            auto& link = holder_access<typename C::type>::link(obj.*(C::member));
-            link.core = nullptr;
-            if (link.mode == holder_mode::lazy) link.mode = holder_mode::unbound;
-        }
-    });
-    for_each_index<meta::relationship_count>([&](auto i) {
-        using R = typename meta::template relationship_t<i>;
-        auto& link = holder_access<typename R::holder>::link(obj.*(R::member));
-        link.core = nullptr;
-        if (link.mode == holder_mode::lazy) link.mode = holder_mode::unbound;
-    });
-    // An object the program keeps across close() whose mapping can cycle (Ada's courses hold
-    // Ada): the program must break such a cycle before letting go; debug builds report it.
-    if (strong_cycle<E>()) track_holders(obj);
 }
 
 // ---- the plan walk: per entity, over a plan described at run time -----------------------------
@@ -515,90 +345,11 @@ struct entity_ops_for {
         o.bind = &bind_erased<E>;
         o.save = &save_erased<E>;
         o.rels = &rels;
-        return o;
-    }();
-};
-
-/// Whether some relationship of the target of relationship I of E names it in back_populates:
-/// only then does the flush or back_populates set, relink or search its holder.
-template <class E, std::size_t I, class T, std::size_t... J>
-constexpr bool named_back(std::index_sequence<J...>) {
-    using R = typename entity_meta<E>::template relationship_t<I>;
-    auto names_it = []<std::size_t K>(std::integral_constant<std::size_t, K>) {
-        using B = typename entity_meta<T>::template relationship_t<K>::back;
-        if constexpr (B::present) return same_member<B::member, R::member>();
-        else return false;
-    };
-    (void)names_it;  // T may have no relationships
-    return (names_it(std::integral_constant<std::size_t, J>{}) || ... || false);
-}
-template <class E, std::size_t I>
-constexpr bool is_back_of_some() {
-    using T = typename entity_meta<E>::template relationship_t<I>::target;
-    return named_back<E, I, T>(std::make_index_sequence<entity_meta<T>::relationship_count>{});
-}
-
-template <class E, std::size_t I>
-struct holder_ops_for {
-    using R = typename entity_meta<E>::template relationship_t<I>;
-    using H = typename R::holder;
-    using T = typename R::target;
-    static H& holder(void* owner) noexcept { return static_cast<E*>(owner)->*(R::member); }
-    static const H& holder(const void* owner) noexcept { return static_cast<const E*>(owner)->*(R::member); }
-    static void items(const void* owner, std::vector<std::shared_ptr<void>>& out) {
-        if constexpr (R::to_many) {
-            const auto& v = holder_access<H>::items(const_cast<H&>(holder(owner)));
+        o.objects = [](const void* objs, std::vector<void*>& out) {
+            const auto& v = *static_cast<const std::vector<ptr<E>>*>(objs);
             out.reserve(out.size() + v.size());
-            for (const auto& c : v)
-                if (c) out.push_back(c);
-        } else {
-            if (auto c = holder_access<H>::items(holder(owner))) out.push_back(std::move(c));
-        }
-    }
-    static void original_items(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out) {
-        if constexpr (R::to_many) {
-            const auto& v = *static_cast<const std::vector<ptr<T>>*>(original.get());
-            out.reserve(out.size() + v.size());
-            for (const auto& c : v)
-                if (c) out.push_back(c);
-        } else {
-            if (const auto& c = *static_cast<const ptr<T>*>(original.get())) out.push_back(c);
-        }
-    }
-    static constexpr holder_ops table = [] {
-        holder_ops o;
-        o.link = [](void* owner) noexcept -> holder_link& { return holder_access<H>::link(holder(owner)); };
-        o.clear = [](void* owner) noexcept { holder_access<H>::clear(holder(owner)); };
-        if constexpr (weak_target<E, I>())
-            o.weaken = [](void* owner) { holder_access<H>::make_weak(holder(owner)); };
-        o.items = &items;
-        o.original_items = &original_items;
-        if constexpr (is_back_of_some<E, I>()) {
-            o.holds = [](const void* owner, const void* item) {
-                bool holds = false;
-                holder_access<H>::each_strong(holder(owner), [&](const auto& p) {
-                    if (p.get() == item) holds = true;
-                });
-                return holds;
-            };
-            o.relink = [](void* owner, const std::shared_ptr<void>& item, bool added) {
-                H& h = holder(owner);
-                const auto p = std::static_pointer_cast<T>(item);
-                if constexpr (R::to_many) {
-                    holder_access<H>::relink(h, p, added);
-                } else if (added) {
-                    holder_access<H>::set(h, p);
-                } else if (holder_access<H>::items(h) == p) {
-                    holder_access<H>::clear(h);
-                }
-            };
-            if constexpr (!R::to_many) {
-                o.target = [](const void* owner) -> std::shared_ptr<void> { return holder_access<H>::items(holder(owner)); };
-                o.assign = [](void* owner, const std::shared_ptr<void>& item) {
-                    holder_access<H>::set(holder(owner), std::static_pointer_cast<T>(item));
-                };
-            }
-        }
+            for (const auto& obj : v) out.push_back(obj.get());
+        };
         return o;
     }();
 };
@@ -613,7 +364,6 @@ struct rel_ops_for {
     // A to-one's key is compared with its target's primary key: integers only if both are.
     static constexpr bool int_keys =
         int_key_type<key_type> && (K::kind != relation::belongs_to || entity_ops_for<T>::int_pk);
-    static H& holder(void* owner) noexcept { return static_cast<E*>(owner)->*(R::member); }
     static constexpr rel_ops table = [] {
         rel_ops o;
         o.names = &K::names;
@@ -637,25 +387,7 @@ struct rel_ops_for {
             out = to_value(k);
             return true;
         };
-        o.holder = &holder_ops_for<E, I>::table;
-        o.attach = [](void* owner, const void* child, bool may_repeat) {
-            attach<R>(holder(owner), *static_cast<const ptr<T>*>(child), may_repeat);
-        };
-        o.set = [](void* owner, const std::shared_ptr<void>& child) {
-            holder_access<H>::add(holder(owner), std::static_pointer_cast<T>(child));
-        };
-        o.claim = [](const void* objs) {
-            std::vector<void*> out;
-            const auto& v = *static_cast<const std::vector<ptr<E>>*>(objs);
-            out.reserve(v.size());
-            for (const auto& obj : v) {
-                auto& link = holder_access<H>::link((*obj).*(R::member));
-                if (link.state != holder_state::loading) continue;
-                link.state = holder_state::claimed;
-                out.push_back(obj.get());
-            }
-            return out;
-        };
+        o.holder = &holder_hooks_of<E>::walks[I];
         o.owner = &entity_ops_for<E>::table;
         if constexpr (R::back::present)
             o.back = []() -> const rel_ops& {
@@ -702,7 +434,7 @@ struct rel_spec {
     const holder_ops* hold = nullptr;
     // Eager kinds: the child plan's description, and the relationship's erased table (its
     // names: whether its children can repeat, the selectin statement).
-    const plan_desc& (*child)() = nullptr;
+    desc_slot* child = nullptr;
     const rel_ops* ops = nullptr;
     std::unique_ptr<node_base> (*make_node)(const plan_desc&) = nullptr;
     std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const void* objs, const tail*) = nullptr;
@@ -735,9 +467,9 @@ constexpr rel_spec rel_spec_of() {
     r.kind = RP::kind;
     r.batch = RP::batch;
     r.vt = &lazy_loader<E, I, typename RP::lazy_plan>::vt;
-    r.hold = &holder_ops_for<E, I>::table;
+    r.hold = &holder_hooks_of<E>::walks[I];
     if constexpr (is_eager(RP::kind)) {
-        r.child = &desc_of<typename RP::child_plan>;
+        r.child = &desc_slot_of<typename RP::child_plan>;
         r.ops = &rel_ops_for<E, I>::table;
     }
     if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains) {
@@ -784,9 +516,8 @@ struct plan_data {
 };
 
 template <class P>
-const plan_desc& desc_of() {
-    static const plan_desc d = build_desc(plan_data<P>::spec);
-    return d;
+const plan_spec& spec_of() noexcept {
+    return plan_data<P>::spec;
 }
 
 }  // namespace loadstar::detail

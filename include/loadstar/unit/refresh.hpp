@@ -72,7 +72,7 @@ struct refresher {
         // loads below would only report it again for every entity they reach.
         if constexpr (insertable<E>) {
             static const refresh_info r =
-                make_refresh_info(table_of<E>(), desc_of<default_plan<E>>(), entity_ops_for<E>::table);
+                make_refresh_info(table_of<E>(), desc(desc_slot_of<default_plan<E>>), entity_ops_for<E>::table);
             refresh_map(s, m, r);
         } else {
             (void)s, (void)m;
