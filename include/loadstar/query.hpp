@@ -103,18 +103,7 @@ protected:
     query_state st_;
 };
 
-template <class E>
-std::string root_columns(const std::string& alias) {
-    using meta = entity_meta<E>;
-    std::string cols;
-    for_each_index<meta::column_count>([&](auto i) {
-        if (!cols.empty()) cols += ", ";
-        cols += alias + "." + quote_ident(meta::template column_name<i>());
-    });
-    return cols;
-}
-
-/// The entity's table, quoted; its primary key column under it; every column under it.
+/// The entity's table, quoted; its primary key column under it.
 template <class E>
 inline constinit name_slot table_sql_slot{&quoted_name_of, entity_meta<E>::table_name()};
 template <class E>
@@ -127,11 +116,6 @@ const std::string& table_sql() {
 template <class E>
 const std::string& pk_sql() {
     return slot_name(pk_sql_slot<E>);
-}
-template <class E>
-const std::string& root_columns_sql() {
-    static const std::string cols = root_columns<E>(table_sql<E>());
-    return cols;
 }
 
 /// The parts of an entity query's SELECT that its plan decides (built once per plan); the rest
@@ -463,7 +447,7 @@ private:
     /// entity's own columns, selected there.
     const std::string* paged_columns() const {
         if constexpr (detail::has_joined_many<Plan>())
-            if (this->st_.limit || this->st_.offset) return &detail::root_columns_sql<E>();
+            if (this->st_.limit || this->st_.offset) return &detail::desc(detail::desc_slot_of<Plan>).root_cols;
         return nullptr;
     }
     std::string build(std::vector<value>& params) const {

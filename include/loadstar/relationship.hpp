@@ -393,7 +393,8 @@ struct holder_access<many<T>> {
     /// holder is changed directly or destroyed) and the collection goes on in a copy.
     static void relink(many<T>& h, const ptr<T>& item, bool added) {
         auto& items = h.items_;
-        const auto it = std::find(items.begin(), items.end(), item);
+        auto it = items.begin();
+        while (it != items.end() && *it != item) ++it;  // not std::find: an unrolled copy per T
         if (added == (it != items.end())) return;
         if (!h.iterated_) {
             if (added) items.push_back(item);

@@ -129,15 +129,7 @@ public:
     void add(const ptr<E>& obj) {
         static_assert(detail::require_mapped<E>::ok);
         static_assert(detail::insert_cycle_check<E>::ok);
-        if (!obj) throw usage_error("loadstar: add() of a null pointer");
-        check_open();
-        if (core_->deleted_set.erase(obj.get())) {
-            std::erase_if(core_->deleted, [&](const detail::object_ref& r) { return r.object.get() == obj.get(); });
-            return;
-        }
-        if (detail::entity_state<E>::is_persistent(*core_, *obj)) return;
-        if (core_->pending_set.insert(obj.get()).second)
-            core_->pending.push_back({obj, &detail::save_erased<E>});
+        add_object(obj, detail::entity_ops_for<E>::table);
     }
     /// add() for each object.
     template <class E>
@@ -150,16 +142,7 @@ public:
     template <class E>
     void remove(const ptr<E>& obj) {
         static_assert(detail::require_mapped<E>::ok);
-        if (!obj) throw usage_error("loadstar: remove() of a null pointer");
-        check_open();
-        if (core_->pending_set.erase(obj.get())) {
-            std::erase_if(core_->pending, [&](const detail::object_ref& r) { return r.object.get() == obj.get(); });
-            return;
-        }
-        if (!detail::entity_state<E>::is_persistent(*core_, *obj))
-            throw usage_error("loadstar: remove() of an object this session does not hold");
-        if (core_->deleted_set.insert(obj.get()).second)
-            core_->deleted.push_back({obj, &detail::remove_erased<E>});
+        remove_object(obj, detail::entity_ops_for<E>::table, &detail::remove_erased<E>);
     }
 
     /// Writes everything pending, in an order the database accepts: INSERTs parents first
@@ -334,6 +317,11 @@ private:
     /// Undoes a failed flush's in-memory effects (keys, foreign keys, identity map entries).
     void undo_flush() noexcept;
     void check_open() const;
+    /// add() and remove() of an object of the entity `e` describes (ordinary code: per entity
+    /// only the calls above). `removal` is the entity's delete step (remove_erased<E>).
+    void add_object(const std::shared_ptr<void>& obj, const detail::entity_ops& e);
+    void remove_object(const std::shared_ptr<void>& obj, const detail::entity_ops& e,
+                       void (*removal)(detail::session_core&, const std::shared_ptr<void>&));
     void undo_tx(std::size_t inserted_mark, std::size_t deleted_mark) { core_->undo_tx(inserted_mark, deleted_mark); }
     void refresh_all();
     std::unique_ptr<detail::session_core> core_;

@@ -13,7 +13,6 @@
 #include <loadstar/mapping.hpp>
 #include <loadstar/relationship.hpp>
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -92,7 +91,8 @@ void attach_child(H& holder, ptr<typename H::element_type> child, bool may_repea
         auto& items = A::items(holder);
         if (may_repeat) {
             if (!items.empty() && items.back() == child) return;
-            if (std::find(items.begin(), items.end(), child) != items.end()) return;
+            for (const auto& p : items)  // a plain loop: std::find compiles an unrolled copy per T
+                if (p == child) return;
         }
         items.push_back(std::move(child));
     } else {
@@ -252,14 +252,15 @@ struct holder_hooks_of {
         constexpr std::size_t n = (std::size_t{0} + ... + (meta::template column_t<J>::is_deferred ? 1 : 0));
         std::array<link_fn, n> out{};
         std::size_t k = 0;
-        for (link_fn f : {link_fn{}, deferred_link_of<J>()...})
-            if (f) out[k++] = f;
+        // By the flag, not by comparing the pointers with null: under -fsanitize GCC does not
+        // take a function's address being non-null as a constant.
+        ((meta::template column_t<J>::is_deferred ? void(out[k++] = deferred_link_of<J>()) : void()), ...);
         return out;
     }(std::make_index_sequence<meta::column_count>{});
     static constexpr holder_hooks table = [] {
         holder_hooks h;
-        h.rels = walks;
-        h.deferred = deferred;
+        h.rels = {walks.data(), walks.size()};
+        h.deferred = {deferred.data(), deferred.size()};
         h.may_cycle = strong_cycle<E>();
         for (const auto& w : walks) h.any_weak = h.any_weak || w.weak;
         return h;

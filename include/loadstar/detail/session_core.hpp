@@ -788,7 +788,8 @@ struct session_core {
     void detach_all();
     /// Forgets the work not yet flushed: recorded holder changes, pending and deleted objects.
     void drop_unflushed();
-    void forget_changes_of(const void* owner) { std::erase_if(changes, [&](const auto& kv) { return kv.second.owner == owner; }); }
+    /// Forgets the holder changes recorded for `owner`.
+    void forget_changes_of(const void* owner);
 
     void close() noexcept;
 

@@ -153,7 +153,15 @@ LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec) {
     d.prefetch_fn = spec.prefetch_fn;
     d.columns = spec.columns;
     int counter = 0;
-    build_sql(d, d.cols, d.joins, counter, quote_ident(spec.table));
+    const std::string table = quote_ident(spec.table);
+    build_sql(d, d.cols, d.joins, counter, table);
+    if (d.joined_many) {
+        // Paged in a subquery (a joined to-many under a limit): every column of the entity.
+        for (const std::string_view c : spec.columns) {
+            if (!d.root_cols.empty()) d.root_cols += ", ";
+            d.root_cols += table + "." + quote_ident(c);
+        }
+    }
     return d;
 }
 

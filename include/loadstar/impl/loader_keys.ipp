@@ -12,8 +12,8 @@
 namespace loadstar::detail {
 
 LOADSTAR_DECL std::vector<void*> rel_ops::claim(const void* objs) const {
-    std::vector<void*> out;
-    owner->objects(objs, out);
+    std::vector<void*> out(owner->object_count(objs));
+    owner->objects(objs, out.data());
     std::size_t n = 0;
     for (void* o : out) {
         holder_link& link = holder->link(o);

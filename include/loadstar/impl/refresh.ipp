@@ -15,6 +15,11 @@ LOADSTAR_DECL refresh_info make_refresh_info(const table_info& t, const plan_des
     return r;
 }
 
+LOADSTAR_DECL const refresh_info& refresh_info_of(refresh_slot& slot) {
+    std::call_once(slot.once, [&] { slot.info = new refresh_info(make_refresh_info(slot.ops->table(), desc(*slot.plan), *slot.ops)); });
+    return *slot.info;
+}
+
 LOADSTAR_DECL void run_refresh(load_context& ctx, const refresh_info& r, const std::vector<batch>& batches,
                                std::unordered_set<const void*>& seen) {
     const table_info& t = *r.table;

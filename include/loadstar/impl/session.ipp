@@ -277,6 +277,30 @@ LOADSTAR_DECL void session::check_open() const {
     if (core_->closed) throw detached_error("loadstar: the session is closed");
 }
 
+LOADSTAR_DECL void session::add_object(const std::shared_ptr<void>& obj, const detail::entity_ops& e) {
+    if (!obj) throw usage_error("loadstar: add() of a null pointer");
+    check_open();
+    if (core_->deleted_set.erase(obj.get())) {
+        std::erase_if(core_->deleted, [&](const detail::object_ref& r) { return r.object.get() == obj.get(); });
+        return;
+    }
+    if (detail::is_persistent(*core_, e, obj.get())) return;
+    if (core_->pending_set.insert(obj.get()).second) core_->pending.push_back({obj, e.save});
+}
+
+LOADSTAR_DECL void session::remove_object(const std::shared_ptr<void>& obj, const detail::entity_ops& e,
+                                          void (*removal)(detail::session_core&, const std::shared_ptr<void>&)) {
+    if (!obj) throw usage_error("loadstar: remove() of a null pointer");
+    check_open();
+    if (core_->pending_set.erase(obj.get())) {
+        std::erase_if(core_->pending, [&](const detail::object_ref& r) { return r.object.get() == obj.get(); });
+        return;
+    }
+    if (!detail::is_persistent(*core_, e, obj.get()))
+        throw usage_error("loadstar: remove() of an object this session does not hold");
+    if (core_->deleted_set.insert(obj.get()).second) core_->deleted.push_back({obj, removal});
+}
+
 LOADSTAR_DECL void session::refresh_all() {
     auto& s = *core_;
     for (std::size_t i = 0; i < s.maps.size(); ++i)

@@ -9,6 +9,10 @@
 
 namespace loadstar::detail {
 
+LOADSTAR_DECL void session_core::forget_changes_of(const void* owner) {
+    std::erase_if(changes, [&](const auto& kv) { return kv.second.owner == owner; });
+}
+
 #if defined(LOADSTAR_SEPARATE_COMPILATION)
 template class chunked_vector<std::pair<std::int64_t, map_entry>>;
 template class dense_map<std::int64_t, map_entry>;

@@ -266,8 +266,10 @@ struct entity_ops {
     void (*save)(session_core& s, const std::shared_ptr<void>& obj) = nullptr;
     /// The relationships, in mapping order (a function: the tables refer to each other).
     std::span<const rel_ops* const> (*rels)() = nullptr;
-    /// The addresses of a node's objects (its std::vector<ptr<E>>), appended to `out`.
-    void (*objects)(const void* objs, std::vector<void*>& out) = nullptr;
+    /// How many objects a node holds (its std::vector<ptr<E>>), and their addresses, written
+    /// to `out` (room for that many).
+    std::size_t (*object_count)(const void* objs) noexcept = nullptr;
+    void (*objects)(const void* objs, void** out) noexcept = nullptr;
 };
 
 /// A relationship's part in the strategies, erased (rel_ops_for<E, I> in loader.hpp). `owner`
@@ -405,6 +407,9 @@ struct plan_desc {
     std::span<const std::string_view> columns;
     /// Columns and eager joins of a statement rooted at the entity's table.
     std::string cols, joins;
+    /// joined_many only: every column of the entity, qualified by its table (the parents'
+    /// subquery when the statement is paged).
+    std::string root_cols;
     // Taken only by plans that need them, so that a program without follow-up loads compiles
     // none of their machinery (pipelined round trips included):
     /// The follow-up loads of a node's objects (null: the plan has none, nor joined children).

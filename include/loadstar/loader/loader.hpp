@@ -345,10 +345,9 @@ struct entity_ops_for {
         o.bind = &bind_erased<E>;
         o.save = &save_erased<E>;
         o.rels = &rels;
-        o.objects = [](const void* objs, std::vector<void*>& out) {
-            const auto& v = *static_cast<const std::vector<ptr<E>>*>(objs);
-            out.reserve(out.size() + v.size());
-            for (const auto& obj : v) out.push_back(obj.get());
+        o.object_count = [](const void* objs) noexcept { return static_cast<const std::vector<ptr<E>>*>(objs)->size(); };
+        o.objects = [](const void* objs, void** out) noexcept {
+            for (const auto& obj : *static_cast<const std::vector<ptr<E>>*>(objs)) *out++ = obj.get();
         };
         return o;
     }();

@@ -10,13 +10,14 @@
 #include <loadstar/unit/rows.hpp>
 
 #include <algorithm>
+#include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 namespace loadstar::detail {
 
-/// What the refresh of one entity's objects needs (built once per entity: refresher<E>).
+/// What the refresh of one entity's objects needs (built once per entity: refresh_slot_of<E>).
 struct refresh_info {
     const table_info* table;
     const plan_desc* plan;    // the entity's default plan
@@ -61,22 +62,30 @@ void refresh_map(session_core& s, keyed_map<K>& m, const refresh_info& r) {
 extern template void refresh_map<std::int64_t>(session_core&, keyed_map<std::int64_t>&, const refresh_info&);
 #endif
 
+/// Where an entity's refresh_info lives (refresh_slot_of<E>): constant data per entity, the
+/// info built at first use (refresh_info_of, under the once_flag) and kept for the program's
+/// life (reachable from the slot: no leak).
+struct refresh_slot {
+    desc_slot* plan;        // the entity's default plan
+    const entity_ops* ops;  // its table and its statements
+    std::once_flag once{};
+    const refresh_info* info = nullptr;
+};
+LOADSTAR_DECL const refresh_info& refresh_info_of(refresh_slot& slot);
+
 template <class E>
 struct entity_ops_for;  // loader.hpp
+template <class E>
+inline constinit refresh_slot refresh_slot_of{&desc_slot_of<default_plan<E>>, &entity_ops_for<E>::table};
 
-/// After a rollback (identity_map<E>::refresh_all): per entity only its refresh_info.
+/// After a rollback (identity_map<E>::refresh_all): per entity only its slot.
 template <class E>
 struct refresher {
     static void refresh_all(session_core& s, identity_map<E>& m) {
         // A mapping no INSERT order can satisfy was reported once (insert_cycle_check): the
         // loads below would only report it again for every entity they reach.
-        if constexpr (insertable<E>) {
-            static const refresh_info r =
-                make_refresh_info(table_of<E>(), desc(desc_slot_of<default_plan<E>>), entity_ops_for<E>::table);
-            refresh_map(s, m, r);
-        } else {
-            (void)s, (void)m;
-        }
+        if constexpr (insertable<E>) refresh_map(s, m, refresh_info_of(refresh_slot_of<E>));
+        else (void)s, (void)m;
     }
 };
 
