@@ -143,19 +143,19 @@ LOADSTAR_DECL tail render_tail(const query_state& st, const std::string& table);
 /// `run` (entity_loader<E>::run_node), which hydrates the rows. Ordinary code, the same for
 /// every entity and plan.
 LOADSTAR_DECL void select_into(const query_state& st, const plan_desc& p, const std::string& table,
-                               const std::string* paged_columns, bool repeats, bool with_tail, node_base& n,
+                               const std::string* paged_columns, bool repeats, bool with_tail, load_node& n,
                                void (*run)(load_context&, std::string_view, std::span<const value>, const plan_desc&,
-                                           node_base&, const tail*));
+                                           load_node&, const tail*));
 
 /// Every object of an entity query (query::all), each once. Per entity, not per plan: a plan
 /// passes its description and what its type decides.
 template <class E>
 std::vector<ptr<E>> select_all(const query_state& st, const plan_desc& p, const std::string* paged_columns,
                                bool repeats, bool with_tail) {
-    load_node<E> n(p);
+    load_node n(p);
     n.use_seen = repeats;
     select_into(st, p, table_sql<E>(), paged_columns, repeats, with_tail, n, &entity_loader<E>::run_node);
-    return std::move(n.objs);
+    return typed_objects<E>(std::move(n.objs));
 }
 
 /// SELECT count(*) of the rows a query matches (of its page, when paged or joined).
@@ -592,7 +592,7 @@ private:
         buffer_.clear();
         if (done_) return false;
         const detail::plan_desc& p = detail::desc(detail::desc_slot_of<Plan>);
-        detail::load_node<E> n(p);
+        detail::load_node n(p);
         n.use_seen = false;
         while (n.objs.size() < batch_) {
             if (!cursor_->next()) {
@@ -614,13 +614,14 @@ private:
             const std::size_t len = detail::in_list_length(n.objs.size(), std::max(batch_, n.objs.size()));
             for (std::size_t i = 0; i < len; ++i) {
                 t.sql += i ? ", ?" : "?";
-                t.params.push_back(detail::to_value((*n.objs[std::min(i, n.objs.size() - 1)]).*(meta::pk_member)));
+                t.params.push_back(
+                    detail::to_value(static_cast<const E*>(n.objs[std::min(i, n.objs.size() - 1)].get())->*(meta::pk_member)));
             }
             t.sql += ')';
             t.may_repeat = false;  // distinct primary keys
         }
         detail::post_load(*ctx_, p, n, &t);
-        buffer_ = std::move(n.objs);
+        buffer_ = detail::typed_objects<E>(std::move(n.objs));
         return true;
     }
 

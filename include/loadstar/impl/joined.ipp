@@ -36,7 +36,7 @@ LOADSTAR_DECL void joined_sql(const rel_desc& rd, std::string& cols, std::string
     }
 }
 
-LOADSTAR_DECL void joined_followups(load_context& ctx, const rel_desc& rd, node_base& cn, const tail* t) {
+LOADSTAR_DECL void joined_followups(load_context& ctx, const rel_desc& rd, load_node& cn, const tail* t) {
     if (rd.child->uses_tail) {
         tail ct = child_tail(*rd.names, *t);
         post_load(ctx, *rd.child, cn, &ct);

@@ -26,7 +26,7 @@ LOADSTAR_DECL std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetc
 }
 
 LOADSTAR_DECL void run_statement(load_context& ctx, std::string_view sql, std::span<const value> params,
-                                 const plan_desc& p, node_base& n, const tail* t, void* self,
+                                 const plan_desc& p, load_node& n, const tail* t, void* self,
                                  void (*rows)(void* self, cursor& c)) {
     std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> scope{nullptr, nullptr};
     if (p.prefetch_fn && t && ctx.s.eng->sql_dialect().pipelining) scope = p.prefetch_fn(ctx, sql, params, p, *t);
@@ -39,7 +39,7 @@ LOADSTAR_DECL void run_statement(load_context& ctx, std::string_view sql, std::s
     post_load(ctx, p, n, t);
 }
 
-LOADSTAR_DECL void followups_serial(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
+LOADSTAR_DECL void followups_serial(load_context& ctx, const plan_desc& p, load_node& n, const tail* t) {
     for (std::size_t i = 0; i < p.rels.size(); ++i) {
         const rel_desc& r = p.rels[i];
         if (r.begin) r.begin(ctx, r, n.objects(), t)->end(ctx);
@@ -47,7 +47,7 @@ LOADSTAR_DECL void followups_serial(load_context& ctx, const plan_desc& p, node_
     }
 }
 
-LOADSTAR_DECL void followups_pipelined(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
+LOADSTAR_DECL void followups_pipelined(load_context& ctx, const plan_desc& p, load_node& n, const tail* t) {
     if (!ctx.s.eng->sql_dialect().pipelining) return followups_serial(ctx, p, n, t);
     const std::size_t nrel = p.rels.size();
     std::vector<std::unique_ptr<followup_job>> jobs(nrel);
@@ -95,6 +95,10 @@ LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj,
             bind(link, rd.vt, rd.kind == load_kind::raise ? holder_mode::raise : holder_mode::lazy);
         }
     }
+}
+
+LOADSTAR_DECL std::unique_ptr<load_node> make_node(const plan_desc& p) {
+    return std::make_unique<load_node>(p, p.eager);
 }
 
 LOADSTAR_DECL const plan_desc& build_slot_desc(desc_slot& slot) {

@@ -11,17 +11,15 @@
 
 namespace loadstar::detail {
 
-LOADSTAR_DECL std::vector<void*> rel_ops::claim(const void* objs) const {
-    std::vector<void*> out(owner->object_count(objs));
-    owner->objects(objs, out.data());
-    std::size_t n = 0;
-    for (void* o : out) {
-        holder_link& link = holder->link(o);
+LOADSTAR_DECL std::vector<void*> rel_ops::claim(const object_list& objs) const {
+    std::vector<void*> out;
+    out.reserve(objs.size());
+    for (const auto& o : objs) {
+        holder_link& link = holder->link(o.get());
         if (link.state != holder_state::loading) continue;
         link.state = holder_state::claimed;
-        out[n++] = o;
+        out.push_back(o.get());
     }
-    out.resize(n);
     return out;
 }
 
@@ -29,14 +27,14 @@ LOADSTAR_DECL plan_desc::plan_desc() = default;
 LOADSTAR_DECL plan_desc::plan_desc(plan_desc&&) noexcept = default;
 LOADSTAR_DECL plan_desc::~plan_desc() = default;
 
-LOADSTAR_DECL node_base::~node_base() = default;
-
-LOADSTAR_DECL void node_base::make_children(const plan_desc& p) {
+LOADSTAR_DECL load_node::load_node(const plan_desc& p, bool keep) : use_seen(p.eager && keep), keep_objs(keep) {
     if (!p.any_joined) return;
     children.resize(p.rels.size());
     for (std::size_t i = 0; i < p.rels.size(); ++i)
         if (p.rels[i].make_node) children[i] = p.rels[i].make_node(*p.rels[i].child);
 }
+
+LOADSTAR_DECL load_node::~load_node() = default;
 
 LOADSTAR_DECL untracked_maps::~untracked_maps() {
     sweep_graph g;
@@ -107,7 +105,7 @@ void reserve_keys(Map& m, std::size_t n) {
     if constexpr (requires { m.reserve(n); }) m.reserve(n);
 }
 
-LOADSTAR_DECL void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t) {
+LOADSTAR_DECL void post_load(load_context& ctx, const plan_desc& p, load_node& n, const tail* t) {
     if (p.followups_fn && !n.empty()) p.followups_fn(ctx, p, n, t);
 }
 

@@ -77,9 +77,9 @@ LOADSTAR_DECL std::string render_select(const query_state& st, const select_part
 }
 
 LOADSTAR_DECL void select_into(const query_state& st, const plan_desc& p, const std::string& table,
-                               const std::string* paged_columns, bool repeats, bool with_tail, node_base& n,
+                               const std::string* paged_columns, bool repeats, bool with_tail, load_node& n,
                                void (*run)(load_context&, std::string_view, std::span<const value>, const plan_desc&,
-                                           node_base&, const tail*)) {
+                                           load_node&, const tail*)) {
     std::vector<value> params;
     const std::string text = render_select(st, {p.cols, table, p.joins, paged_columns}, params);
     // FOR UPDATE says the transaction will write: begin it as a write transaction (on SQLite,
@@ -95,7 +95,7 @@ LOADSTAR_DECL void select_into(const query_state& st, const plan_desc& p, const 
     // untracked load's weak holders (its destructor counts who else holds each object: only
     // the results may).
     struct release_children {
-        node_base& n;
+        load_node& n;
         ~release_children() { n.children.clear(); }
     } release{n};
     run(ctx, text, params, p, n, &t);

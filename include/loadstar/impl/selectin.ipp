@@ -26,7 +26,7 @@ struct selectin_job final : followup_job {
     }
 
     /// Claims the holders this load fills (among `objs`) and returns the keys to select.
-    std::vector<Key> claim_keys(load_context& ctx, const void* objs) {
+    std::vector<Key> claim_keys(load_context& ctx, const object_list& objs) {
         const rel_ops& r = *rd->ops;
         owners = r.claim(objs);
         std::vector<Key> keys;
@@ -106,7 +106,7 @@ struct selectin_job final : followup_job {
 };
 
 template <class Key>
-std::unique_ptr<followup_job> selectin_start(load_context& ctx, const rel_desc& rd, const void* objs) {
+std::unique_ptr<followup_job> selectin_start(load_context& ctx, const rel_desc& rd, const object_list& objs) {
     auto j = std::make_unique<selectin_job<Key>>();
     j->rd = &rd;
     selectin_batches(ctx, j->claim_keys(ctx, objs), rd.sql, rd.batch, j->batches);
@@ -173,12 +173,12 @@ LOADSTAR_DECL tail selectin_tail(const rel_names& r, const batch& b) {
 }
 
 template <class>
-std::unique_ptr<followup_job> selectin_begin(load_context& ctx, const rel_desc& rd, const void* objs, const tail*) {
+std::unique_ptr<followup_job> selectin_begin(load_context& ctx, const rel_desc& rd, const object_list& objs, const tail*) {
     if (rd.ops->int_keys) return selectin_start<std::int64_t>(ctx, rd, objs);
     return selectin_start<value>(ctx, rd, objs);
 }
 #if defined(LOADSTAR_SEPARATE_COMPILATION)
-template std::unique_ptr<followup_job> selectin_begin<>(load_context&, const rel_desc&, const void*, const tail*);
+template std::unique_ptr<followup_job> selectin_begin<>(load_context&, const rel_desc&, const object_list&, const tail*);
 #endif
 
 }  // namespace loadstar::detail

@@ -53,7 +53,7 @@ LOADSTAR_DECL void subquery_prefetch(const rel_desc& rd, const tail& t, tail& ct
 }
 
 template <class Key>
-std::unique_ptr<followup_job> subquery_start(const rel_desc& rd, const void* objs, const tail* t) {
+std::unique_ptr<followup_job> subquery_start(const rel_desc& rd, const object_list& objs, const tail* t) {
     auto j = std::make_unique<subquery_job<Key>>();
     j->rd = &rd;
     j->owners = rd.ops->claim(objs);
@@ -64,12 +64,12 @@ std::unique_ptr<followup_job> subquery_start(const rel_desc& rd, const void* obj
 }
 
 template <class>
-std::unique_ptr<followup_job> subquery_begin(load_context&, const rel_desc& rd, const void* objs, const tail* t) {
+std::unique_ptr<followup_job> subquery_begin(load_context&, const rel_desc& rd, const object_list& objs, const tail* t) {
     if (rd.ops->int_keys) return subquery_start<std::int64_t>(rd, objs, t);
     return subquery_start<value>(rd, objs, t);
 }
 #if defined(LOADSTAR_SEPARATE_COMPILATION)
-template std::unique_ptr<followup_job> subquery_begin<>(load_context&, const rel_desc&, const void*, const tail*);
+template std::unique_ptr<followup_job> subquery_begin<>(load_context&, const rel_desc&, const object_list&, const tail*);
 #endif
 
 }  // namespace loadstar::detail

@@ -23,7 +23,7 @@ LOADSTAR_DECL void joined_sql(const rel_desc& rd, std::string& cols, std::string
 
 /// The follow-up loads of the children a statement hydrated for `rd` (`cn`), given the tail of
 /// the parents' rows when a subquery load below needs it.
-LOADSTAR_DECL void joined_followups(load_context& ctx, const rel_desc& rd, node_base& cn, const tail* t);
+LOADSTAR_DECL void joined_followups(load_context& ctx, const rel_desc& rd, load_node& cn, const tail* t);
 
 }  // namespace loadstar::detail
 

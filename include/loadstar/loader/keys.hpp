@@ -13,8 +13,8 @@
 #include <loadstar/relationship.hpp>
 
 #include <algorithm>
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -24,6 +24,9 @@
 #include <vector>
 
 namespace loadstar::detail {
+
+/// A load node's objects (load_node below), each an object of the node's entity.
+using object_list = std::vector<std::shared_ptr<void>>;
 
 // ---- names and keys of one relationship -------------------------------------------------------
 
@@ -266,10 +269,6 @@ struct entity_ops {
     void (*save)(session_core& s, const std::shared_ptr<void>& obj) = nullptr;
     /// The relationships, in mapping order (a function: the tables refer to each other).
     std::span<const rel_ops* const> (*rels)() = nullptr;
-    /// How many objects a node holds (its std::vector<ptr<E>>), and their addresses, written
-    /// to `out` (room for that many).
-    std::size_t (*object_count)(const void* objs) noexcept = nullptr;
-    void (*objects)(const void* objs, void** out) noexcept = nullptr;
 };
 
 /// A relationship's part in the strategies, erased (rel_ops_for<E, I> in loader.hpp). `owner`
@@ -296,9 +295,9 @@ struct rel_ops {
     }
     /// Sets the owner's to-one holder.
     void set(void* owner, const std::shared_ptr<void>& child) const { holder->kind->set(holder->at(owner), child); }
-    /// Claims the holders of this relationship among a node's objects (its std::vector<ptr<E>>)
-    /// that the current load fills (those still "loading"); returns their owners.
-    LOADSTAR_DECL std::vector<void*> claim(const void* objs) const;
+    /// Claims the holders of this relationship among a node's objects that the current load
+    /// fills (those still "loading"); returns their owners.
+    LOADSTAR_DECL std::vector<void*> claim(const object_list& objs) const;
     // ---- the flush's part (impl/insert.ipp), constant data ----
     const entity_ops* owner = nullptr;
     /// back_populates: the inverse relationship (null if none is named; a function: the two
@@ -335,19 +334,34 @@ inline void mark_loaded(const rel_ops& r, const std::vector<void*>& owners) noex
 // query shapes over five entities compiles five hydrations, not forty, and one selectin load,
 // not one per relationship (issue 10).
 
-/// The objects one statement hydrated at one place in a plan (load_node<E> in loader.hpp).
-struct node_base {
+/// The objects one statement hydrated at one place in a plan.
+struct load_node {
+    /// The objects, in the order first hydrated (each an object of the node's entity).
+    object_list objs;
     /// Per relationship: the node of a joined child, else null (empty when nothing is joined).
-    std::vector<std::unique_ptr<node_base>> children;
-    node_base() = default;
-    node_base(const node_base&) = delete;
-    node_base& operator=(const node_base&) = delete;
-    LOADSTAR_DECL virtual ~node_base();
-    virtual bool empty() const noexcept = 0;
-    /// The node's std::vector<ptr<E>>.
-    virtual const void* objects() const noexcept = 0;
-    /// The nodes of plan `p`'s joined children (load_node's constructor).
-    LOADSTAR_DECL void make_children(const plan_desc& p);
+    std::vector<std::unique_ptr<load_node>> children;
+    // Dense (no allocation per object: the node-based set was 5.5% of a 10,000 x 10 joined
+    // load); a joined parent's repeated rows mostly come one after another, which hydrate
+    // checks against objs.back() before probing.
+    dense_map<const void*, char> seen;
+    // Only a node whose objects feed further eager loads needs each object once (the root
+    // decides for itself); de-duplicating the rest is pure cost.
+    bool use_seen;
+    // Whether hydrate collects objs (a lazy load without follow-ups needs none); when false,
+    // use_seen is false too (the seen check reads objs.back()).
+    bool keep_objs;
+
+    /// A node for plan `p` (and the nodes of its joined children); `keep`: collect the objects
+    /// (a joined child's, a follow-up's and a lazy load's list feeds only their own follow-up
+    /// loads: kept only where there are some). One type for every entity: the objects are
+    /// held as shared_ptr<void>, and select_all<E> hands them out as ptr<E>.
+    LOADSTAR_DECL explicit load_node(const plan_desc& p, bool keep = true);
+    load_node(const load_node&) = delete;
+    load_node& operator=(const load_node&) = delete;
+    LOADSTAR_DECL ~load_node();
+    bool empty() const noexcept { return objs.empty(); }
+    /// The node's objects (rel_ops::claim).
+    const object_list& objects() const noexcept { return objs; }
 };
 
 /// One follow-up load (selectin, subquery) of a node's objects, between claiming its holders
@@ -381,9 +395,9 @@ struct rel_desc {
     /// Eager kinds: the relationship's holders and keys, erased (selectin, subquery).
     const rel_ops* ops = nullptr;
     /// joined and contains_eager: the node the children's rows are hydrated into.
-    std::unique_ptr<node_base> (*make_node)(const plan_desc&) = nullptr;
-    // selectin and subquery: claims the holders among `objs` (a node's std::vector<ptr<E>>)
-    std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const void* objs, const tail*) = nullptr;
+    std::unique_ptr<load_node> (*make_node)(const plan_desc&) = nullptr;
+    // selectin and subquery: claims the holders among `objs` (a node's objects)
+    std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const object_list& objs, const tail*) = nullptr;
     // subquery: its key source and statement from the parents' tail (sent with the parents' own
     // statement where the driver pipelines)
     void (*prefetch)(const rel_desc&, const tail& parents, tail& ct, std::string& sql) = nullptr;
@@ -413,7 +427,7 @@ struct plan_desc {
     // Taken only by plans that need them, so that a program without follow-up loads compiles
     // none of their machinery (pipelined round trips included):
     /// The follow-up loads of a node's objects (null: the plan has none, nor joined children).
-    void (*followups_fn)(load_context&, const plan_desc&, node_base&, const tail*) = nullptr;
+    void (*followups_fn)(load_context&, const plan_desc&, load_node&, const tail*) = nullptr;
     /// Sends the subquery loads with the statement itself where the driver pipelines; the
     /// returned scope lives while the statement's rows are read.
     std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> (*prefetch_fn)(
@@ -451,13 +465,11 @@ inline constinit desc_slot desc_slot_of{&spec_of<P>, &build_slot_desc};
 template <class E>
 struct entity_loader;
 template <class E>
-struct load_node;
-template <class E>
 class row_sink;
 
 /// The follow-up loads (selectin, subquery, and those below joined children) of the objects
 /// one statement hydrated into `n`.
-LOADSTAR_DECL void post_load(load_context& ctx, const plan_desc& p, node_base& n, const tail* t);
+LOADSTAR_DECL void post_load(load_context& ctx, const plan_desc& p, load_node& n, const tail* t);
 
 /// Adds a loaded child to a holder being filled (to-many: once; to-one: set). `may_repeat`:
 /// the statement can deliver this child to this holder twice, so look for it first (a linear

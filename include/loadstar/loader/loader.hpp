@@ -39,30 +39,6 @@ void weaken(typename entity_meta<E>::template relationship_t<I>::holder& h) {
 
 // ---- the plan walk: per entity, over a plan described at run time -----------------------------
 
-/// The objects one statement hydrated at one place in a plan.
-template <class E>
-struct load_node final : node_base {
-    std::vector<ptr<E>> objs;
-    // Dense (no allocation per object: the node-based set was 5.5% of a 10,000 x 10 joined
-    // load); a joined parent's repeated rows mostly come one after another, which hydrate
-    // checks against objs.back() before probing.
-    dense_map<const void*, char> seen;  // one type for every entity
-    // Only a node whose objects feed further eager loads needs each object once (the root
-    // decides for itself); de-duplicating the rest is pure cost.
-    bool use_seen;
-    // Whether hydrate collects objs (a lazy load without follow-ups needs none); when false,
-    // use_seen is false too (the seen check reads objs.back()).
-    bool keep_objs;
-
-    /// A node for plan `p`; `keep`: collect the objects (a joined child's, a follow-up's and a
-    /// lazy load's list feeds only their own follow-up loads: kept only where there are some).
-    explicit load_node(const plan_desc& p, bool keep = true) : use_seen(p.eager && keep), keep_objs(keep) {
-        make_children(p);
-    }
-    bool empty() const noexcept override { return objs.empty(); }
-    const void* objects() const noexcept override { return &objs; }
-};
-
 /// What a statement's rows are handed to after hydration: a reference to the caller's callable
 /// (or nothing), so that running a statement is compiled once per entity, not once per caller.
 template <class E>
@@ -83,10 +59,17 @@ private:
     void (*fn_)(void*, statement&, const ptr<E>&) = nullptr;
 };
 
+/// A node's objects as the entity's pointers (what all() and a stream's batch hand out).
 template <class E>
-std::unique_ptr<node_base> make_node(const plan_desc& p) {
-    return std::make_unique<load_node<E>>(p, p.eager);
+std::vector<ptr<E>> typed_objects(object_list&& objs) {
+    std::vector<ptr<E>> out;
+    out.reserve(objs.size());
+    for (auto& o : objs) out.push_back(std::static_pointer_cast<E>(std::move(o)));
+    return out;
 }
+
+/// A joined child's node (rel_spec::make_node).
+LOADSTAR_DECL std::unique_ptr<load_node> make_node(const plan_desc& p);
 
 /// Arms each relationship holder of a hydrated object (`obj`, an E*) for the strategy plan `p`
 /// gives it: eager ones to be filled by this load, the others to load lazily or to raise when
@@ -103,7 +86,7 @@ LOADSTAR_DECL std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetc
 /// the server with this statement, in its round trip (their SQL needs nothing from its rows).
 /// Ordinary code, for every entity.
 LOADSTAR_DECL void run_statement(load_context& ctx, std::string_view sql, std::span<const value> params,
-                                 const plan_desc& p, node_base& n, const tail* t, void* self,
+                                 const plan_desc& p, load_node& n, const tail* t, void* self,
                                  void (*rows)(void* self, cursor& c));
 
 template <class E>
@@ -169,7 +152,7 @@ struct entity_loader {
 
     /// Reads one entity (and its joined children) from the row at `col`; nullptr if the row has
     /// no entity there (an outer join that matched nothing).
-    static ptr<E> hydrate(load_context& ctx, statement& st, int& col, const plan_desc& p, load_node<E>& n) {
+    static ptr<E> hydrate(load_context& ctx, statement& st, int& col, const plan_desc& p, load_node& n) {
         const int base = col;
         col += p.selected;
         pk_type pk{};
@@ -189,7 +172,7 @@ struct entity_loader {
             if (!added && e->obj) {
                 obj = m.shared(*e);
                 if (n.use_seen)
-                    first_in_node = !(!n.objs.empty() && n.objs.back() == obj) && n.seen.emplace(obj.get(), 0).second;
+                    first_in_node = !(!n.objs.empty() && n.objs.back().get() == obj.get()) && n.seen.emplace(obj.get(), 0).second;
                 if (ctx.populate_existing && first_in_node) {
                     read_columns(p, st, base, *obj);
                     if (ctx.tracked) m.resnap(pk);
@@ -224,8 +207,7 @@ struct entity_loader {
                     if (!rd.make_node) return;
                     using R = typename meta::template relationship_t<i>;
                     using T = typename R::target;
-                    auto child = entity_loader<T>::hydrate(ctx, st, col, *rd.child,
-                                                           static_cast<load_node<T>&>(*n.children[i]));
+                    auto child = entity_loader<T>::hydrate(ctx, st, col, *rd.child, *n.children[i]);
                     auto& holder = (*obj).*(R::member);
                     auto& link = holder_access<typename R::holder>::link(holder);
                     if (child && link.state == holder_state::loading) attach<R>(holder, std::move(child));
@@ -239,11 +221,11 @@ struct entity_loader {
     /// Runs one statement of plan `p` (run_statement): hydrates each row after `key_columns`
     /// leading key columns and hands it to `on_row`.
     static void run(load_context& ctx, std::string_view sql, std::span<const value> params, int key_columns,
-                    const plan_desc& p, load_node<E>& n, const tail* t, row_sink<E> on_row = {}) {
+                    const plan_desc& p, load_node& n, const tail* t, row_sink<E> on_row = {}) {
         struct step {
             load_context& ctx;
             const plan_desc& p;
-            load_node<E>& n;
+            load_node& n;
             int key_columns;
             row_sink<E> on_row;
         } self{ctx, p, n, key_columns, on_row};
@@ -257,10 +239,10 @@ struct entity_loader {
         });
     }
 
-    /// Runs a query's statement into node `n` (a load_node<E>): select_into's runner.
+    /// Runs a query's statement into node `n`: select_into's runner.
     static void run_node(load_context& ctx, std::string_view sql, std::span<const value> params, const plan_desc& p,
-                         node_base& n, const tail* t) {
-        run(ctx, sql, params, 0, p, static_cast<load_node<E>&>(n), t);
+                         load_node& n, const tail* t) {
+        run(ctx, sql, params, 0, p, n, t);
     }
 };
 
@@ -315,7 +297,7 @@ struct entity_ops_for {
     static constexpr bool int_pk = int_key_type<pk_type>;
     static void run(load_context& ctx, std::string_view sql, std::span<const value> params, int key_columns,
                     const plan_desc& p, const tail* t, child_sink sink) {
-        load_node<E> n(p, p.eager);  // its objects feed only follow-up loads (see lazy.hpp)
+        load_node n(p, p.eager);  // its objects feed only follow-up loads (see lazy.hpp)
         entity_loader<E>::run(ctx, sql, params, key_columns, p, n, t,
                               [&](statement& st, const ptr<E>& o) { sink(st, o ? &o : nullptr); });
     }
@@ -345,10 +327,6 @@ struct entity_ops_for {
         o.bind = &bind_erased<E>;
         o.save = &save_erased<E>;
         o.rels = &rels;
-        o.object_count = [](const void* objs) noexcept { return static_cast<const std::vector<ptr<E>>*>(objs)->size(); };
-        o.objects = [](const void* objs, void** out) noexcept {
-            for (const auto& obj : *static_cast<const std::vector<ptr<E>>*>(objs)) *out++ = obj.get();
-        };
         return o;
     }();
 };
@@ -418,10 +396,10 @@ std::span<const rel_ops* const> entity_ops_for<E>::rels() {
 /// The follow-up statements (selectin, subquery) for the objects of one node, recursively.
 /// Each load claims its holders (begin), then runs (end): each sibling is begun and run in
 /// turn (so a to-one load finds what an earlier sibling mapped).
-LOADSTAR_DECL void followups_serial(load_context& ctx, const plan_desc& p, node_base& n, const tail* t);
+LOADSTAR_DECL void followups_serial(load_context& ctx, const plan_desc& p, load_node& n, const tail* t);
 /// The same for a plan with several follow-up loads: where the driver pipelines, every sibling
 /// is begun first and their statements share one round trip.
-LOADSTAR_DECL void followups_pipelined(load_context& ctx, const plan_desc& p, node_base& n, const tail* t);
+LOADSTAR_DECL void followups_pipelined(load_context& ctx, const plan_desc& p, load_node& n, const tail* t);
 
 // ---- describing a plan ---------------------------------------------------------------------------
 
@@ -435,8 +413,8 @@ struct rel_spec {
     // names: whether its children can repeat, the selectin statement).
     desc_slot* child = nullptr;
     const rel_ops* ops = nullptr;
-    std::unique_ptr<node_base> (*make_node)(const plan_desc&) = nullptr;
-    std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const void* objs, const tail*) = nullptr;
+    std::unique_ptr<load_node> (*make_node)(const plan_desc&) = nullptr;
+    std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const object_list& objs, const tail*) = nullptr;
     void (*prefetch)(const rel_desc&, const tail& parents, tail& ct, std::string& sql) = nullptr;
 };
 
@@ -449,7 +427,7 @@ struct plan_spec {
     bool joined_many = false;
     bool uses_tail = false;
     bool eager = false;
-    void (*followups_fn)(load_context&, const plan_desc&, node_base&, const tail*) = nullptr;
+    void (*followups_fn)(load_context&, const plan_desc&, load_node&, const tail*) = nullptr;
     std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> (*prefetch_fn)(
         load_context&, std::string_view sql, std::span<const value> params, const plan_desc&, const tail&) = nullptr;
 };
@@ -461,7 +439,6 @@ template <class P, std::size_t I>
 constexpr rel_spec rel_spec_of() {
     using E = typename P::entity;
     using RP = rel_plan<P, I>;
-    using T = typename RP::T;
     rel_spec r;
     r.kind = RP::kind;
     r.batch = RP::batch;
@@ -472,7 +449,7 @@ constexpr rel_spec rel_spec_of() {
         r.ops = &rel_ops_for<E, I>::table;
     }
     if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains) {
-        r.make_node = &make_node<T>;
+        r.make_node = &make_node;
     } else if constexpr (RP::kind == load_kind::selectin) {
         r.begin = &selectin_begin<>;
     } else if constexpr (RP::kind == load_kind::subquery) {

@@ -53,9 +53,9 @@ void selectin_batches(load_context& ctx, const std::vector<Key>& keys, const std
 /// A template only so that a header-only translation unit compiles it (and its key maps) only
 /// where a plan names the strategy; compiled separately, it is compiled once, in src.hpp.
 template <class = void>
-std::unique_ptr<followup_job> selectin_begin(load_context& ctx, const rel_desc& rd, const void* objs, const tail*);
+std::unique_ptr<followup_job> selectin_begin(load_context& ctx, const rel_desc& rd, const object_list& objs, const tail*);
 #if defined(LOADSTAR_SEPARATE_COMPILATION)
-extern template std::unique_ptr<followup_job> selectin_begin<>(load_context&, const rel_desc&, const void*,
+extern template std::unique_ptr<followup_job> selectin_begin<>(load_context&, const rel_desc&, const object_list&,
                                                                 const tail*);
 #endif
 

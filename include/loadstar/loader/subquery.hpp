@@ -17,9 +17,9 @@ namespace loadstar::detail {
 /// A template only so that a header-only translation unit compiles it only where a plan names
 /// the strategy (see selectin_begin).
 template <class = void>
-std::unique_ptr<followup_job> subquery_begin(load_context& ctx, const rel_desc& rd, const void* objs, const tail* t);
+std::unique_ptr<followup_job> subquery_begin(load_context& ctx, const rel_desc& rd, const object_list& objs, const tail* t);
 #if defined(LOADSTAR_SEPARATE_COMPILATION)
-extern template std::unique_ptr<followup_job> subquery_begin<>(load_context&, const rel_desc&, const void*,
+extern template std::unique_ptr<followup_job> subquery_begin<>(load_context&, const rel_desc&, const object_list&,
                                                                 const tail*);
 #endif
 /// Its key source and statement from the parents' tail (what subquery_begin computes, before
