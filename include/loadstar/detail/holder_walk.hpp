@@ -108,25 +108,24 @@ struct holder_kind_of {
     static constexpr bool to_many = requires(H& h) { A::relink(h, ptr<T>{}, true); };
     static H& of(void* h) noexcept { return *static_cast<H*>(h); }
     static const H& of(const void* h) noexcept { return *static_cast<const H*>(h); }
-    static void items(const void* h, std::vector<std::shared_ptr<void>>& out) {
+    /// What a holder's content is (a collection's items, a to-one's target) and what a
+    /// change_record keeps of it.
+    using content = std::conditional_t<to_many, std::vector<ptr<T>>, ptr<T>>;
+    /// The non-null targets in `c`, appended to `out`.
+    static void append(const content& c, std::vector<std::shared_ptr<void>>& out) {
         if constexpr (to_many) {
-            const auto& v = A::items(const_cast<H&>(of(h)));
-            out.reserve(out.size() + v.size());
-            for (const auto& c : v)
-                if (c) out.push_back(c);
-        } else {
-            if (auto c = A::items(of(h))) out.push_back(std::move(c));
+            out.reserve(out.size() + c.size());
+            for (const auto& x : c)
+                if (x) out.push_back(x);
+        } else if (c) {
+            out.push_back(c);
         }
     }
+    static void items(const void* h, std::vector<std::shared_ptr<void>>& out) {
+        append(A::items(const_cast<H&>(of(h))), out);
+    }
     static void original_items(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out) {
-        if constexpr (to_many) {
-            const auto& v = *static_cast<const std::vector<ptr<T>>*>(original.get());
-            out.reserve(out.size() + v.size());
-            for (const auto& c : v)
-                if (c) out.push_back(c);
-        } else {
-            if (const auto& c = *static_cast<const ptr<T>*>(original.get())) out.push_back(c);
-        }
+        append(*static_cast<const content*>(original.get()), out);
     }
     static constexpr holder_kind table = [] {
         holder_kind k;

@@ -16,7 +16,7 @@ LOADSTAR_DECL void build_sql(const plan_desc& p, std::string& cols, std::string&
         cols += alias + "." + quote_ident(p.columns[i]);
     }
     for (const rel_desc& r : p.rels)
-        if (r.make_node) joined_sql(r, cols, joins, counter, alias);
+        if (r.joined) joined_sql(r, cols, joins, counter, alias);
 }
 
 LOADSTAR_DECL void joined_sql(const rel_desc& rd, std::string& cols, std::string& joins, int& counter,

@@ -43,7 +43,7 @@ LOADSTAR_DECL void followups_serial(load_context& ctx, const plan_desc& p, load_
     for (std::size_t i = 0; i < p.rels.size(); ++i) {
         const rel_desc& r = p.rels[i];
         if (r.begin) r.begin(ctx, r, n.objects(), t)->end(ctx);
-        else if (r.make_node) joined_followups(ctx, r, *n.children[i], t);
+        else if (r.joined) joined_followups(ctx, r, *n.children[i], t);
     }
 }
 
@@ -62,7 +62,7 @@ LOADSTAR_DECL void followups_pipelined(load_context& ctx, const plan_desc& p, lo
     for (std::size_t i = 0; i < nrel; ++i) {
         const rel_desc& r = p.rels[i];
         if (jobs[i]) jobs[i]->end(ctx);
-        else if (r.make_node) joined_followups(ctx, r, *n.children[i], t);
+        else if (r.joined) joined_followups(ctx, r, *n.children[i], t);
     }
 }
 
@@ -79,26 +79,23 @@ LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj,
         link.core = core;
     };
     for (const rel_desc& rd : p.rels) {
-        const holder_ops& h = *rd.hold;
-        holder_link& link = h.link(obj);
-        if (weaken && h.weak) h.weaken(obj);
+        const holder_kind& k = *rd.hold->kind;
+        void* const h = rd.hold->at(obj);  // once per holder: the kind's calls take its address
+        holder_link& link = k.link(h);
+        if (weaken && rd.hold->weak) k.make_weak(h);
         if (is_eager(rd.kind)) {
             if (reload || link.state == holder_state::unloaded) {
-                h.clear(obj);
+                k.clear(h);
                 link.state = holder_state::loading;
-                if (rd.make_node) ctx.joined_loading.push_back(&link);
+                if (rd.joined) ctx.joined_loading.push_back(&link);
                 bind(link, rd.vt, holder_mode::lazy);
             }
         } else if (reload) {
-            h.clear(obj);
+            k.clear(h);
             link.state = holder_state::unloaded;
             bind(link, rd.vt, rd.kind == load_kind::raise ? holder_mode::raise : holder_mode::lazy);
         }
     }
-}
-
-LOADSTAR_DECL std::unique_ptr<load_node> make_node(const plan_desc& p) {
-    return std::make_unique<load_node>(p, p.eager);
 }
 
 LOADSTAR_DECL const plan_desc& build_slot_desc(desc_slot& slot) {
@@ -138,7 +135,7 @@ LOADSTAR_DECL plan_desc build_desc(const plan_spec& spec) {
             r.may_repeat = r.names->kind == relation::many_to_many || r.child->joined_many;
         }
         if (s.kind == load_kind::joined || s.kind == load_kind::contains) {
-            r.make_node = s.make_node;
+            r.joined = true;
             d.width += r.child->width;
             d.any_joined = true;
         } else if (s.kind == load_kind::selectin) {

@@ -31,7 +31,7 @@ LOADSTAR_DECL load_node::load_node(const plan_desc& p, bool keep) : use_seen(p.e
     if (!p.any_joined) return;
     children.resize(p.rels.size());
     for (std::size_t i = 0; i < p.rels.size(); ++i)
-        if (p.rels[i].make_node) children[i] = p.rels[i].make_node(*p.rels[i].child);
+        if (p.rels[i].joined) children[i] = std::make_unique<load_node>(*p.rels[i].child, p.rels[i].child->eager);
 }
 
 LOADSTAR_DECL load_node::~load_node() = default;

@@ -394,8 +394,9 @@ struct rel_desc {
     const rel_names* names = nullptr;
     /// Eager kinds: the relationship's holders and keys, erased (selectin, subquery).
     const rel_ops* ops = nullptr;
-    /// joined and contains_eager: the node the children's rows are hydrated into.
-    std::unique_ptr<load_node> (*make_node)(const plan_desc&) = nullptr;
+    /// joined and contains_eager: the children's rows come in the parents' statement (a node
+    /// of their own beside the parents').
+    bool joined = false;
     // selectin and subquery: claims the holders among `objs` (a node's objects)
     std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const object_list& objs, const tail*) = nullptr;
     // subquery: its key source and statement from the parents' tail (sent with the parents' own

@@ -68,9 +68,6 @@ std::vector<ptr<E>> typed_objects(object_list&& objs) {
     return out;
 }
 
-/// A joined child's node (rel_spec::make_node).
-LOADSTAR_DECL std::unique_ptr<load_node> make_node(const plan_desc& p);
-
 /// Arms each relationship holder of a hydrated object (`obj`, an E*) for the strategy plan `p`
 /// gives it: eager ones to be filled by this load, the others to load lazily or to raise when
 /// touched. `fresh`: the object was just made (or is read again: populate_existing).
@@ -204,7 +201,7 @@ struct entity_loader {
             if (p.any_joined) {
                 for_each_index<nrel>([&](auto i) {
                     const rel_desc& rd = p.rels[i];
-                    if (!rd.make_node) return;
+                    if (!rd.joined) return;
                     using R = typename meta::template relationship_t<i>;
                     using T = typename R::target;
                     auto child = entity_loader<T>::hydrate(ctx, st, col, *rd.child, *n.children[i]);
@@ -413,7 +410,6 @@ struct rel_spec {
     // names: whether its children can repeat, the selectin statement).
     desc_slot* child = nullptr;
     const rel_ops* ops = nullptr;
-    std::unique_ptr<load_node> (*make_node)(const plan_desc&) = nullptr;
     std::unique_ptr<followup_job> (*begin)(load_context&, const rel_desc&, const object_list& objs, const tail*) = nullptr;
     void (*prefetch)(const rel_desc&, const tail& parents, tail& ct, std::string& sql) = nullptr;
 };
@@ -448,9 +444,7 @@ constexpr rel_spec rel_spec_of() {
         r.child = &desc_slot_of<typename RP::child_plan>;
         r.ops = &rel_ops_for<E, I>::table;
     }
-    if constexpr (RP::kind == load_kind::joined || RP::kind == load_kind::contains) {
-        r.make_node = &make_node;
-    } else if constexpr (RP::kind == load_kind::selectin) {
+    if constexpr (RP::kind == load_kind::selectin) {
         r.begin = &selectin_begin<>;
     } else if constexpr (RP::kind == load_kind::subquery) {
         r.begin = &subquery_begin<>;
