@@ -10,8 +10,8 @@
 #include <array>
 #include <cstddef>
 #include <string_view>
-#include <tuple>
 #include <type_traits>
+#include <utility>
 
 namespace loadstar {
 
@@ -303,15 +303,35 @@ constexpr auto many_to_many(secondary_t sec, Options...) {
     return relationship_def<relation::many_to_many, Member, secondary_t, Options...>{{}, sec};
 }
 
+namespace detail {
+/// The items of a table, each in a base of its own indexed by its place: an aggregate, where a
+/// std::tuple would bring its constrained constructors (thousands of trait instantiations for
+/// five mappings, all of them alive for the rest of the compilation).
+template <std::size_t I, class T>
+struct item_leaf {
+    T item;
+};
+template <class Seq, class... Items>
+struct item_pack;
+template <std::size_t... I, class... Items>
+struct item_pack<std::index_sequence<I...>, Items...> : item_leaf<I, Items>... {};
+template <std::size_t I, class T>
+constexpr const T& item_at(const item_leaf<I, T>& leaf) { return leaf.item; }
+template <std::size_t I, class T>
+T item_type_at(const item_leaf<I, T>&);  // declared only: the type of item I
+}  // namespace detail
+
 /// The table of an entity: its name, then columns and relationships in any order.
 template <class... Items>
 struct table_def {
+    using item_types = detail::type_list<Items...>;
+    using items_t = detail::item_pack<std::index_sequence_for<Items...>, Items...>;
     std::string_view name;
-    std::tuple<Items...> items;
+    items_t items;
 };
 template <class... Items>
 constexpr table_def<Items...> table(std::string_view name, Items... items) {
-    return {name, std::tuple<Items...>{items...}};
+    return {name, {{items}...}};
 }
 
 // ---- compile-time metadata ------------------------------------------------------------------
@@ -382,21 +402,21 @@ struct unmapped_query {
     operator T() const { return T{}; }  // NOLINT: implicit on purpose
 };
 
-template <class Tuple, class Tag>
-constexpr auto indices_with_tag() {
-    constexpr std::size_t n = std::tuple_size_v<Tuple>;
-    constexpr std::size_t count = [] {
-        std::size_t c = 0;
-        for_each_index<n>([&](auto i) { c += std::is_base_of_v<Tag, std::tuple_element_t<i, Tuple>>; });
-        return c;
+template <class Items, class Tag>
+struct indices_with_tag;
+/// The places of the items derived from Tag (columns, or relationships), in order.
+template <class... Items, class Tag>
+struct indices_with_tag<type_list<Items...>, Tag> {
+    static constexpr bool flags[] = {std::is_base_of_v<Tag, Items>..., false};
+    static constexpr std::size_t count = (std::size_t{std::is_base_of_v<Tag, Items>} + ... + 0);
+    static constexpr std::array<std::size_t, count> value = [] {
+        std::array<std::size_t, count> out{};
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < sizeof...(Items); ++i)
+            if (flags[i]) out[k++] = i;
+        return out;
     }();
-    std::array<std::size_t, count> out{};
-    std::size_t k = 0;
-    for_each_index<n>([&](auto i) {
-        if constexpr (std::is_base_of_v<Tag, std::tuple_element_t<i, Tuple>>) out[k++] = i;
-    });
-    return out;
-}
+};
 
 inline constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
@@ -406,25 +426,26 @@ inline constexpr std::size_t npos = static_cast<std::size_t>(-1);
 template <class E>
 struct entity_meta {
     static_assert(detail::require_mapped<E>::ok);
-    using items_t = std::remove_cvref_t<decltype(mapping<E>::table.items)>;
-    static constexpr auto column_index = detail::indices_with_tag<items_t, detail::column_tag>();
-    static constexpr auto relationship_index = detail::indices_with_tag<items_t, detail::relationship_tag>();
+    using table_t = std::remove_cvref_t<decltype(mapping<E>::table)>;
+    using items_t = typename table_t::items_t;
+    static constexpr auto column_index = detail::indices_with_tag<typename table_t::item_types, detail::column_tag>::value;
+    static constexpr auto relationship_index = detail::indices_with_tag<typename table_t::item_types, detail::relationship_tag>::value;
     static constexpr std::size_t column_count = column_index.size();
     static constexpr std::size_t relationship_count = relationship_index.size();
 
     template <std::size_t I>
-    using column_t = std::tuple_element_t<column_index[I], items_t>;
+    using column_t = decltype(detail::item_type_at<column_index[I]>(std::declval<const items_t&>()));
     template <std::size_t I>
-    using relationship_t = std::tuple_element_t<relationship_index[I], items_t>;
+    using relationship_t = decltype(detail::item_type_at<relationship_index[I]>(std::declval<const items_t&>()));
 
     static constexpr std::string_view table_name() { return mapping<E>::table.name; }
     template <std::size_t I>
     static constexpr std::string_view column_name() {
-        return std::get<column_index[I]>(mapping<E>::table.items).name;
+        return detail::item_at<column_index[I]>(mapping<E>::table.items).name;
     }
     template <std::size_t I>
     static constexpr const auto& relationship() {
-        return std::get<relationship_index[I]>(mapping<E>::table.items);
+        return detail::item_at<relationship_index[I]>(mapping<E>::table.items);
     }
 
     /// Index (among columns) of the column mapping `Member`, or npos.

@@ -24,7 +24,6 @@
 #include <optional>
 #include <source_location>
 #include <string>
-#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
