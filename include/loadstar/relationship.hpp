@@ -31,8 +31,8 @@ struct rel_vtable {
     void (*lazy_load)(session_core&, const rel_vtable& self, void* owner, const std::source_location&);
     /// At flush: the holder was modified; `original` is its content before the first change.
     void (*changed)(session_core&, const rel_vtable& self, void* owner, const std::shared_ptr<void>& original);
-    /// In memory, at once: keep the back_populates side in step (`item` is a const ptr<T>*).
-    void (*linked)(session_core&, const rel_vtable& self, void* owner, const void* item, bool added);
+    /// In memory, at once: keep the back_populates side in step (`item` was added or removed).
+    void (*linked)(session_core&, const rel_vtable& self, void* owner, const std::shared_ptr<void>& item, bool added);
     /// Loads the unloaded holders of several owners at once (session::load); null: one by one.
     void (*lazy_load_many)(session_core&, const rel_vtable& self, std::span<void* const> owners,
                            const std::source_location&) = nullptr;
@@ -76,7 +76,7 @@ inline void record_change(holder_link& link, const void* holder, std::shared_ptr
 }
 /// After an item was added to / removed from a bound holder: back_populates, in memory
 /// (`linked` does nothing while its session flushes).
-inline void note_linked(holder_link& link, const void* item, bool added) {
+inline void note_linked(holder_link& link, const std::shared_ptr<void>& item, bool added) {
     if (link.core && link.vt && link.vt->linked) link.vt->linked(*link.core, *link.vt, link.owner, item, added);
 }
 
@@ -174,7 +174,7 @@ public:
         ensure(w);
         before_change();
         items_.push_back(std::move(item));
-        if (link_.core) detail::note_linked(link_, &items_.back(), true);
+        if (link_.core) detail::note_linked(link_, items_.back(), true);
         else track();
     }
     /// Removes one element; with cascade_delete_orphan the removed object is deleted at flush.
@@ -182,7 +182,7 @@ public:
         before_change();
         ptr<T> removed = *pos;
         auto it = items_.erase(pos);
-        if (link_.core) detail::note_linked(link_, &removed, false);
+        if (link_.core) detail::note_linked(link_, removed, false);
         return it;
     }
     /// Removes `item` if present; true if it was there.
@@ -202,7 +202,7 @@ public:
         items_.clear();
         untrack();
         if (link_.core)
-            for (auto& o : old) detail::note_linked(link_, &o, false);
+            for (auto& o : old) detail::note_linked(link_, o, false);
     }
 
     /// True when the collection holds its loaded (or assigned) contents.
@@ -252,113 +252,127 @@ private:
 /// made pending, so the session holds it too); after close, touching a parent that nothing
 /// else holds any more throws detached_error instead of answering nullptr. A holder not bound
 /// to an open session owns what is assigned to it. See the README's Ownership section.
+namespace detail {
+/// What every one<T> holds, whatever T: its target erased to `shared_ptr<void>` (held weakly
+/// once a session binds a weak-target holder), so the holder's logic is compiled once
+/// (impl/relationship.ipp), not once per target type. one<T> adds the types at its surface
+/// (`get()` hands out `ptr<T>`). The members are public to the library only: one<T> inherits
+/// them privately.
+struct one_state {
+    one_state() = default;
+    explicit one_state(std::shared_ptr<void> p) noexcept : strong_(std::move(p)), has_target_(strong_ != nullptr) {}
+    one_state(const one_state&) = delete;
+    one_state& operator=(const one_state&) = delete;
+    ~one_state() { untrack(); }
+
+    /// The target (weak_ptr::lock when held weakly; no load, no throw).
+    std::shared_ptr<void> value() const noexcept { return weak_mode_ ? weak_.lock() : strong_; }
+    /// The target, loaded on first touch; detached_error if it was held weakly and is gone.
+    LOADSTAR_DECL std::shared_ptr<void> target_via(const std::source_location& w, const char* via) const;
+    /// Copy construction's state (the source's target, loaded or not).
+    LOADSTAR_DECL void copy_from(const one_state& o);
+    /// Move construction's state: an unbound source gives its target (and registration) up.
+    LOADSTAR_DECL void move_from(one_state& o) noexcept;
+    /// Assignment of a target: records the original and keeps back_populates in step when
+    /// bound; owns `p` when not.
+    LOADSTAR_DECL void assign(std::shared_ptr<void> p);
+    /// Move assignment (an unbound source is emptied once the assignment succeeded).
+    LOADSTAR_DECL void move_assign(one_state& o);
+    /// Sets the target, strongly or weakly as the holder holds now (no session hooks).
+    LOADSTAR_DECL void set(std::shared_ptr<void> p) noexcept;
+    LOADSTAR_DECL void make_strong() noexcept;
+    LOADSTAR_DECL void make_weak() noexcept;
+
+    /// A holder that owns its target outside any session registers with its type's probe
+    /// (debug.hpp; one<T>::track calls it in debug builds only).
+    void track(cycle_probe_fn probe) noexcept {
+        if (!link_.core && !weak_mode_ && strong_) registered_.track(this, probe);
+    }
+    void untrack() noexcept { registered_.untrack(this); }
+
+    std::shared_ptr<void> strong_;
+    std::weak_ptr<void> weak_;
+    bool weak_mode_ = false;
+    bool has_target_ = false;
+    cycle_registration registered_;  // in the debug cycle registry (see track())
+    mutable holder_link link_;
+};
+}  // namespace detail
+
+/// A to-one relationship. `get()` returns the object (or nullptr), loading it if needed; a
+/// lazy to-one whose target is already in the identity map costs no SQL.
+///
+/// Ownership: a many-to-one whose target maps the inverse collection (Book.author with
+/// Author.books) holds its target *weakly* once the session binds it, so that parent and
+/// children never keep each other alive (shared_ptr cycles would leak). While the session is
+/// open its identity map holds every object (and a new object assigned to such a holder is
+/// made pending, so the session holds it too); after close, touching a parent that nothing
+/// else holds any more throws detached_error instead of answering nullptr. A holder not bound
+/// to an open session owns what is assigned to it. See the README's Ownership section.
 template <class T>
-class one {
+class one : private detail::one_state {
 public:
     using element_type = T;
 
     one() = default;
-    one(ptr<T> p) : strong_(std::move(p)), has_target_(strong_ != nullptr) { track(); }  // NOLINT: implicit, as with shared_ptr
+    one(ptr<T> p) : one_state(std::move(p)) { track(); }  // NOLINT: implicit, as with shared_ptr
     one(std::nullptr_t) {}
-    one(const one& o) : strong_(o.value()), has_target_(strong_ != nullptr) {
-        link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
-                                                                      : detail::holder_state::unloaded;
+    one(const one& o) : one_state() {
+        copy_from(o);
         track();
     }
-    ~one() { untrack(); }
+    ~one() = default;
     /// Takes the target over, not bound to any session. A bound source keeps its target
     /// (shared: no allocation either way).
-    one(one&& o) noexcept : strong_(o.value()), has_target_(strong_ != nullptr) {
-        link_.state = o.link_.state == detail::holder_state::loaded ? detail::holder_state::loaded
-                                                                      : detail::holder_state::unloaded;
-        if (!o.link_.core) {
-            take_registration(o);
-            o.set(nullptr);
-        }
+    one(one&& o) noexcept : one_state() {
+        move_from(o);
         track();
     }
-    one& operator=(const one& o) { return *this = o.value(); }
+    one& operator=(const one& o) {
+        if (this != &o) {
+            assign(o.value());
+            track();
+        }
+        return *this;
+    }
     /// As copy assignment: a bound holder may load its original target first, so this may
     /// throw (not noexcept). An unbound source is emptied once the assignment succeeded.
     one& operator=(one&& o) {
-        if (this == &o) return *this;
-        if (!link_.core && !o.link_.core) take_registration(o);  // no allocation for the registry
-        *this = o.value();
-        if (!o.link_.core) o.set(nullptr);
+        if (this != &o) {
+            move_assign(o);
+            track();
+        }
         return *this;
     }
     one& operator=(ptr<T> p) {
-        if (link_.core) {
-            if (link_.state != detail::holder_state::loaded) (void)get();  // the original, for the flush
-            const ptr<T> old = value();
-            if (!link_.recorded) detail::record_change(link_, this, std::make_shared<ptr<T>>(old));
-            if (old && old != p) detail::note_linked(link_, &old, false);
-        } else if (weak_mode_) {
-            // Not bound to an open session (never bound, expunged, or its session closed):
-            // nothing else owns what is assigned now, so the holder owns it again.
-            weak_mode_ = false;
-            weak_.reset();
-        }
-        // `p` keeps the target alive until back_populates ran: a weak holder does not, and a
-        // new target becomes pending there (the session owns it from then on).
-        set(p);
-        link_.state = detail::holder_state::loaded;
-        if (link_.core && p) detail::note_linked(link_, &p, true);
-        if (link_.core) untrack();
-        else track();
+        assign(std::move(p));
+        track();
         return *this;
     }
     one& operator=(std::nullptr_t) { return *this = ptr<T>{}; }
 
     /// The related object or nullptr, loaded on first touch. Returned by value: the holder may
     /// hold its target weakly (see the class comment).
-    ptr<T> get(std::source_location w = std::source_location::current()) const { return get_via(w, nullptr); }
-    T* operator->() const { return get_via(std::source_location::current(), "one<T>::operator->").get(); }
-    T& operator*() const { return *get_via(std::source_location::current(), "one<T>::operator*"); }
-    explicit operator bool() const { return get_via(std::source_location::current(), "one<T>::operator bool") != nullptr; }
+    ptr<T> get(std::source_location w = std::source_location::current()) const {
+        return std::static_pointer_cast<T>(target_via(w, nullptr));
+    }
+    T* operator->() const { return static_cast<T*>(target_via(std::source_location::current(), "one<T>::operator->").get()); }
+    T& operator*() const { return *static_cast<T*>(target_via(std::source_location::current(), "one<T>::operator*").get()); }
+    explicit operator bool() const { return target_via(std::source_location::current(), "one<T>::operator bool") != nullptr; }
     bool loaded() const noexcept { return !link_.needs_load(); }
 
 private:
     template <class H>
     friend struct detail::holder_access;
-    ptr<T> get_via(const std::source_location& w, const char* via) const {
-        if (link_.needs_load()) [[unlikely]]
-            detail::touch(link_, w, via);
-        if (!weak_mode_) return strong_;
-        ptr<T> p = weak_.lock();
-        if (!p && has_target_) [[unlikely]]
-            throw detached_error("loadstar: " + (link_.vt ? link_.vt->name() : std::string("a relationship")) +
-                                 ": the related object is no longer alive (the session that held it is closed "
-                                 "and nothing else holds it); keep a ptr to it or query it again");
-        return p;
-    }
-    ptr<T> value() const { return weak_mode_ ? weak_.lock() : strong_; }
-    /// Debug builds (LOADSTAR_CHECK_CYCLES): a holder that owns its target outside any session
-    /// registers, so that a cycle built by hand and let go of is reported (debug.hpp).
+    ptr<T> get_ptr() const { return std::static_pointer_cast<T>(value()); }
+    /// Debug builds (LOADSTAR_CHECK_CYCLES, decided where the holder is used): a holder that
+    /// owns its target outside any session registers, so that a cycle built by hand and let go
+    /// of is reported (debug.hpp).
     void track() noexcept {
 #if LOADSTAR_CHECK_CYCLES
-        if (!link_.core && !weak_mode_ && strong_) registered_.track(this, &detail::cycle_probe<one>);
+        one_state::track(&detail::cycle_probe<one>);
 #endif
     }
-    void untrack() noexcept { registered_.untrack(this); }
-    /// A move from the unbound holder `o`: its registration moves here, with no allocation.
-    void take_registration(one& o) noexcept { registered_.take(o.registered_, &o, this); }
-    void set(ptr<T> p) {
-        if (!p) untrack();
-        has_target_ = p != nullptr;
-        if (weak_mode_) {
-            weak_ = p;
-            strong_.reset();
-        } else {
-            strong_ = std::move(p);
-        }
-    }
-    ptr<T> strong_;
-    std::weak_ptr<T> weak_;
-    bool weak_mode_ = false;
-    bool has_target_ = false;
-    detail::cycle_registration registered_;  // in the debug cycle registry (see track())
-    mutable detail::holder_link link_;
 };
 
 namespace detail {
@@ -414,8 +428,11 @@ struct holder_access<many<T>> {
 };
 template <class T>
 struct holder_access<one<T>> {
+    /// The erased state every one<T> shares (the tables of detail/holder_walk.hpp use it).
+    static one_state& state(one<T>& h) noexcept { return h; }
+    static const one_state& state(const one<T>& h) noexcept { return h; }
     /// The target (by value: the holder may hold it weakly).
-    static ptr<T> items(const one<T>& h) { return h.value(); }
+    static ptr<T> items(const one<T>& h) { return h.get_ptr(); }
     static holder_link& link(one<T>& h) noexcept { return h.link_; }
     static void clear(one<T>& h) noexcept { h.set(nullptr); }
     static void add(one<T>& h, ptr<T> p) { h.set(std::move(p)); }
@@ -429,20 +446,9 @@ struct holder_access<one<T>> {
     static void track(one<T>& h) noexcept { h.track(); }
     static bool is_weak(const one<T>& h) noexcept { return h.weak_mode_; }
     /// The holder owns its target again (see settle_untracked in detail/holder_tables.hpp).
-    static void make_strong(one<T>& h) noexcept {
-        if (!h.weak_mode_) return;
-        h.strong_ = h.weak_.lock();
-        h.weak_.reset();
-        h.weak_mode_ = false;
-    }
+    static void make_strong(one<T>& h) noexcept { h.make_strong(); }
     /// From now on the target is held weakly (the session's identity map owns it).
-    static void make_weak(one<T>& h) {
-        if (h.weak_mode_) return;
-        h.untrack();
-        h.weak_mode_ = true;
-        h.weak_ = h.strong_;
-        h.strong_.reset();
-    }
+    static void make_weak(one<T>& h) noexcept { h.make_weak(); }
 };
 }  // namespace detail
 

@@ -191,6 +191,61 @@ struct holder_back_of {
     }();
 };
 
+// ---- one<T>: the entries every target type shares (impl/holder_walk.ipp) ------------------------
+
+LOADSTAR_DECL holder_link& one_link(void* h) noexcept;
+LOADSTAR_DECL void one_clear(void* h) noexcept;
+LOADSTAR_DECL void one_set(void* h, const std::shared_ptr<void>& child);
+LOADSTAR_DECL void one_items(const void* h, std::vector<std::shared_ptr<void>>& out);
+LOADSTAR_DECL void one_original_items(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out);
+LOADSTAR_DECL void one_strong_addresses(const void* h, void (*fn)(void*, const void*), void* ctx);
+LOADSTAR_DECL void one_strong_items(const void* h, std::vector<std::shared_ptr<void>>& out);
+LOADSTAR_DECL bool one_is_weak(const void* h) noexcept;
+LOADSTAR_DECL std::shared_ptr<void> one_target(const void* h) noexcept;
+LOADSTAR_DECL void one_make_strong(void* h) noexcept;
+LOADSTAR_DECL void one_make_weak(void* h);
+LOADSTAR_DECL bool one_holds(const void* h, const void* item);
+LOADSTAR_DECL void one_relink(void* h, const std::shared_ptr<void>& item, bool added);
+
+/// one<T>'s holder_kind: the erased entries above, and the two that know T (a loaded child
+/// arrives as a `const ptr<T>*`; the debug probe reads T's mapping).
+template <class T>
+struct holder_kind_of<one<T>> {
+    static_assert(std::is_standard_layout_v<one<T>>,
+                  "loadstar: one<T> must be standard-layout: its tables reach its one_state at its address");
+    static constexpr bool to_many = false;
+    static constexpr holder_kind table = [] {
+        holder_kind k;
+        k.link = &one_link;
+        k.clear = &one_clear;
+        k.attach = [](void* h, const void* child, bool) {
+            one_set(h, *static_cast<const ptr<T>*>(child));
+        };
+        k.set = &one_set;
+        k.items = &one_items;
+        k.original_items = &one_original_items;
+        k.strong_addresses = &one_strong_addresses;
+        k.strong_items = &one_strong_items;
+        k.drop_all = &one_clear;
+        k.track = [](void* h) noexcept { holder_access<one<T>>::track(*static_cast<one<T>*>(h)); };
+        k.is_weak = &one_is_weak;
+        k.target = &one_target;
+        k.make_strong = &one_make_strong;
+        k.make_weak = &one_make_weak;
+        return k;
+    }();
+};
+template <class T>
+struct holder_back_of<one<T>> {
+    static constexpr holder_back_kind table = [] {
+        holder_back_kind b;
+        b.holds = &one_holds;
+        b.relink = &one_relink;
+        b.assign = &one_set;
+        return b;
+    }();
+};
+
 /// Whether some relationship of the target of relationship I of E names it in back_populates:
 /// only then does the flush or back_populates set, relink or search its holder.
 template <class E, std::size_t I, class T, std::size_t... J>

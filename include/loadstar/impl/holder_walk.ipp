@@ -91,4 +91,43 @@ LOADSTAR_DECL bool holds_weak_target(const holder_hooks& h, const void* obj) noe
     return false;
 }
 
+// ---- one<T>'s erased entries (detail/holder_walk.hpp) -------------------------------------------
+
+// The holder's address is its one_state's: one<T> is standard-layout (checked where its table
+// is built), so the two are pointer-interconvertible.
+inline one_state& one_at(void* h) noexcept { return *static_cast<one_state*>(h); }
+inline const one_state& one_at(const void* h) noexcept { return *static_cast<const one_state*>(h); }
+
+LOADSTAR_DECL holder_link& one_link(void* h) noexcept { return one_at(h).link_; }
+LOADSTAR_DECL void one_clear(void* h) noexcept { one_at(h).set(nullptr); }
+LOADSTAR_DECL void one_set(void* h, const std::shared_ptr<void>& child) { one_at(h).set(child); }
+LOADSTAR_DECL void one_items(const void* h, std::vector<std::shared_ptr<void>>& out) {
+    if (std::shared_ptr<void> p = one_at(h).value()) out.push_back(std::move(p));
+}
+LOADSTAR_DECL void one_original_items(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out) {
+    // change_record::original of a to-one: the target it held (one_state::assign).
+    if (const auto& p = *static_cast<const std::shared_ptr<void>*>(original.get())) out.push_back(p);
+}
+LOADSTAR_DECL void one_strong_addresses(const void* h, void (*fn)(void*, const void*), void* ctx) {
+    const one_state& o = one_at(h);
+    if (!o.weak_mode_ && o.strong_) fn(ctx, o.strong_.get());
+}
+LOADSTAR_DECL void one_strong_items(const void* h, std::vector<std::shared_ptr<void>>& out) {
+    const one_state& o = one_at(h);
+    if (!o.weak_mode_ && o.strong_) out.push_back(o.strong_);
+}
+LOADSTAR_DECL bool one_is_weak(const void* h) noexcept { return one_at(h).weak_mode_; }
+LOADSTAR_DECL std::shared_ptr<void> one_target(const void* h) noexcept { return one_at(h).value(); }
+LOADSTAR_DECL void one_make_strong(void* h) noexcept { one_at(h).make_strong(); }
+LOADSTAR_DECL void one_make_weak(void* h) { one_at(h).make_weak(); }
+LOADSTAR_DECL bool one_holds(const void* h, const void* item) {
+    const one_state& o = one_at(h);
+    return !o.weak_mode_ && o.strong_ && o.strong_.get() == item;
+}
+LOADSTAR_DECL void one_relink(void* h, const std::shared_ptr<void>& item, bool added) {
+    one_state& o = one_at(h);
+    if (added) o.set(item);
+    else if (o.value() == item) o.set(nullptr);
+}
+
 }  // namespace loadstar::detail

@@ -335,10 +335,10 @@ LOADSTAR_DECL void adopt_pending(session_core& s, const entity_ops& e, const std
 
 // In memory, at once: `jane->books.push_back(emma)` sets `emma->author`; `emma->author = jane`
 // appends to `jane->books` if that collection is loaded.
-LOADSTAR_DECL void holder_linked(session_core& s, const rel_vtable& vt, void* owner, const void* item, bool added) {
+LOADSTAR_DECL void holder_linked(session_core& s, const rel_vtable& vt, void* owner, const std::shared_ptr<void>& other,
+                                 bool added) {
     if (s.flushing) return;  // a flush writes the links it makes; it does not echo them
     const rel_ops& r = *static_cast<const lazy_slot*>(vt.data)->rel;
-    const std::shared_ptr<void> other = r.target->share(item);
     // The save-update cascade, at once: a new object assigned to a holder that holds its target
     // weakly is pending from now on, so the session owns it until the flush makes it persistent
     // (the identity map owns it then). Without this nothing would.

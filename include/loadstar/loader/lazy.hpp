@@ -20,7 +20,8 @@ LOADSTAR_DECL void holder_changed(session_core& s, const rel_vtable& vt, void* o
                                   const std::shared_ptr<void>& original);
 /// rel_vtable::linked: keeps the back_populates side in step in memory, and makes a new target
 /// of a weakly held many-to-one pending (impl/insert.ipp).
-LOADSTAR_DECL void holder_linked(session_core& s, const rel_vtable& vt, void* owner, const void* item, bool added);
+LOADSTAR_DECL void holder_linked(session_core& s, const rel_vtable& vt, void* owner, const std::shared_ptr<void>& item,
+                                 bool added);
 
 /// What a holder armed with a lazy plan loads with: the relationship, the plan, and the
 /// statements of one load.
