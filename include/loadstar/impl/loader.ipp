@@ -98,6 +98,14 @@ LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj,
     }
 }
 
+LOADSTAR_DECL void hydrate_joined_children(load_context& ctx, statement& st, int& col, const plan_desc& p, load_node& n,
+                                           void* obj) {
+    for (std::size_t i = 0; i < p.rels.size(); ++i) {
+        const rel_desc& rd = p.rels[i];
+        if (rd.joined) rd.ops->target->hydrate_joined(ctx, st, col, *rd.child, *n.children[i], *rd.hold, obj);
+    }
+}
+
 LOADSTAR_DECL const plan_desc& build_slot_desc(desc_slot& slot) {
     // Built outside any lock (a plan's children are built first, through their own slots):
     // two threads may both build; the first to publish wins and the other's copy is dropped.

@@ -199,6 +199,7 @@ struct tail {
 
 struct plan_desc;
 struct rel_desc;
+struct load_node;
 
 /// What a statement run through entity_ops does with each row's object: `obj` is the row's
 /// `const ptr<T>*` (null where the row has none, an outer join that matched nothing).
@@ -255,6 +256,10 @@ struct entity_ops {
     /// each row's object to `sink` after `key_columns` leading key columns.
     void (*run)(load_context&, std::string_view sql, std::span<const value> params, int key_columns,
                 const plan_desc& p, const tail* t, child_sink sink) = nullptr;
+    /// Hydrates a joined child from the current row into node `n` and attaches it to the holder
+    /// `w` of `owner` while that holder loads (entity_loader<E>::hydrate_joined).
+    void (*hydrate_joined)(load_context&, statement&, int& col, const plan_desc& p, load_node& n, const holder_walk& w,
+                           void* owner) = nullptr;
     // ---- the flush's part ----
     const std::string& (*type_name)() = nullptr;
     /// The table and its columns' getters and setters (table_of<E>).
@@ -471,14 +476,6 @@ class row_sink;
 /// The follow-up loads (selectin, subquery, and those below joined children) of the objects
 /// one statement hydrated into `n`.
 LOADSTAR_DECL void post_load(load_context& ctx, const plan_desc& p, load_node& n, const tail* t);
-
-/// Adds a loaded child to a holder being filled (to-many: once; to-one: set). `may_repeat`:
-/// the statement can deliver this child to this holder twice, so look for it first (a linear
-/// scan; statements that cannot repeat a pair skip it).
-template <class R>
-void attach(typename R::holder& holder, ptr<typename R::target> child, bool may_repeat = true) {
-    attach_child(holder, std::move(child), may_repeat);
-}
 
 /// A statement a follow-up load will run: its SQL and values.
 struct batch {

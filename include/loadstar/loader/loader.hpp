@@ -73,6 +73,12 @@ std::vector<ptr<E>> typed_objects(object_list&& objs) {
 /// touched. `fresh`: the object was just made (or is read again: populate_existing).
 LOADSTAR_DECL void arm_holders(const plan_desc& p, load_context& ctx, void* obj, bool fresh);
 
+/// The joined children of a hydrated object (`obj`, an E*) in the current row, from column
+/// `col` on: each through its entity's table (entity_ops::hydrate_joined), into node `n`'s
+/// child nodes.
+LOADSTAR_DECL void hydrate_joined_children(load_context& ctx, statement& st, int& col, const plan_desc& p, load_node& n,
+                                           void* obj);
+
 /// Sends the subquery loads of plan `p` (whose rows `t` selects) with the statement itself.
 LOADSTAR_DECL std::unique_ptr<prefetch_scope, void (*)(prefetch_scope*)> prefetch_subqueries(
     load_context& ctx, std::string_view sql, std::span<const value> params, const plan_desc& p, const tail& t);
@@ -197,21 +203,16 @@ struct entity_loader {
             if constexpr (can_defer)
                 if (p.any_deferred && (fresh || ctx.populate_existing)) arm_deferred(p, ctx, *obj);
         }
-        if constexpr (nrel != 0) {
-            if (p.any_joined) {
-                for_each_index<nrel>([&](auto i) {
-                    const rel_desc& rd = p.rels[i];
-                    if (!rd.joined) return;
-                    using R = typename meta::template relationship_t<i>;
-                    using T = typename R::target;
-                    auto child = entity_loader<T>::hydrate(ctx, st, col, *rd.child, *n.children[i]);
-                    auto& holder = (*obj).*(R::member);
-                    auto& link = holder_access<typename R::holder>::link(holder);
-                    if (child && link.state == holder_state::loading) attach<R>(holder, std::move(child));
-                });
-            }
-        }
+        if constexpr (nrel != 0)
+            if (p.any_joined) hydrate_joined_children(ctx, st, col, p, n, obj.get());
         return obj;
+    }
+    /// A joined child's row (entity_ops::hydrate_joined): hydrated into node `n`, and attached to
+    /// the holder `w` of `owner` while that holder is being loaded.
+    static void hydrate_joined(load_context& ctx, statement& st, int& col, const plan_desc& p, load_node& n,
+                               const holder_walk& w, void* owner) {
+        const ptr<E> child = hydrate(ctx, st, col, p, n);
+        if (child && w.link(owner).state == holder_state::loading) w.kind->attach(w.at(owner), &child, true);
     }
 
     // ---- statements ------------------------------------------------------------------------------
@@ -317,6 +318,7 @@ struct entity_ops_for {
         o.share = [](const void* obj) -> std::shared_ptr<void> { return *static_cast<const ptr<E>*>(obj); };
         o.address = [](const void* obj) noexcept -> const void* { return static_cast<const ptr<E>*>(obj)->get(); };
         o.run = &run;
+        o.hydrate_joined = &entity_loader<E>::hydrate_joined;
         o.type_name = &type_name<E>;
         o.table = &table_of<E>;
         o.map_index = &entity_index<E>;
