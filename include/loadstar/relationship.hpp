@@ -428,9 +428,6 @@ struct holder_access<many<T>> {
 };
 template <class T>
 struct holder_access<one<T>> {
-    /// The erased state every one<T> shares (the tables of detail/holder_walk.hpp use it).
-    static one_state& state(one<T>& h) noexcept { return h; }
-    static const one_state& state(const one<T>& h) noexcept { return h; }
     /// The target (by value: the holder may hold it weakly).
     static ptr<T> items(const one<T>& h) { return h.get_ptr(); }
     static holder_link& link(one<T>& h) noexcept { return h.link_; }
