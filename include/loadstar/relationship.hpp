@@ -242,16 +242,6 @@ private:
     std::unique_ptr<retired_buffer> retired_;
 };
 
-/// A to-one relationship. `get()` returns the object (or nullptr), loading it if needed; a
-/// lazy to-one whose target is already in the identity map costs no SQL.
-///
-/// Ownership: a many-to-one whose target maps the inverse collection (Book.author with
-/// Author.books) holds its target *weakly* once the session binds it, so that parent and
-/// children never keep each other alive (shared_ptr cycles would leak). While the session is
-/// open its identity map holds every object (and a new object assigned to such a holder is
-/// made pending, so the session holds it too); after close, touching a parent that nothing
-/// else holds any more throws detached_error instead of answering nullptr. A holder not bound
-/// to an open session owns what is assigned to it. See the README's Ownership section.
 namespace detail {
 /// What every one<T> holds, whatever T: its target erased to `shared_ptr<void>` (held weakly
 /// once a session binds a weak-target holder), so the holder's logic is compiled once

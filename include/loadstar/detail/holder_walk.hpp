@@ -100,32 +100,26 @@ void attach_child(H& holder, ptr<typename H::element_type> child, bool may_repea
     }
 }
 
-/// H's holder_kind.
+/// H's holder_kind: a collection's (many<T>); one<T> has its own below.
 template <class H>
 struct holder_kind_of {
     using A = holder_access<H>;
     using T = typename H::element_type;
-    static constexpr bool to_many = requires(H& h) { A::relink(h, ptr<T>{}, true); };
+    static constexpr bool to_many = true;
     static H& of(void* h) noexcept { return *static_cast<H*>(h); }
     static const H& of(const void* h) noexcept { return *static_cast<const H*>(h); }
-    /// What a holder's content is (a collection's items, a to-one's target) and what a
-    /// change_record keeps of it.
-    using content = std::conditional_t<to_many, std::vector<ptr<T>>, ptr<T>>;
-    /// The non-null targets in `c`, appended to `out`.
-    static void append(const content& c, std::vector<std::shared_ptr<void>>& out) {
-        if constexpr (to_many) {
-            out.reserve(out.size() + c.size());
-            for (const auto& x : c)
-                if (x) out.push_back(x);
-        } else if (c) {
-            out.push_back(c);
-        }
+    /// The non-null targets in `c` (a collection's items, or what a change_record keeps of
+    /// them), appended to `out`.
+    static void append(const std::vector<ptr<T>>& c, std::vector<std::shared_ptr<void>>& out) {
+        out.reserve(out.size() + c.size());
+        for (const auto& x : c)
+            if (x) out.push_back(x);
     }
     static void items(const void* h, std::vector<std::shared_ptr<void>>& out) {
         append(A::items(const_cast<H&>(of(h))), out);
     }
     static void original_items(const std::shared_ptr<void>& original, std::vector<std::shared_ptr<void>>& out) {
-        append(*static_cast<const content*>(original.get()), out);
+        append(*static_cast<const std::vector<ptr<T>>*>(original.get()), out);
     }
     static constexpr holder_kind table = [] {
         holder_kind k;
@@ -149,17 +143,11 @@ struct holder_kind_of {
         };
         k.drop_all = [](void* h) noexcept { A::drop_all(of(h)); };
         k.track = [](void* h) noexcept { A::track(of(h)); };
-        if constexpr (!to_many) {
-            k.is_weak = [](const void* h) noexcept { return A::is_weak(of(h)); };
-            k.target = [](const void* h) noexcept -> std::shared_ptr<void> { return A::items(of(h)); };
-            k.make_strong = [](void* h) noexcept { A::make_strong(of(h)); };
-            k.make_weak = [](void* h) { A::make_weak(of(h)); };
-        }
         return k;
     }();
 };
 
-/// H's holder_back_kind.
+/// H's holder_back_kind: a collection's (many<T>); one<T> has its own below.
 template <class H>
 struct holder_back_of {
     using K = holder_kind_of<H>;
@@ -175,18 +163,8 @@ struct holder_back_of {
             return holds;
         };
         b.relink = [](void* h, const std::shared_ptr<void>& item, bool added) {
-            H& holder = K::of(h);
-            const auto p = std::static_pointer_cast<T>(item);
-            if constexpr (K::to_many) {
-                A::relink(holder, p, added);
-            } else if (added) {
-                A::set(holder, p);
-            } else if (A::items(holder) == p) {
-                A::clear(holder);
-            }
+            A::relink(K::of(h), std::static_pointer_cast<T>(item), added);
         };
-        if constexpr (!K::to_many)
-            b.assign = [](void* h, const std::shared_ptr<void>& item) { A::set(K::of(h), std::static_pointer_cast<T>(item)); };
         return b;
     }();
 };
